@@ -1,0 +1,265 @@
+"""End-to-end benchmark: visitors -> gateway -> database -> Redis -> agent, against a raw baseline.
+
+N simulated visitors send M messages each through real WebSockets; one agent
+socket receives them. Latency is from the visitor's send to the agent's receipt
+(both in this process, one clock). The same load then runs against the raw
+baseline (bench/baseline_server.py: the same sockets and Redis stream, no
+database, no application logic) in the same run, and the ratio is printed.
+Two modes: a fixed offered rate (default 500 msg/s) and saturation.
+
+    python bench/e2e.py                      # SQLite
+    python bench/e2e.py --database-url postgresql://postgres@127.0.0.1/bench
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+from websockets.asyncio.client import ClientConnection, connect
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from gateway.auth import hash_password  # noqa: E402
+from gateway.embedded_redis import EmbeddedRedis, free_port  # noqa: E402
+from inbox.db import create_engine, sessionmaker  # noqa: E402
+from inbox.migrate import upgrade  # noqa: E402
+from inbox.model import Agent, Inbox, Team  # noqa: E402
+
+
+@dataclass
+class Result:
+    name: str
+    sent: int
+    received: int
+    seconds: float
+    latencies_ms: list[float] = field(default_factory=list)
+
+    @property
+    def rate(self) -> float:
+        return self.received / self.seconds if self.seconds else 0.0
+
+    def pct(self, q: float) -> float:
+        if not self.latencies_ms:
+            return float("nan")
+        data = sorted(self.latencies_ms)
+        return data[min(len(data) - 1, int(q * len(data)))]
+
+    def line(self) -> str:
+        return (
+            f"{self.name:<34} sent={self.sent:>6} recv={self.received:>6} "
+            f"rate={self.rate:>8.1f} msg/s  p50={self.pct(0.5):>7.2f} ms  p99={self.pct(0.99):>7.2f} ms"
+        )
+
+
+async def seed(database_url: str) -> tuple[str, str, str]:
+    engine = create_engine(database_url)
+    password = secrets.token_urlsafe(10)
+    async with sessionmaker(engine)() as session, session.begin():
+        team = Team(name=f"bench-{secrets.token_hex(3)}")
+        session.add(team)
+        await session.flush()
+        inbox = Inbox(name="bench", channel="website", team_id=team.id,
+                      website_token=secrets.token_urlsafe(16), settings={})  # fmt: skip
+        email = f"bench-{secrets.token_hex(3)}@example.test"
+        session.add_all([inbox, Agent(email=email, name="Bench", role="admin",
+                                      password_hash=hash_password(password))])  # fmt: skip
+    await engine.dispose()
+    return inbox.website_token or "", email, password
+
+
+class Target:
+    """Where the load goes: the real gateway or the raw baseline."""
+
+    def __init__(self, name: str, ws_url: str, visitor_tokens: list[str], agent_token: str) -> None:
+        self.name = name
+        self.ws_url = ws_url
+        self.visitor_tokens = visitor_tokens
+        self.agent_token = agent_token
+
+
+async def open_socket(url: str, token: str) -> ClientConnection:
+    ws = await connect(url, max_size=2**22, open_timeout=30)
+    await ws.send(json.dumps({"type": "auth", "token": token, "last_event_id": None}))
+    await ws.recv()
+    return ws
+
+
+async def run_load(target: Target, visitors: int, per_visitor: int, rate: float | None,
+                   window: int = 8) -> Result:  # fmt: skip
+    """rate=None: saturation (each visitor keeps `window` messages in flight)."""
+    total = visitors * per_visitor
+    sent_at: dict[str, int] = {}
+    latencies: list[float] = []
+    done = asyncio.Event()
+    agent = await open_socket(f"{target.ws_url}/ws/agent", target.agent_token)
+    socks = [
+        await open_socket(
+            f"{target.ws_url}/ws/widget", target.visitor_tokens[i % len(target.visitor_tokens)]
+        )
+        for i in range(visitors)
+    ]
+    received = 0
+
+    async def agent_reader() -> None:
+        nonlocal received
+        async for raw in agent:
+            frame = json.loads(raw)
+            if frame.get("type") != "event" or frame.get("event") != "message.created":
+                continue
+            cid = (frame["data"].get("message") or {}).get("client_id")
+            start = sent_at.pop(cid, None) if cid else None
+            if start is not None:
+                latencies.append((time.perf_counter_ns() - start) / 1e6)
+                received += 1
+                if received == total:
+                    done.set()
+
+    async def visitor(ws: ClientConnection, index: int) -> None:
+        in_flight = asyncio.Semaphore(window)
+
+        async def acks() -> None:
+            async for _raw in ws:
+                in_flight.release()
+
+        reader = asyncio.create_task(acks())
+        for k in range(per_visitor):
+            if rate is not None:
+                due = t0 + (k * visitors + index) / rate
+                delay = due - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+            await in_flight.acquire()
+            cid = str(uuid.uuid4())
+            sent_at[cid] = time.perf_counter_ns()
+            await ws.send(json.dumps({"type": "message", "client_id": cid,
+                                      "text": f"benchmark message {index}/{k}"}))  # fmt: skip
+        await asyncio.sleep(0)
+        reader.cancel()
+
+    reader = asyncio.create_task(agent_reader())
+    await asyncio.sleep(0.3)
+    t0 = time.perf_counter()
+    await asyncio.gather(*(visitor(ws, i) for i, ws in enumerate(socks)))
+    try:
+        await asyncio.wait_for(done.wait(), timeout=60)
+    except TimeoutError:
+        pass
+    elapsed = time.perf_counter() - t0
+    reader.cancel()
+    for ws in [agent, *socks]:
+        await ws.close()
+    mode = f"{rate:.0f} msg/s offered" if rate else "saturation"
+    return Result(f"{target.name} ({mode})", total, received, elapsed, latencies)
+
+
+def mean_batch(metrics: str) -> float:
+    values = {}
+    for line in metrics.splitlines():
+        if line.startswith(("crocevia_ingest_batch_size_sum", "crocevia_ingest_batch_size_count")):
+            name, value = line.split()
+            values[name] = float(value)
+    count = values.get("crocevia_ingest_batch_size_count", 0.0)
+    return values.get("crocevia_ingest_batch_size_sum", 0.0) / count if count else 0.0
+
+
+def spawn(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    with open(log, "wb") as fh:
+        return subprocess.Popen(args, env=env, stdout=fh, stderr=subprocess.STDOUT)
+
+
+def wait_http(url: str, proc: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None:
+            raise RuntimeError(f"{url}: process exited")
+        time.sleep(0.1)
+    raise RuntimeError(f"{url} did not answer")
+
+
+async def main() -> None:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--database-url", default=None, help="default: a fresh SQLite file")
+    ap.add_argument("--visitors", type=int, default=50)
+    ap.add_argument("--messages", type=int, default=60, help="per visitor")
+    ap.add_argument("--rate", type=float, default=500.0)
+    args = ap.parse_args()
+
+    tmp = Path(tempfile.mkdtemp(prefix="crocevia-bench-"))
+    database_url = args.database_url or f"sqlite:///{tmp / 'bench.sqlite3'}"
+    await asyncio.to_thread(upgrade, database_url)
+    website_token, email, password = await seed(database_url)
+    redis = EmbeddedRedis(tmp / "redis").start()
+    port, base_port = free_port(), free_port()
+    env = {**os.environ, "CROCEVIA_DATABASE_URL": database_url, "CROCEVIA_REDIS_URL": redis.url,
+           "CROCEVIA_DATA_DIR": str(tmp), "CROCEVIA_LOG_LEVEL": os.environ.get("CROCEVIA_LOG_LEVEL", "WARNING"),
+           # One machine plays thousands of visitors: lift the per-visitor and per-IP limits.
+           "CROCEVIA_LIMIT_VISITOR_MESSAGES": "1000000", "CROCEVIA_LIMIT_IP_MESSAGES": "1000000",
+           "CROCEVIA_LIMIT_WIDGET_SESSION_IP": "1000000", "CROCEVIA_LIMIT_LOGIN_IP": "1000000"}  # fmt: skip
+    py = sys.executable
+    procs = [
+        spawn([py, "-m", "gateway.cli", "serve", "--port", str(port)], env, tmp / "gateway.log"),
+        spawn([py, "-m", "gateway.cli", "worker"], env, tmp / "worker.log"),
+        spawn([py, str(ROOT / "bench" / "baseline_server.py"), str(base_port), redis.url], env,
+              tmp / "baseline.log"),
+    ]  # fmt: skip
+    try:
+        wait_http(f"http://127.0.0.1:{port}/readyz", procs[0])
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+            r = await http.post("/api/auth/login", json={"email": email, "password": password})
+            agent_token = r.json()["token"]
+            visitor_tokens = []
+            for _ in range(args.visitors):  # one visitor, one contact, one conversation each
+                r = await http.post("/api/widget/sessions", json={"website_token": website_token})
+                visitor_tokens.append(r.json()["visitor_token"])
+        await asyncio.sleep(0.5)
+        crocevia = Target("crocevia", f"ws://127.0.0.1:{port}", visitor_tokens, agent_token)
+        baseline = Target("raw baseline", f"ws://127.0.0.1:{base_port}", ["x"], "x")
+        engine = "PostgreSQL" if database_url.startswith("postgres") else "SQLite"
+        print(f"# {args.visitors} visitors x {args.messages} messages, database: {engine}")
+        results = {}
+        for target in (baseline, crocevia):
+            for rate in (args.rate, None):
+                res = await run_load(target, args.visitors, args.messages, rate)
+                results[(target.name, rate)] = res
+                print(res.line(), flush=True)
+        sat_ratio = results[("crocevia", None)].rate / results[("raw baseline", None)].rate
+        fixed = results[("crocevia", args.rate)]
+        print(f"saturated throughput ratio crocevia/baseline: {sat_ratio:.2f} (target >= 0.5)")
+        metrics = httpx.get(f"http://127.0.0.1:{port}/metrics").text
+        print(f"inbound messages per commit (mean): {mean_batch(metrics):.1f}")
+        print(f"p99 at {args.rate:.0f} msg/s offered: {fixed.pct(0.99):.2f} ms (target <= 25 ms); "
+              f"lost: {fixed.sent - fixed.received}")  # fmt: skip
+    finally:
+        for p in procs:
+            p.send_signal(signal.SIGINT)
+        for p in procs:
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        redis.stop()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,1 @@
+"""Channel connectors: one module per platform, same small interface (see base.py)."""

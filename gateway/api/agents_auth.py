@@ -1,0 +1,100 @@
+"""`/api/auth/*` and `/api/me`: logging in and out, who am I, presence."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import HTTPConnection, Request
+from starlette.responses import JSONResponse, Response
+
+from gateway import auth, limits
+from gateway.api.errors import ApiError, field, json_body
+from gateway.runtime import runtime
+from inbox.access import Viewer
+from inbox.model import Agent, Presence
+
+
+def agent_dict(agent: Agent) -> dict[str, Any]:
+    return {
+        "id": agent.id,
+        "name": agent.name,
+        "email": agent.email,
+        "role": agent.role,
+        "language": agent.language,
+        "timezone": agent.timezone,
+        "presence": agent.presence,
+        "teams": [{"id": t.id, "name": t.name} for t in agent.teams],
+    }
+
+
+def client_ip(conn: HTTPConnection) -> str:
+    """The peer address (behind a proxy, run uvicorn with --proxy-headers)."""
+    return conn.client.host if conn.client else "unknown"
+
+
+def bearer(conn: HTTPConnection) -> str | None:
+    header = conn.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+async def require_agent(request: Request) -> tuple[Agent, Viewer]:
+    token = bearer(request)
+    if token is None:
+        raise ApiError(
+            401, "unauthorized", "send Authorization: Bearer <token> from /api/auth/login"
+        )
+    async with runtime(request).sessions() as session:
+        agent = await auth.agent_for_token(session, token)
+    if agent is None:
+        raise ApiError(401, "unauthorized", "the token is unknown, expired or revoked")
+    return agent, Viewer.of(agent)
+
+
+async def login(request: Request) -> Response:
+    data = await json_body(request)
+    email = field(data, "email", str)
+    password = field(data, "password", str)
+    rt = runtime(request)
+    who = email.strip().lower()
+    await limits.hit(rt.redis, limits.LOGIN_PER_IP, client_ip(request))
+    await limits.hit(rt.redis, limits.FAILED_LOGIN_PER_EMAIL, who, count_it=False)
+    async with rt.sessions() as session, session.begin():
+        found = await auth.login(session, email, password, rt.settings.session_hours)
+        if found is None:
+            await limits.hit(rt.redis, limits.FAILED_LOGIN_PER_EMAIL, who)
+            raise ApiError(401, "bad_credentials", "wrong email or password")
+        agent, token, row = found
+        body = {
+            "token": token,
+            "expires_at": row.expires_at.isoformat(),
+            "agent": agent_dict(agent),
+        }
+    return JSONResponse(body)
+
+
+async def logout(request: Request) -> Response:
+    await require_agent(request)
+    token = bearer(request)
+    assert token is not None
+    async with runtime(request).sessions() as session, session.begin():
+        await auth.logout(session, token)
+    return JSONResponse({})
+
+
+async def me(request: Request) -> Response:
+    agent, _ = await require_agent(request)
+    return JSONResponse(agent_dict(agent))
+
+
+async def set_presence(request: Request) -> Response:
+    agent, _ = await require_agent(request)
+    data = await json_body(request)
+    presence = field(data, "presence", str)
+    if presence not in {p.value for p in Presence}:
+        raise ApiError(400, "invalid_field", "presence must be online, busy or offline")
+    async with runtime(request).sessions() as session, session.begin():
+        row = await session.get_one(Agent, agent.id)
+        row.presence = presence
+        body = agent_dict(row)
+    return JSONResponse(body)

@@ -1,0 +1,158 @@
+"""`/api/conversations` and `/api/messages`: what an agent reads and changes over REST."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from gateway.api.agents_auth import require_agent
+from gateway.api.errors import ApiError, field, json_body
+from gateway.frames import MAX_CLIENT_ID
+from gateway.runtime import runtime
+from inbox import conversations, replies
+from inbox.conversations import Filters, InvalidFilter
+from inbox.model import Contact, Message, Outbox
+from inbox.serialize import conversation_dict, message_dict
+from inbox.states import InvalidTransition
+
+
+def _int_param(request: Request, name: str) -> int | None:
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        raise ApiError(400, "invalid_field", f"{name} must be an integer, got {raw!r}") from None
+
+
+def _path_id(request: Request, name: str = "id") -> int:
+    try:
+        return int(request.path_params[name])
+    except ValueError:
+        raise ApiError(404, "not_found", "no such resource") from None
+
+
+async def list_conversations(request: Request) -> Response:
+    _agent, viewer = await require_agent(request)
+    q = request.query_params
+    status = q.get("status", "open")
+    try:
+        filters = Filters(
+            view=q.get("view", "all"),
+            status=None if status in ("", "any") else status,
+            channel=q.get("channel") or None,
+            inbox_id=_int_param(request, "inbox_id"),
+            limit=_int_param(request, "limit") or 100,
+        )
+    except InvalidFilter as exc:
+        raise ApiError(400, "invalid_field", str(exc)) from None
+    rt = runtime(request)
+    tip = await rt.hub.tip()  # before the read: later events are replayed, none is missed
+    async with rt.sessions() as session:
+        items = await conversations.list_for(session, viewer, filters)
+    return JSONResponse({"conversations": items, "last_event_id": tip})
+
+
+async def conversation_messages(request: Request) -> Response:
+    _agent, viewer = await require_agent(request)
+    rt = runtime(request)
+    tip = await rt.hub.tip()
+    async with rt.sessions() as session:
+        conv = await conversations.get_visible(session, viewer, _path_id(request))
+        if conv is None:
+            raise ApiError(404, "not_found", "no such conversation")
+        contact = await session.get_one(Contact, conv.contact_id)
+        body = {
+            "conversation": conversation_dict(conv, contact),
+            "messages": await conversations.history(session, conv),
+            "last_event_id": tip,
+        }
+    return JSONResponse(body)
+
+
+async def post_message(request: Request) -> Response:
+    agent, viewer = await require_agent(request)
+    data = await json_body(request)
+    rt = runtime(request)
+    text = field(data, "text", str)
+    if not text.strip():
+        raise ApiError(400, "invalid_field", "'text' must not be empty")
+    if len(text) > rt.settings.max_text:
+        raise ApiError(
+            413, "too_long", f"text is {len(text)} characters; the limit is {rt.settings.max_text}"
+        )
+    client_id = field(data, "client_id", str)
+    if not 1 <= len(client_id) <= MAX_CLIENT_ID:
+        raise ApiError(400, "invalid_field", f"client_id must have 1 to {MAX_CLIENT_ID} characters")
+    private = field(data, "private", bool, required=False, default=False)
+    outbox: list[Outbox] = []
+    async with rt.sessions() as session, session.begin():
+        conv = await conversations.get_visible(session, viewer, _path_id(request))
+        if conv is None:
+            raise ApiError(404, "not_found", "no such conversation")
+        msg, created = await replies.create_reply(
+            session, agent, conv, text, client_id=client_id, private=private, outbox=outbox
+        )
+    await rt.relay.publish_quietly(outbox)
+    return JSONResponse(message_dict(msg, agent=agent), 201 if created else 200)
+
+
+async def patch_conversation(request: Request) -> Response:
+    _agent, viewer = await require_agent(request)
+    data = await json_body(request)
+    changes: dict[str, Any] = {}
+    if "status" in data:
+        changes["status"] = field(data, "status", str)
+    if "priority" in data:
+        changes["priority"] = field(data, "priority", str)
+    if "assignee_id" in data:
+        changes["assignee_id"] = field(data, "assignee_id", int, required=False)
+    rt = runtime(request)
+    outbox: list[Outbox] = []
+    async with rt.sessions() as session, session.begin():
+        conv = await conversations.get_visible(session, viewer, _path_id(request))
+        if conv is None:
+            raise ApiError(404, "not_found", "no such conversation")
+        try:
+            await conversations.update(session, conv, outbox=outbox, **changes)
+        except InvalidTransition as exc:
+            raise ApiError(409, "conflict", str(exc)) from None
+        except InvalidFilter as exc:
+            raise ApiError(400, "invalid_field", str(exc)) from None
+        contact = await session.get_one(Contact, conv.contact_id)
+        body = conversation_dict(conv, contact)
+    await rt.relay.publish_quietly(outbox)
+    return JSONResponse(body)
+
+
+async def mark_read(request: Request) -> Response:
+    agent, viewer = await require_agent(request)
+    async with runtime(request).sessions() as session, session.begin():
+        conv = await conversations.get_visible(session, viewer, _path_id(request))
+        if conv is None:
+            raise ApiError(404, "not_found", "no such conversation")
+        await conversations.mark_read(session, agent.id, conv)
+    return JSONResponse({})
+
+
+async def retry_message(request: Request) -> Response:
+    agent, viewer = await require_agent(request)
+    rt = runtime(request)
+    outbox: list[Outbox] = []
+    async with rt.sessions() as session, session.begin():
+        msg = await session.get(Message, _path_id(request))
+        conv = (
+            await conversations.get_visible(session, viewer, msg.conversation_id) if msg else None
+        )
+        if msg is None or conv is None:
+            raise ApiError(404, "not_found", "no such message")
+        try:
+            msg = await replies.retry_reply(session, msg.id, outbox)
+        except InvalidTransition as exc:
+            raise ApiError(409, "conflict", str(exc)) from None
+        body = message_dict(msg, agent=agent)
+    await rt.relay.publish_quietly(outbox)
+    return JSONResponse(body)

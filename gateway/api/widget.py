@@ -1,0 +1,242 @@
+"""`/api/widget/*`: what the embeddable widget calls over HTTP."""
+
+from __future__ import annotations
+
+import hmac
+import re
+import secrets
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from gateway import limits
+from gateway.api.agents_auth import bearer, client_ip
+from gateway.api.errors import ApiError, field, json_body
+from gateway.runtime import Runtime, runtime
+from gateway.visitor_tokens import Visitor, identity_hash, issue, verify
+from inbox.conversations import latest_of_contact
+from inbox.model import Agent, Contact, Conversation, Identity, Inbox, Message, agent_teams
+from inbox.serialize import message_dict
+from inbox.types import Channel
+
+EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{1,63}$")
+DEFAULT_PRECHAT = {"name": "optional", "email": "optional"}
+
+
+async def _inbox_by_token(session: AsyncSession, token: str) -> Inbox:
+    inbox = (
+        await session.execute(select(Inbox).where(Inbox.website_token == token))
+    ).scalar_one_or_none()
+    if inbox is None or inbox.channel != Channel.WEBSITE.value:
+        raise ApiError(404, "unknown_website", "no website inbox has this website_token")
+    return inbox
+
+
+async def _anyone_online(session: AsyncSession, inbox: Inbox) -> bool:
+    q = select(Agent.id).where(Agent.presence == "online", Agent.active.is_(True))
+    if inbox.team_id is not None:
+        q = q.join(agent_teams, agent_teams.c.agent_id == Agent.id).where(
+            agent_teams.c.team_id == inbox.team_id
+        )
+    return (await session.execute(q.limit(1))).first() is not None
+
+
+def check_origin(inbox: Inbox, origin: str | None) -> None:
+    """A site may list the origins allowed to embed its widget (`allowed_origins`)."""
+    allowed = (inbox.settings or {}).get("allowed_origins") or []
+    if allowed and origin not in allowed:
+        raise ApiError(403, "origin_not_allowed", f"origin {origin!r} may not use this widget")
+
+
+def _clean_email(value: str | None) -> str | None:
+    if value is None or value == "":
+        return None
+    value = value.strip()
+    if not EMAIL.match(value):
+        raise ApiError(400, "invalid_field", "email does not look like an email address")
+    return value.lower()
+
+
+def _clean_name(value: str | None) -> str | None:
+    if value is None:
+        return None
+    value = value.strip()[:200]
+    return value or None
+
+
+async def create_session(request: Request) -> Response:
+    data = await json_body(request)
+    website_token = field(data, "website_token", str)
+    old = field(data, "visitor_token", str, required=False)
+    name = _clean_name(field(data, "name", str, required=False))
+    email = _clean_email(field(data, "email", str, required=False))
+    rt = runtime(request)
+    await limits.hit(rt.redis, limits.WIDGET_SESSIONS_PER_IP, client_ip(request))
+    async with rt.sessions() as session, session.begin():
+        inbox = await _inbox_by_token(session, website_token)
+        check_origin(inbox, request.headers.get("origin"))
+        visitor = verify(rt.settings.secret_key, old) if old else None
+        if visitor is None or visitor.inbox_id != inbox.id:
+            contact = Contact(name=name, email=email, attributes={})
+            session.add(contact)
+            await session.flush()
+            visitor = Visitor(inbox.id, secrets.token_urlsafe(16), contact.id)
+            session.add(
+                Identity(channel="website", external_id=visitor.visitor_id, contact_id=contact.id)
+            )
+        elif name or email:
+            await _update_contact(session, visitor.contact_id, name, email)
+        conv = await _latest_conversation(session, visitor)
+        settings = inbox.settings or {}
+        body = {
+            "visitor_token": issue(rt.settings.secret_key, visitor),
+            "visitor_id": visitor.visitor_id,
+            "conversation_id": conv.id if conv else None,
+            "inbox": {
+                "name": inbox.name,
+                "greeting": settings.get("greeting"),
+                "online": await _anyone_online(session, inbox),
+                "prechat": {**DEFAULT_PRECHAT, **settings.get("prechat", {})},
+                "next_open_at": None,
+                "locale": settings.get("locale"),
+            },
+        }
+    return JSONResponse(body)
+
+
+async def _update_contact(
+    session: AsyncSession, contact_id: int, name: str | None, email: str | None
+) -> None:
+    contact = await session.get_one(Contact, contact_id)
+    if name:
+        contact.name = name
+    if email:
+        contact.email = email
+
+
+async def _latest_conversation(session: AsyncSession, visitor: Visitor) -> Conversation | None:
+    return await latest_of_contact(session, visitor.inbox_id, visitor.contact_id)
+
+
+def require_visitor(request: Request) -> Visitor:
+    token = bearer(request)
+    visitor = verify(runtime(request).settings.secret_key, token) if token else None
+    if visitor is None:
+        raise ApiError(401, "unauthorized", "send Authorization: Bearer <visitor_token>")
+    return visitor
+
+
+async def visitor_messages(request: Request) -> Response:
+    visitor = require_visitor(request)
+    rt = runtime(request)
+    tip = await rt.hub.tip()
+    async with rt.sessions() as session:
+        conv = await _latest_conversation(session, visitor)
+        messages: list[dict[str, Any]] = []
+        if conv is not None:
+            rows = (
+                await session.execute(
+                    select(Message, Agent, Contact)
+                    .outerjoin(Agent, Agent.id == Message.author_agent_id)
+                    .outerjoin(Contact, Contact.id == Message.author_contact_id)
+                    .where(Message.conversation_id == conv.id)
+                    .where(Message.direction != "note")
+                    .order_by(Message.id)
+                )
+            ).all()
+            messages = [
+                _public(message_dict(m, agent=a, contact=c))
+                for m, a, c in rows
+                if m.direction == "in" or m.status in ("sent", "delivered", "read")
+            ]
+    return JSONResponse(
+        {"conversation_id": conv.id if conv else None, "messages": messages, "last_event_id": tip}
+    )
+
+
+def _public(msg: dict[str, Any]) -> dict[str, Any]:
+    """What a visitor may know of a message: no sentiment, no agent ids beyond a name."""
+    msg = dict(msg)
+    msg.pop("sentiment", None)
+    msg.pop("language", None)
+    return msg
+
+
+async def update_contact(request: Request) -> Response:
+    visitor = require_visitor(request)
+    data = await json_body(request)
+    name = _clean_name(field(data, "name", str, required=False))
+    email = _clean_email(field(data, "email", str, required=False))
+    async with runtime(request).sessions() as session, session.begin():
+        await _update_contact(session, visitor.contact_id, name, email)
+    return JSONResponse({})
+
+
+async def identify(request: Request) -> Response:
+    """Link a shop's logged-in customer: `hash` = hex HMAC-SHA256(inbox secret, id)."""
+    visitor = require_visitor(request)
+    data = await json_body(request)
+    user_id = field(data, "id", (str, int))
+    user_id = str(user_id)[:200]
+    given = field(data, "hash", str)
+    name = _clean_name(field(data, "name", str, required=False))
+    email = _clean_email(field(data, "email", str, required=False))
+    rt = runtime(request)
+    async with rt.sessions() as session, session.begin():
+        inbox = await session.get_one(Inbox, visitor.inbox_id)
+        if not inbox.hmac_secret or not hmac.compare_digest(
+            identity_hash(inbox.hmac_secret, user_id), given.lower()
+        ):
+            raise ApiError(403, "bad_hash", "the identity hash does not match this user id")
+        contact_id = await _link_user(session, rt, visitor, inbox, user_id)
+        await _update_contact(session, contact_id, name, email)
+    linked = Visitor(visitor.inbox_id, visitor.visitor_id, contact_id)
+    return JSONResponse(
+        {"contact_id": contact_id, "visitor_token": issue(rt.settings.secret_key, linked)}
+    )
+
+
+async def _link_user(
+    session: AsyncSession, rt: Runtime, visitor: Visitor, inbox: Inbox, user_id: str
+) -> int:
+    key = f"user:{inbox.id}:{user_id}"
+    known = (
+        await session.execute(
+            select(Identity).where(Identity.channel == "website", Identity.external_id == key)
+        )
+    ).scalar_one_or_none()
+    if known is None:
+        session.add(Identity(channel="website", external_id=key, contact_id=visitor.contact_id))
+        return visitor.contact_id
+    target = known.contact_id
+    if target != visitor.contact_id:
+        # The visitor is a customer we already know: their visitor identity and
+        # conversations move to that contact.
+        try:
+            await session.execute(
+                update(Identity)
+                .where(Identity.channel == "website", Identity.external_id == visitor.visitor_id)
+                .values(contact_id=target)
+            )
+            await session.execute(
+                update(Conversation)
+                .where(Conversation.contact_id == visitor.contact_id)
+                .values(contact_id=target)
+            )
+            await session.execute(
+                update(Message)
+                .where(Message.author_contact_id == visitor.contact_id)
+                .values(author_contact_id=target)
+            )
+            old = await session.get_one(Contact, visitor.contact_id)
+            old.merged_into_id = target
+            await session.flush()
+        except IntegrityError:
+            raise ApiError(
+                409, "conflict", "this customer already has an open conversation in this inbox"
+            ) from None
+    return target

@@ -1,0 +1,163 @@
+"""The ASGI application: routes, middleware and what lives for the process's lifetime."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from redis.asyncio import Redis
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
+from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
+
+from gateway import ops, webhooks
+from gateway.api import agents_auth, conversations, directory, files, widget
+from gateway.api.errors import ApiError, api_error_handler, http_error_handler, limited_handler
+from gateway.batcher import IngestBatcher
+from gateway.hub import Hub
+from gateway.limits import Limited
+from gateway.metrics import INGEST_BATCH
+from gateway.openapi import document
+from gateway.runtime import Runtime
+from gateway.settings import Settings
+from gateway.ws_agent import agent_socket
+from gateway.ws_widget import widget_socket
+from inbox.db import create_engine, sessionmaker
+from inbox.ingest import Tagger
+from inbox.relay import Relay
+
+WEB_DIR = Path(os.environ.get("CROCEVIA_WEB_DIR", Path(__file__).resolve().parent.parent / "web"))
+
+
+async def openapi(_request: Request) -> Response:
+    return JSONResponse(document())
+
+
+async def widget_js(_request: Request) -> Response:
+    return FileResponse(
+        WEB_DIR / "widget" / "widget.js",
+        media_type="text/javascript; charset=utf-8",
+        headers={"Cache-Control": "public, max-age=300"},
+    )
+
+
+async def home(_request: Request) -> Response:
+    return RedirectResponse("/console/")
+
+
+def api_routes() -> list[BaseRoute]:
+    return [
+        Route("/api/openapi.json", openapi),
+        Route("/api/auth/login", agents_auth.login, methods=["POST"]),
+        Route("/api/auth/logout", agents_auth.logout, methods=["POST"]),
+        Route("/api/me", agents_auth.me),
+        Route("/api/me/presence", agents_auth.set_presence, methods=["PUT"]),
+        Route("/api/conversations", conversations.list_conversations),
+        Route("/api/conversations/{id}", conversations.patch_conversation, methods=["PATCH"]),
+        Route("/api/conversations/{id}/messages", conversations.conversation_messages),
+        Route("/api/conversations/{id}/messages", conversations.post_message, methods=["POST"]),
+        Route("/api/conversations/{id}/read", conversations.mark_read, methods=["POST"]),
+        Route("/api/messages/{id}/retry", conversations.retry_message, methods=["POST"]),
+        Route("/api/inboxes", directory.list_inboxes),
+        Route("/api/agents", directory.list_agents),
+        Route("/api/canned_responses", directory.list_canned),
+        Route("/api/contacts/{id}", directory.get_contact),
+        Route("/api/widget/sessions", widget.create_session, methods=["POST"]),
+        Route("/api/widget/messages", widget.visitor_messages),
+        Route("/api/widget/contact", widget.update_contact, methods=["POST"]),
+        Route("/api/widget/identify", widget.identify, methods=["POST"]),
+        Route("/api/widget/attachments", files.widget_upload, methods=["POST"]),
+        Route("/api/attachments", files.agent_upload, methods=["POST"]),
+        Route("/api/files/{id}", files.download),
+        Route("/webhooks/{channel}/{inbox}", webhooks.webhook, methods=["POST"]),
+        Route("/webhooks/{channel}/{inbox}", webhooks.webhook_challenge, methods=["GET"]),
+    ]
+
+
+def routes() -> list[BaseRoute]:
+    return [
+        Route("/", home),
+        Route("/healthz", ops.healthz),
+        Route("/readyz", ops.readyz),
+        Route("/metrics", ops.metrics),
+        *api_routes(),
+        WebSocketRoute("/ws/agent", agent_socket),
+        WebSocketRoute("/ws/widget", widget_socket),
+        Route("/widget.js", widget_js),
+        Mount("/console", StaticFiles(directory=WEB_DIR / "console", html=True, check_dir=False)),
+        Mount("/web", StaticFiles(directory=WEB_DIR, check_dir=False)),
+    ]
+
+
+def _tagger() -> Tagger | None:
+    """Language and sentiment of inbound messages; CROCEVIA_SENTIMENT=off turns it off."""
+    if os.environ.get("CROCEVIA_SENTIMENT", "on") == "off":
+        return None
+    from inbox.sentiment import analyse
+
+    # Load the models now, not on a customer's first message.
+    analyse("Buongiorno, grazie!")
+    analyse("Hello, thank you!")
+    return analyse
+
+
+@contextlib.asynccontextmanager
+async def lifespan(app: Starlette) -> AsyncIterator[None]:
+    settings = Settings.from_env()
+    if settings.redis_url is None:
+        raise RuntimeError(
+            "CROCEVIA_REDIS_URL is not set; `crocevia serve` starts an embedded Redis"
+        )
+    engine = create_engine(settings.database_url)
+    sessions = sessionmaker(engine)
+    redis = Redis.from_url(settings.redis_url, health_check_interval=10)
+    hub = Hub(redis)
+    relay = Relay(redis, sessions)
+    batcher = IngestBatcher(
+        sessions,
+        relay,
+        _tagger(),
+        on_batch=lambda n, _s: INGEST_BATCH.observe(n),
+    )
+    app.state.runtime = Runtime(settings, engine, sessions, redis, hub, relay, batcher)
+    await hub.start()
+    batcher.start()
+    relay_task = asyncio.create_task(relay.run(), name="relay")
+    try:
+        yield
+    finally:
+        relay_task.cancel()
+        await batcher.stop()
+        await hub.stop()
+        await relay.mark_published()
+        await redis.aclose()
+        await engine.dispose()
+
+
+def create_app() -> Starlette:
+    return Starlette(
+        routes=routes(),
+        middleware=[
+            Middleware(
+                CORSMiddleware,
+                allow_origins=["*"],
+                allow_methods=["GET", "POST", "PUT", "PATCH"],
+                allow_headers=["Authorization", "Content-Type"],
+                max_age=600,
+            )
+        ],
+        exception_handlers={
+            ApiError: api_error_handler,
+            HTTPException: http_error_handler,
+            Limited: limited_handler,
+        },
+        lifespan=lifespan,
+    )

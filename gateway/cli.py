@@ -1,0 +1,211 @@
+"""The `crocevia` command: migrate, serve, worker, demo, seed-demo, create-agent, sentiment."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+
+from gateway.settings import Settings
+from inbox import logs
+from inbox.migrate import upgrade
+
+
+@contextlib.contextmanager
+def redis_url(settings: Settings) -> Iterator[str]:
+    """The configured Redis, or an embedded redis-server for as long as we run."""
+    if settings.redis_url:
+        yield settings.redis_url
+        return
+    from gateway.embedded_redis import EmbeddedRedis
+
+    server = EmbeddedRedis(settings.data_dir / "redis").start()
+    print(f"embedded redis-server on {server.url}", file=sys.stderr)
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+def cmd_migrate(_args: argparse.Namespace) -> int:
+    upgrade(Settings.from_env().database_url)
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    settings = Settings.from_env()
+    if args.migrate:
+        upgrade(settings.database_url)
+    with redis_url(settings) as url:
+        os.environ["CROCEVIA_REDIS_URL"] = url
+        uvicorn.run(
+            "gateway.app:create_app",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            ws_max_size=64 * 1024,
+            log_config=None,
+            access_log=False,
+            lifespan="on",
+            timeout_graceful_shutdown=5,
+        )
+    return 0
+
+
+def cmd_worker(_args: argparse.Namespace) -> int:
+    from redis.asyncio import Redis
+
+    from gateway.channels import connector_for
+    from gateway.worker import OutboundWorker
+    from inbox.db import create_engine, sessionmaker
+    from inbox.relay import Relay
+
+    settings = Settings.from_env()
+
+    async def main(url: str) -> None:
+        engine = create_engine(settings.database_url)
+        sessions = sessionmaker(engine)
+        redis = Redis.from_url(url, health_check_interval=10)
+        relay = Relay(redis, sessions)
+        worker = OutboundWorker(
+            redis, sessions, relay, connector_for, claim_idle_ms=settings.claim_idle_ms,
+            requeue_after_s=settings.requeue_after_s,
+        )  # fmt: skip
+        relay_task = asyncio.create_task(relay.run())
+        try:
+            await worker.run()
+        finally:
+            relay_task.cancel()
+            await redis.aclose()
+            await engine.dispose()
+
+    with redis_url(settings) as url, contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(main(url))
+    return 0
+
+
+def cmd_seed_demo(_args: argparse.Namespace) -> int:
+    from gateway.seed import seed_demo
+
+    settings = Settings.from_env()
+    upgrade(settings.database_url)
+    logins = asyncio.run(seed_demo(settings))
+    for line in logins:
+        print(line)
+    return 0
+
+
+def cmd_create_agent(args: argparse.Namespace) -> int:
+    from gateway.seed import create_agent
+
+    password = os.environ.get("CROCEVIA_AGENT_PASSWORD") or secrets.token_urlsafe(12)
+    settings = Settings.from_env()
+    asyncio.run(create_agent(settings, args.email, args.name, args.role, password))
+    if "CROCEVIA_AGENT_PASSWORD" not in os.environ:
+        print(f"password: {password}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    settings = Settings.from_env()
+    upgrade(settings.database_url)
+    from gateway.seed import seed_demo
+
+    logins = asyncio.run(seed_demo(settings))
+    with redis_url(settings) as url:
+        env = {**os.environ, "CROCEVIA_REDIS_URL": url}
+        exe = [sys.executable, "-m", "gateway.cli"]
+        procs = [
+            subprocess.Popen(
+                [*exe, "serve", "--host", args.host, "--port", str(args.port)], env=env
+            ),
+            subprocess.Popen([*exe, "worker"], env=env),
+        ]
+        base = f"http://{args.host}:{args.port}"
+        token = next((ln.split(": ", 1)[1] for ln in logins if ln.startswith("website token")), "")
+        print(
+            "\nCrocevia is running.\n"
+            f"  agent console:  {base}/console/\n"
+            f"  demo shop page: {base}/web/demo/shop.html#{token}\n"
+            f"  API document:   {base}/api/openapi.json\n"
+            f"  database:       {settings.database_url}\n"
+            "Demo logins (also in "
+            + str(settings.data_dir / "demo-logins.txt")
+            + "):\n  "
+            + "\n  ".join(logins)
+            + "\nCtrl-C stops everything.\n",
+            flush=True,
+        )
+        try:
+            while all(p.poll() is None for p in procs):
+                time.sleep(0.5)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            for p in procs:
+                if p.poll() is None:
+                    p.send_signal(signal.SIGINT)
+            for p in procs:
+                try:
+                    p.wait(10)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+    return 0
+
+
+def cmd_sentiment(_args: argparse.Namespace) -> int:
+    from inbox.sentiment import main as sentiment_main
+
+    return sentiment_main([])
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="crocevia", description="Omnichannel social inbox")
+    sub = p.add_subparsers(dest="command", required=True)
+    sub.add_parser("migrate", help="create or upgrade the database schema").set_defaults(
+        func=cmd_migrate
+    )
+    serve = sub.add_parser("serve", help="run the gateway (HTTP API, webhooks, WebSockets)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--migrate", action="store_true", help="migrate the database first")
+    serve.set_defaults(func=cmd_serve)
+    sub.add_parser("worker", help="run an outbound worker").set_defaults(func=cmd_worker)
+    demo = sub.add_parser("demo", help="seed demo data and run gateway, worker and Redis")
+    demo.add_argument("--host", default="127.0.0.1")
+    demo.add_argument("--port", type=int, default=8000)
+    demo.set_defaults(func=cmd_demo)
+    sub.add_parser("seed-demo", help="create the demo inbox and agents").set_defaults(
+        func=cmd_seed_demo
+    )
+    agent = sub.add_parser(
+        "create-agent", help="add an agent (password from CROCEVIA_AGENT_PASSWORD or generated)"
+    )
+    agent.add_argument("--email", required=True)
+    agent.add_argument("--name", required=True)
+    agent.add_argument("--role", default="agent", choices=["agent", "lead", "admin", "marketing"])
+    agent.set_defaults(func=cmd_create_agent)
+    sub.add_parser(
+        "sentiment", help="read messages on stdin, print language and sentiment as JSON lines"
+    ).set_defaults(func=cmd_sentiment)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    if args.command != "sentiment":
+        logs.configure(os.environ.get("CROCEVIA_LOG_LEVEL", "INFO"))
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,57 @@
+"""Checking the fields of client frames (docs/api.md)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gateway.sockets import FrameError
+
+MAX_CLIENT_ID = 100
+
+
+MAX_ATTACHMENTS = 5
+
+
+def attachment_ids(frame: dict[str, Any]) -> list[str]:
+    ids = frame.get("attachments", [])
+    if (
+        not isinstance(ids, list)
+        or len(ids) > MAX_ATTACHMENTS
+        or not all(isinstance(i, str) and 0 < len(i) <= 64 for i in ids)
+    ):
+        raise FrameError(
+            "invalid_frame", f'"attachments" must be a list of at most {MAX_ATTACHMENTS} file ids'
+        )
+    return ids
+
+
+def text_field(frame: dict[str, Any], max_text: int, *, allow_empty: bool = False) -> str:
+    text = frame.get("text", "" if allow_empty else None)
+    if not isinstance(text, str) or (not text.strip() and not allow_empty):
+        raise FrameError("invalid_frame", '"text" must be a non-empty string')
+    if len(text) > max_text:
+        raise FrameError("too_long", f"text is {len(text)} characters; the limit is {max_text}")
+    return text
+
+
+def client_id_field(frame: dict[str, Any]) -> str:
+    cid = frame.get("client_id")
+    if not isinstance(cid, str) or not 1 <= len(cid) <= MAX_CLIENT_ID:
+        raise FrameError(
+            "invalid_frame", f'"client_id" must be a string of 1 to {MAX_CLIENT_ID} characters'
+        )
+    return cid
+
+
+def int_field(frame: dict[str, Any], name: str) -> int:
+    value = frame.get(name)
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise FrameError("invalid_frame", f'"{name}" must be an integer')
+    return value
+
+
+def bool_field(frame: dict[str, Any], name: str, default: bool = False) -> bool:
+    value = frame.get(name, default)
+    if not isinstance(value, bool):
+        raise FrameError("invalid_frame", f'"{name}" must be true or false')
+    return value

@@ -1,0 +1,250 @@
+"""Fan-out: one reader of `crocevia:events` per gateway process, many sockets.
+
+Each socket is a `Subscriber` with a filter (who may see what) and a queue. A
+socket that resumes from a last id is first buffered, replayed from the stream
+(XRANGE, exclusive start), then switched to live events with everything it
+already replayed dropped: nothing is skipped and nothing arrives twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from inbox.events import EPHEMERAL_CHANNEL, EVENTS_STREAM, ROUTE_FIELDS
+
+log = logging.getLogger("crocevia.hub")
+
+QUEUE_LIMIT = 5000
+SEEN_LIMIT = 2048
+
+
+def parse_id(stream_id: str) -> tuple[int, int]:
+    ms, _, seq = stream_id.partition("-")
+    return int(ms), int(seq or 0)
+
+
+def valid_id(stream_id: str) -> bool:
+    try:
+        parse_id(stream_id)
+    except ValueError:
+        return False
+    return True
+
+
+def _s(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+class StreamEvent:
+    """One entry of the events stream: routing fields in the clear, the payload opaque.
+
+    Fan-out decides with `route` alone; the payload is parsed only if someone asks for
+    `data`, and the frame is assembled around the payload's JSON without re-encoding it.
+    """
+
+    __slots__ = ("id", "eid", "event", "route", "data_json", "_data", "_frame")
+
+    def __init__(self, id: str, eid: int, event: str, route: dict[str, str], data_json: str):
+        self.id = id
+        self.eid = eid
+        self.event = event
+        self.route = route
+        self.data_json = data_json
+        self._data: dict[str, Any] | None = None
+        self._frame: str | None = None
+
+    @classmethod
+    def from_entry(cls, entry_id: Any, fields: dict[Any, Any]) -> StreamEvent:
+        f = {_s(k): _s(v) for k, v in fields.items()}
+        route = dict(zip(ROUTE_FIELDS, f.get("r", "").split("|"), strict=False))
+        return cls(_s(entry_id), int(f["eid"]), f["event"], route, f["data"])
+
+    def int_route(self, name: str) -> int | None:
+        value = self.route.get(name, "")
+        return int(value) if value else None
+
+    @property
+    def data(self) -> dict[str, Any]:
+        if self._data is None:
+            self._data = json.loads(self.data_json)
+        return self._data
+
+    @property
+    def frame(self) -> str:
+        if self._frame is None:
+            head = json.dumps(
+                {"type": "event", "id": self.id, "eid": self.eid, "event": self.event}
+            )
+            self._frame = f'{head[:-1]}, "data": {self.data_json}}}'
+        return self._frame
+
+
+@dataclass(eq=False)
+class Subscriber:
+    accepts: Callable[[StreamEvent], bool]
+    accepts_ephemeral: Callable[[dict[str, Any]], bool]
+    # A widget visitor sees only their own contact's events: the hub offers them
+    # nothing else. None (agents) means every event is offered to `accepts`.
+    contact_id: int | None = None
+    queue: asyncio.Queue[str] = field(default_factory=asyncio.Queue)
+    overflowed: bool = False
+    buffering: bool = False
+    buffer: list[StreamEvent] = field(default_factory=list)
+    last_id: tuple[int, int] = (0, 0)
+    seen: OrderedDict[int, None] = field(default_factory=OrderedDict)
+
+    def offer(self, ev: StreamEvent) -> None:
+        if self.buffering:
+            self.buffer.append(ev)
+            return
+        self._deliver(ev)
+
+    def _deliver(self, ev: StreamEvent) -> None:
+        sid = parse_id(ev.id)
+        if sid <= self.last_id or ev.eid in self.seen:
+            return  # replayed already, or an at-least-once repeat of the relay
+        self.last_id = sid
+        self.seen[ev.eid] = None
+        if len(self.seen) > SEEN_LIMIT:
+            self.seen.popitem(last=False)
+        if not self.accepts(ev):
+            return
+        if self.queue.qsize() >= QUEUE_LIMIT:
+            self.overflowed = True
+            return
+        self.queue.put_nowait(ev.frame)
+
+    def put_frame(self, frame: str) -> None:
+        self.queue.put_nowait(frame)
+
+
+class Hub:
+    def __init__(self, redis: Redis) -> None:
+        self.redis = redis
+        self.subscribers: set[Subscriber] = set()  # offered every event (agents)
+        self.by_contact: dict[int, set[Subscriber]] = {}  # offered their contact's (visitors)
+        self._tasks: list[asyncio.Task[None]] = []
+        self._position = "$"
+
+    async def start(self) -> None:
+        self._position = await self.tip() or "0-0"
+        self._tasks = [
+            asyncio.create_task(self._read_loop(), name="hub-stream"),
+            asyncio.create_task(self._ephemeral_loop(), name="hub-ephemeral"),
+        ]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def tip(self) -> str | None:
+        """The id of the newest event in the stream (the `last_event_id` of a REST read)."""
+        newest = await self.redis.xrevrange(EVENTS_STREAM, "+", "-", count=1)
+        return _s(newest[0][0]) if newest else None
+
+    async def _read_loop(self) -> None:
+        backoff = 0.1
+        while True:
+            try:
+                batch = await self.redis.xread(
+                    {EVENTS_STREAM: self._position}, block=2000, count=500
+                )
+                backoff = 0.1
+            except (RedisError, OSError) as exc:
+                log.warning("hub_read_failed", extra={"error": str(exc)})
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+                continue
+            for _stream, entries in batch or []:
+                for entry_id, fields in entries:
+                    self._position = _s(entry_id)
+                    try:
+                        ev = StreamEvent.from_entry(entry_id, fields)
+                    except (KeyError, ValueError) as exc:
+                        log.error("hub_bad_entry", extra={"id": _s(entry_id), "error": str(exc)})
+                        continue
+                    for sub in self._targets(ev.int_route("contact")):
+                        sub.offer(ev)
+
+    async def _ephemeral_loop(self) -> None:
+        while True:
+            try:
+                async with self.redis.pubsub(ignore_subscribe_messages=True) as pubsub:
+                    await pubsub.subscribe(EPHEMERAL_CHANNEL)
+                    async for message in pubsub.listen():
+                        payload = json.loads(_s(message["data"]))
+                        frame = json.dumps(payload["frame"])
+                        for sub in self._targets(payload.get("contact_id")):
+                            if sub.accepts_ephemeral(payload):
+                                sub.put_frame(frame)
+            except (RedisError, OSError, ValueError, KeyError) as exc:
+                log.warning("hub_ephemeral_failed", extra={"error": str(exc)})
+                await asyncio.sleep(1.0)
+
+    def _targets(self, contact_id: Any) -> list[Subscriber]:
+        targets = list(self.subscribers)
+        if isinstance(contact_id, int):
+            targets.extend(self.by_contact.get(contact_id, ()))
+        return targets
+
+    def _add(self, sub: Subscriber) -> None:
+        if sub.contact_id is None:
+            self.subscribers.add(sub)
+        else:
+            self.by_contact.setdefault(sub.contact_id, set()).add(sub)
+
+    async def publish_ephemeral(self, routing: dict[str, Any], frame: dict[str, Any]) -> None:
+        await self.redis.publish(EPHEMERAL_CHANNEL, json.dumps({**routing, "frame": frame}))
+
+    async def subscribe(self, sub: Subscriber, last_id: str | None) -> bool:
+        """Register a socket. With `last_id`, replay what came after it first.
+        Returns False when `last_id` is older than the stream keeps: the client must resync."""
+        if last_id is None:
+            tip = await self.tip()
+            sub.last_id = parse_id(tip) if tip else (0, 0)
+            self._add(sub)
+            return True
+        sub.buffering = True
+        self._add(sub)
+        try:
+            oldest = await self.redis.xrange(EVENTS_STREAM, "-", "+", count=1)
+            if oldest and parse_id(_s(oldest[0][0])) > parse_id(last_id) and last_id != "0-0":
+                tip = await self.tip()
+                sub.last_id = parse_id(tip) if tip else (0, 0)
+                sub.put_frame(json.dumps({"type": "resync", "reason": "last_event_id expired"}))
+                return False
+            sub.last_id = parse_id(last_id)
+            start = last_id
+            while True:
+                # "(" (exclusive start) needs Redis 6.2 or newer.
+                entries = await self.redis.xrange(EVENTS_STREAM, f"({start}", "+", count=1000)
+                for entry_id, fields in entries:
+                    sub._deliver(StreamEvent.from_entry(entry_id, fields))
+                if len(entries) < 1000:
+                    break
+                start = _s(entries[-1][0])
+            return True
+        finally:
+            buffered, sub.buffer, sub.buffering = sub.buffer, [], False
+            for ev in buffered:
+                sub._deliver(ev)
+
+    def unsubscribe(self, sub: Subscriber) -> None:
+        if sub.contact_id is None:
+            self.subscribers.discard(sub)
+            return
+        group = self.by_contact.get(sub.contact_id)
+        if group is not None:
+            group.discard(sub)
+            if not group:
+                del self.by_contact[sub.contact_id]

@@ -1,0 +1,257 @@
+"""The OpenAPI 3.1 document of the HTTP API, served at /api/openapi.json.
+
+Written by hand next to the routes; tests/gateway/test_openapi.py checks that
+every HTTP route is in it and every path in it is routed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+S = dict[str, Any]
+
+
+def _ref(name: str) -> S:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: S) -> S:
+    return {"content": {"application/json": {"schema": schema}}}
+
+
+def _ok(schema: S, description: str = "OK", code: str = "200") -> S:
+    return {code: {"description": description, **_json(schema)}}
+
+
+ERRORS: S = {
+    "400": {"description": "Invalid body or field", **_json(_ref("Error"))},
+    "401": {"description": "Missing, unknown, expired or revoked token", **_json(_ref("Error"))},
+}
+AGENT = [{"bearer": []}]
+ID_PARAM = {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}
+
+
+def _obj(props: S, required: list[str] | None = None) -> S:
+    out: S = {"type": "object", "properties": props}
+    if required:
+        out["required"] = required
+    return out
+
+
+STR: S = {"type": "string"}
+INT: S = {"type": "integer"}
+BOOL: S = {"type": "boolean"}
+NSTR: S = {"type": ["string", "null"]}
+NINT: S = {"type": ["integer", "null"]}
+
+SCHEMAS: S = {
+    "Error": _obj({"error": _obj({"code": STR, "message": STR}, ["code", "message"])}, ["error"]),
+    "Agent": _obj(
+        {
+            "id": INT,
+            "name": STR,
+            "email": STR,
+            "role": {"enum": ["agent", "lead", "admin", "marketing"]},
+            "language": STR,
+            "timezone": STR,
+            "presence": {"enum": ["online", "busy", "offline"]},
+            "teams": {"type": "array", "items": _obj({"id": INT, "name": STR})},
+        }
+    ),  # fmt: skip
+    "Message": _obj(
+        {
+            "id": INT,
+            "conversation_id": INT,
+            "direction": {"enum": ["in", "out", "note"]},
+            "private": BOOL,
+            "text": STR,
+            "author": {"type": ["object", "null"]},
+            "client_id": NSTR,
+            "status": {"enum": ["received", "pending", "sent", "delivered", "read", "failed"]},
+            "error": NSTR,
+            "attachments": {"type": "array"},
+            "language": NSTR,
+            "sentiment": {"type": ["object", "null"]},
+            "created_at": STR,
+            "edited_at": NSTR,
+        }
+    ),  # fmt: skip
+    "Conversation": _obj(
+        {
+            "id": INT,
+            "inbox_id": INT,
+            "channel": STR,
+            "contact": _obj({"id": INT, "name": NSTR, "email": NSTR}),
+            "status": {"enum": ["open", "pending", "snoozed", "resolved"]},
+            "subject": NSTR,
+            "assignee_id": NINT,
+            "team_id": NINT,
+            "priority": {"enum": ["urgent", "high", "normal", "low"]},
+            "waiting_since": NSTR,
+            "first_response_at": NSTR,
+            "last_message_at": NSTR,
+            "created_at": STR,
+            "last_message": {"type": ["object", "null"]},
+            "unread_count": INT,
+        }
+    ),  # fmt: skip
+}
+
+
+def _op(summary: str, responses: S, *, body: S | None = None, agent: bool = True,
+        params: list[S] | None = None) -> S:  # fmt: skip
+    op: S = {"summary": summary, "responses": {**responses, **ERRORS}}
+    if agent:
+        op["security"] = AGENT
+    if body is not None:
+        op["requestBody"] = {"required": True, **_json(body)}
+    if params:
+        op["parameters"] = params
+    return op
+
+
+def _query(name: str, schema: S) -> S:
+    return {"name": name, "in": "query", "required": False, "schema": schema}
+
+
+def paths() -> S:
+    conv_list = _obj(
+        {"conversations": {"type": "array", "items": _ref("Conversation")}, "last_event_id": NSTR}
+    )
+    history = _obj(
+        {"conversation": _ref("Conversation"), "messages": {"type": "array", "items": _ref("Message")},
+         "last_event_id": NSTR}
+    )  # fmt: skip
+    not_found = {"404": {"description": "No such resource visible to you", **_json(_ref("Error"))}}
+    return {
+        "/api/openapi.json": {"get": _op("This document", _ok({"type": "object"}), agent=False)},
+        "/api/auth/login": {"post": _op(
+            "Log in with email and password; returns a bearer token",
+            _ok(_obj({"token": STR, "expires_at": STR, "agent": _ref("Agent")})),
+            body=_obj({"email": STR, "password": STR}, ["email", "password"]), agent=False)},
+        "/api/auth/logout": {"post": _op("Revoke this token", _ok({"type": "object"}))},
+        "/api/me": {"get": _op("The logged-in agent", _ok(_ref("Agent")))},
+        "/api/me/presence": {"put": _op(
+            "Set presence", _ok(_ref("Agent")),
+            body=_obj({"presence": {"enum": ["online", "busy", "offline"]}}, ["presence"]))},
+        "/api/conversations": {"get": _op(
+            "Conversations you may see, newest activity first", _ok(conv_list),
+            params=[_query("view", {"enum": ["mine", "unassigned", "all"]}),
+                    _query("status", {"enum": ["open", "pending", "snoozed", "resolved", "any"]}),
+                    _query("channel", STR), _query("inbox_id", INT),
+                    _query("limit", {"type": "integer", "minimum": 1, "maximum": 500})])},
+        "/api/conversations/{id}": {"patch": _op(
+            "Change status, assignee or priority",
+            {**_ok(_ref("Conversation")), **not_found,
+             "409": {"description": "Status change not allowed", **_json(_ref("Error"))}},
+            body=_obj({"status": {"enum": ["open", "pending", "snoozed", "resolved"]},
+                       "assignee_id": NINT, "priority": {"enum": ["urgent", "high", "normal", "low"]}}),
+            params=[ID_PARAM])},
+        "/api/conversations/{id}/messages": {
+            "get": _op("A conversation and its messages", {**_ok(history), **not_found},
+                       params=[ID_PARAM]),
+            "post": _op(
+                "Reply (or add a private note); idempotent on client_id",
+                {**_ok(_ref("Message"), "Already stored under this client_id"),
+                 **_ok(_ref("Message"), "Stored", "201"), **not_found,
+                 "413": {"description": "Text over the limit", **_json(_ref("Error"))}},
+                body=_obj({"client_id": STR, "text": STR, "private": BOOL}, ["client_id", "text"]),
+                params=[ID_PARAM]),
+        },
+        "/api/conversations/{id}/read": {"post": _op(
+            "Mark the conversation read", {**_ok({"type": "object"}), **not_found}, params=[ID_PARAM])},
+        "/api/messages/{id}/retry": {"post": _op(
+            "Send a failed reply again", {**_ok(_ref("Message")), **not_found,
+             "409": {"description": "The reply has not failed", **_json(_ref("Error"))}},
+            params=[ID_PARAM])},
+        "/api/inboxes": {"get": _op("Inboxes", _ok({"type": "array"}))},
+        "/api/agents": {"get": _op("Agents", _ok({"type": "array"}))},
+        "/api/canned_responses": {"get": _op("Canned responses", _ok({"type": "array"}))},
+        "/api/contacts/{id}": {"get": _op(
+            "A contact with identities, conversations and recent sentiment",
+            {**_ok({"type": "object"}), **not_found}, params=[ID_PARAM])},
+        "/api/widget/sessions": {"post": _op(
+            "Start or resume a visitor session for a website inbox",
+            {**_ok(_obj({"visitor_token": STR, "visitor_id": STR, "conversation_id": NINT,
+                         "inbox": {"type": "object"}})),
+             "404": {"description": "Unknown website_token", **_json(_ref("Error"))}},
+            body=_obj({"website_token": STR, "visitor_token": NSTR, "name": NSTR, "email": NSTR},
+                      ["website_token"]), agent=False)},
+        "/api/widget/messages": {"get": {
+            **_op("The visitor's conversation (public messages)", _ok(_obj(
+                {"conversation_id": NINT, "messages": {"type": "array", "items": _ref("Message")},
+                 "last_event_id": NSTR})), agent=False), "security": [{"visitor": []}]}},
+        "/api/widget/contact": {"post": {
+            **_op("Pre-chat or offline form fields", _ok({"type": "object"}),
+                  body=_obj({"name": NSTR, "email": NSTR}), agent=False),
+            "security": [{"visitor": []}]}},
+        "/api/widget/identify": {"post": {
+            **_op("Link a site's logged-in user (hash = hex HMAC-SHA256 of id with the inbox secret)",
+                  {**_ok(_obj({"contact_id": INT, "visitor_token": STR})),
+                   "403": {"description": "Wrong hash", **_json(_ref("Error"))}},
+                  body=_obj({"id": {"type": ["string", "integer"]}, "hash": STR, "name": NSTR,
+                             "email": NSTR}, ["id", "hash"]), agent=False),
+            "security": [{"visitor": []}]}},
+        "/api/widget/attachments": {"post": {
+            **_op("Upload an image or PDF as a visitor (multipart 'file'); type sniffed from content",
+                  {**_ok(FILE, "Stored", "201"),
+                   "413": {"description": "Over the size limit", **_json(_ref("Error"))},
+                   "415": {"description": "Type not accepted", **_json(_ref("Error"))}},
+                  agent=False), "security": [{"visitor": []}],
+            "requestBody": UPLOAD}},
+        "/api/attachments": {"post": {
+            **_op("Upload a file as an agent (multipart 'file')", _ok(FILE, "Stored", "201")),
+            "requestBody": UPLOAD}},
+        "/api/files/{id}": {"get": _op(
+            "Download a stored file (raster images inline, everything else as attachment)",
+            {"200": {"description": "The file"}, **not_found}, agent=False,
+            params=[{"name": "id", "in": "path", "required": True, "schema": STR}])},
+        "/webhooks/{channel}/{inbox}": {
+            "post": _op(
+                "A platform delivers messages (verified by its signature or secret token); 200 once stored",
+                {**_ok(_obj({"received": INT, "stored": INT})), **not_found,
+                 "503": {"description": "Not stored; deliver again", **_json(_ref("Error"))}},
+                body={"type": "object"}, agent=False, params=WEBHOOK_PARAMS),
+            "get": _op(
+                "Subscription check: Meta's hub.challenge, X's CRC", _ok({"type": ["object", "string"]}),
+                agent=False, params=WEBHOOK_PARAMS),
+        },
+    }  # fmt: skip
+
+
+FILE = _obj({"id": STR, "name": STR, "content_type": STR, "size": INT, "url": STR})
+UPLOAD = {"required": True, "content": {"multipart/form-data": {"schema": _obj(
+    {"file": {"type": "string", "format": "binary"}}, ["file"])}}}  # fmt: skip
+
+WEBHOOK_PARAMS = [
+    {"name": "channel", "in": "path", "required": True,
+     "schema": {"enum": ["telegram", "email", "x", "meta"]}},
+    {"name": "inbox", "in": "path", "required": True, "schema": {"type": "integer"}},
+]  # fmt: skip
+
+
+def document() -> S:
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Crocevia API",
+            "version": "0.1.0",
+            "description": "HTTP API of Crocevia. WebSocket protocols: docs/api.md.",
+        },
+        "paths": paths(),
+        "components": {
+            "schemas": SCHEMAS,
+            "securitySchemes": {
+                "bearer": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "agent session token",
+                },
+                "visitor": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "widget visitor token",
+                },
+            },
+        },
+    }

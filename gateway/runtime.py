@@ -1,0 +1,30 @@
+"""What a gateway process holds while it runs: database, Redis, fan-out, relay, batcher."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from starlette.requests import HTTPConnection
+
+from gateway.batcher import IngestBatcher
+from gateway.hub import Hub
+from gateway.settings import Settings
+from inbox.relay import Relay
+
+
+@dataclass(slots=True)
+class Runtime:
+    settings: Settings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    redis: Redis
+    hub: Hub
+    relay: Relay
+    batcher: IngestBatcher
+
+
+def runtime(conn: HTTPConnection) -> Runtime:
+    rt: Runtime = conn.app.state.runtime
+    return rt

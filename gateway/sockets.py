@@ -1,0 +1,182 @@
+"""The shape every WebSocket of ours shares: auth first frame, resume, one writer.
+
+Starlette's WebSocketEndpoint shape, written out: authenticate, subscribe to the
+hub (replaying from the last id), then a receive loop; frames to the client all
+go through one queue so replies and events never interleave mid-frame.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from redis.exceptions import RedisError
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+
+from gateway.hub import Hub, Subscriber, valid_id
+from gateway.limits import Limited
+from gateway.metrics import SOCKETS
+
+log = logging.getLogger("crocevia.sockets")
+
+AUTH_TIMEOUT = 10.0
+CLOSE_BAD_FIRST_FRAME = 4400
+CLOSE_UNAUTHORIZED = 4401
+CLOSE_AUTH_TIMEOUT = 4408
+
+
+class FrameError(Exception):
+    """A bad frame: answered with an error frame, the socket stays open."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def error_frame(code: str, message: str, client_id: Any = None) -> str:
+    cid = client_id if isinstance(client_id, str) else None
+    return json.dumps({"type": "error", "code": code, "message": message, "client_id": cid})
+
+
+def parse_frame(text: str) -> dict[str, Any]:
+    try:
+        frame = json.loads(text)
+    except ValueError as exc:
+        raise FrameError("invalid_json", f"the frame is not JSON: {exc}") from None
+    if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
+        raise FrameError("invalid_frame", 'expected a JSON object with a string "type"')
+    return frame
+
+
+class Session:
+    """One authenticated socket."""
+
+    def __init__(self, ws: WebSocket, sub: Subscriber) -> None:
+        self.ws = ws
+        self.sub = sub
+
+    def send(self, frame: dict[str, Any]) -> None:
+        self.sub.put_frame(json.dumps(frame))
+
+
+Authenticate = Callable[[str], Awaitable[Any | None]]
+Handler = Callable[[Session, dict[str, Any]], Awaitable[None]]
+
+
+async def _first_frame(ws: WebSocket) -> dict[str, Any] | None:
+    try:
+        text = await asyncio.wait_for(ws.receive_text(), AUTH_TIMEOUT)
+    except TimeoutError:
+        await ws.close(CLOSE_AUTH_TIMEOUT, "no auth frame within 10 seconds")
+        return None
+    try:
+        frame = parse_frame(text)
+    except FrameError as exc:
+        await ws.close(CLOSE_BAD_FIRST_FRAME, exc.message[:120])
+        return None
+    last = frame.get("last_event_id")
+    if (
+        frame["type"] != "auth"
+        or not isinstance(frame.get("token"), str)
+        or (last is not None and not (isinstance(last, str) and valid_id(last)))
+    ):
+        await ws.close(
+            CLOSE_BAD_FIRST_FRAME, 'expected {"type": "auth", "token": ..., "last_event_id": ...}'
+        )
+        return None
+    return frame
+
+
+async def serve(
+    ws: WebSocket,
+    *,
+    kind: str,
+    hub: Hub,
+    authenticate: Authenticate,
+    make_subscriber: Callable[[Any], Subscriber],
+    ready: Callable[[Any], dict[str, Any]],
+    handlers: dict[str, Callable[[Session, Any, dict[str, Any]], Awaitable[None]]],
+) -> None:
+    """Run one socket: `handlers` maps a client frame's type to what answers it
+    (`ping` is answered here)."""
+
+    async def handle(session: Session, principal: Any, frame: dict[str, Any]) -> None:
+        if frame["type"] == "ping":
+            session.send({"type": "pong"})
+            return
+        handler = handlers.get(frame["type"])
+        if handler is None:
+            raise FrameError("invalid_frame", f"unknown frame type {frame['type']!r}")
+        await handler(session, principal, frame)
+
+    await ws.accept()
+    try:
+        first = await _first_frame(ws)
+        if first is None:
+            return
+        principal = await authenticate(first["token"])
+        if principal is None:
+            await ws.close(CLOSE_UNAUTHORIZED, "unknown, expired or revoked token")
+            return
+    except WebSocketDisconnect:
+        return
+    sub = make_subscriber(principal)
+    session = Session(ws, sub)
+    await ws.send_text(json.dumps(ready(principal)))
+    await hub.subscribe(sub, first.get("last_event_id"))
+    SOCKETS.labels(kind).inc()
+    writer = asyncio.create_task(_write(ws, sub))
+    try:
+        while True:
+            text = await ws.receive_text()
+            frame: dict[str, Any] = {}
+            try:
+                frame = parse_frame(text)
+                await handle(session, principal, frame)
+            except FrameError as exc:
+                session.sub.put_frame(error_frame(exc.code, exc.message, frame.get("client_id")))
+            except Limited as exc:
+                session.send(
+                    {"type": "error", "code": "rate_limited", "retry_after": exc.retry_after,
+                     "message": f"{exc}; retry in {exc.retry_after} s",
+                     "client_id": frame.get("client_id") if isinstance(frame.get("client_id"), str) else None}
+                )  # fmt: skip
+            except (SQLAlchemyError, RedisError, OSError) as exc:
+                log.warning("socket_backend_unavailable", extra={"kind": kind, "error": repr(exc)})
+                session.sub.put_frame(
+                    error_frame(
+                        "unavailable",
+                        "storage is unavailable; nothing was stored, send again with the same client_id",
+                        frame.get("client_id"),
+                    )
+                )
+            if writer.done():
+                break
+    except WebSocketDisconnect:
+        pass
+    except Exception:
+        log.exception("socket_failed", extra={"kind": kind})
+        if ws.client_state is WebSocketState.CONNECTED:
+            with contextlib.suppress(Exception):
+                await ws.close(1011)
+    finally:
+        hub.unsubscribe(sub)
+        SOCKETS.labels(kind).dec()
+        writer.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await writer
+
+
+async def _write(ws: WebSocket, sub: Subscriber) -> None:
+    while True:
+        frame = await sub.queue.get()
+        if sub.overflowed:
+            await ws.close(1011, "too far behind; reconnect with your last event id")
+            return
+        await ws.send_text(frame)

@@ -1,0 +1,270 @@
+"""`crocevia worker`: sends replies through their connectors.
+
+Jobs come from the Redis stream `crocevia:outbound`, read in the consumer group
+`crocevia:outbound`. A job is acknowledged only after the reply's new status is
+committed. A retryable failure (429, 5xx, network) is tried again with backoff,
+honouring `retry_after`; a worker that dies leaves its jobs pending, and another
+worker takes them over with XAUTOCLAIM once they have been idle long enough.
+The status moves `pending -> sent` at most once (a guarded update), so a job
+taken over after its reply was sent is only acknowledged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import socket
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError, ResponseError
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from connectors.base import Connector
+from gateway.metrics import MESSAGES_OUT, OUTBOUND_RETRIES
+from inbox.events import OUTBOUND_GROUP, OUTBOUND_STREAM
+from inbox.model import (
+    Contact,
+    Conversation,
+    DeliveryStatus,
+    Identity,
+    Inbox,
+    Message,
+    Outbox,
+    utcnow,
+)
+from inbox.relay import Relay
+from inbox.replies import set_delivery_status
+from inbox.types import Attachment, Channel, DeliveryError, OutboundMessage
+
+log = logging.getLogger("crocevia.worker")
+
+MAX_TRIES = 5
+SEND_LOCK_MS = 5 * 60 * 1000
+BASE_BACKOFF = 0.5
+MAX_BACKOFF = 60.0
+
+
+def _s(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+class OutboundWorker:
+    def __init__(
+        self,
+        redis: Redis,
+        sessions: async_sessionmaker[AsyncSession],
+        relay: Relay,
+        connector_for: Callable[[Inbox], Connector],
+        *,
+        name: str | None = None,
+        claim_idle_ms: int = 30_000,
+        requeue_after_s: float = 120.0,
+        concurrency: int = 32,
+    ) -> None:
+        self.redis = redis
+        self.sessions = sessions
+        self.relay = relay
+        self.connector_for = connector_for
+        self.name = name or f"{socket.gethostname()}-{os.getpid()}"
+        self.claim_idle_ms = claim_idle_ms
+        self.requeue_after = timedelta(seconds=requeue_after_s)
+        self._slots = asyncio.Semaphore(concurrency)
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def ensure_group(self) -> None:
+        try:
+            await self.redis.xgroup_create(OUTBOUND_STREAM, OUTBOUND_GROUP, id="0", mkstream=True)
+        except ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    async def run(self) -> None:
+        await self.ensure_group()
+        log.info("worker_started", extra={"consumer": self.name})
+        next_claim = next_requeue = 0.0
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                if loop.time() >= next_claim:
+                    next_claim = loop.time() + max(self.claim_idle_ms / 2000, 0.2)
+                    await self._claim_abandoned()
+                if loop.time() >= next_requeue:
+                    next_requeue = loop.time() + max(self.requeue_after.total_seconds() / 4, 0.5)
+                    await self.requeue_lost()
+                batch = await self.redis.xreadgroup(
+                    OUTBOUND_GROUP, self.name, {OUTBOUND_STREAM: ">"}, count=50, block=1000
+                )
+            except (RedisError, OSError) as exc:
+                if isinstance(exc, ResponseError) and "NOGROUP" in str(exc):
+                    await self.ensure_group()
+                    continue
+                log.warning("worker_read_failed", extra={"error": str(exc)})
+                await asyncio.sleep(1.0)
+                continue
+            for _stream, entries in batch or []:
+                for entry_id, fields in entries:
+                    await self._spawn(_s(entry_id), fields)
+
+    async def requeue_lost(self) -> int:
+        """Replies still pending long after they were queued lost their job (Redis
+        restarted without persistence): queue them again from the database."""
+        cutoff = utcnow() - self.requeue_after
+        try:
+            async with self.sessions() as session:
+                ids = list(
+                    (
+                        await session.execute(
+                            select(Message.id)
+                            .where(Message.status == DeliveryStatus.PENDING.value)
+                            .where(Message.direction == "out")
+                            .where(Message.created_at < cutoff)
+                            .limit(500)
+                        )
+                    ).scalars()
+                )
+        except SQLAlchemyError as exc:
+            log.warning("worker_requeue_failed", extra={"error": str(exc)})
+            return 0
+        for message_id in ids:
+            if await self.redis.exists(f"crocevia:sending:{message_id}"):
+                continue
+            if await self.redis.set(
+                f"crocevia:requeued:{message_id}",
+                1,
+                nx=True,
+                ex=int(self.requeue_after.total_seconds()),
+            ):
+                await self.redis.xadd(
+                    OUTBOUND_STREAM,
+                    {"eid": f"requeue-{message_id}", "event": "outbound.send",
+                     "data": json.dumps({"message_id": message_id})},
+                )  # fmt: skip
+                log.info("reply_requeued", extra={"message": message_id})
+        return len(ids)
+
+    async def _claim_abandoned(self) -> None:
+        """Take over jobs that a dead worker read and never acknowledged."""
+        start = "0-0"
+        while True:
+            reply = await self.redis.xautoclaim(
+                OUTBOUND_STREAM, OUTBOUND_GROUP, self.name, self.claim_idle_ms, start, count=50
+            )
+            start, entries = _s(reply[0]), reply[1]
+            for entry_id, fields in entries:
+                if fields is None:
+                    continue
+                log.info("worker_claimed", extra={"entry": _s(entry_id)})
+                await self._spawn(_s(entry_id), fields)
+            if start == "0-0" or not entries:
+                return
+
+    async def _spawn(self, entry_id: str, fields: dict[Any, Any]) -> None:
+        await self._slots.acquire()
+        task = asyncio.create_task(self._handle(entry_id, fields))
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        self._slots.release()
+        if not task.cancelled() and task.exception() is not None:
+            log.error("worker_job_crashed", exc_info=task.exception())
+
+    async def _handle(self, entry_id: str, fields: dict[Any, Any]) -> None:
+        f = {_s(k): _s(v) for k, v in fields.items()}
+        try:
+            message_id = int(json.loads(f["data"])["message_id"])
+        except (KeyError, ValueError, TypeError):
+            log.error("worker_bad_job", extra={"entry": entry_id})
+            await self.redis.xack(OUTBOUND_STREAM, OUTBOUND_GROUP, entry_id)
+            return
+        try:
+            await self._deliver(message_id)
+        except (SQLAlchemyError, OSError, RedisError) as exc:
+            # Leave the job pending: it is claimed again after claim_idle_ms.
+            log.warning("worker_job_deferred", extra={"message": message_id, "error": repr(exc)})
+            return
+        await self.redis.xack(OUTBOUND_STREAM, OUTBOUND_GROUP, entry_id)
+
+    async def _load(self, message_id: int) -> tuple[Inbox, OutboundMessage] | None:
+        async with self.sessions() as session:
+            msg = await session.get(Message, message_id)
+            if msg is None or msg.status != DeliveryStatus.PENDING:
+                return None  # sent already (a job taken over late), or gone
+            conv = await session.get_one(Conversation, msg.conversation_id)
+            inbox = await session.get_one(Inbox, conv.inbox_id)
+            contact = await session.get_one(Contact, conv.contact_id)
+            identity = (
+                await session.execute(
+                    select(Identity)
+                    .where(Identity.contact_id == contact.id, Identity.channel == inbox.channel)
+                    .order_by(Identity.id.desc())
+                    .limit(1)
+                )
+            ).scalar_one_or_none()
+            return inbox, OutboundMessage(
+                message_id=msg.id,
+                conversation_id=conv.id,
+                inbox_id=inbox.id,
+                channel=Channel(inbox.channel),
+                recipient_external_id=identity.external_id if identity else "",
+                text=msg.text,
+                attachments=tuple(Attachment(**a) for a in msg.attachments or []),
+                subject=conv.subject,
+                recipient_email=contact.email,
+            )
+
+    async def _deliver(self, message_id: int) -> None:
+        # One sender at a time per reply: a job taken over (XAUTOCLAIM) or queued again
+        # while its first copy is still being sent is dropped, not sent twice.
+        lock = f"crocevia:sending:{message_id}"
+        if not await self.redis.set(lock, self.name, nx=True, px=SEND_LOCK_MS):
+            log.info("reply_already_in_flight", extra={"message": message_id})
+            return
+        try:
+            await self._deliver_locked(message_id)
+        finally:
+            await self.redis.delete(lock)
+
+    async def _deliver_locked(self, message_id: int) -> None:
+        loaded = await self._load(message_id)
+        if loaded is None:
+            return
+        inbox, out = loaded
+        connector = self.connector_for(inbox)
+        for attempt in range(1, MAX_TRIES + 1):
+            try:
+                receipt = await connector.send(out)
+            except DeliveryError as exc:
+                if exc.retryable and attempt < MAX_TRIES:
+                    OUTBOUND_RETRIES.labels(inbox.channel).inc()
+                    delay = exc.retry_after or min(BASE_BACKOFF * 2 ** (attempt - 1), MAX_BACKOFF)
+                    log.info("reply_retry", extra={"message": message_id, "delay": delay,
+                                                   "reason": exc.reason})  # fmt: skip
+                    await asyncio.sleep(delay)
+                    continue
+                MESSAGES_OUT.labels(inbox.channel, "failed").inc()
+                await self._set(message_id, DeliveryStatus.FAILED, error=exc.reason[:500])
+                return
+            MESSAGES_OUT.labels(inbox.channel, "sent").inc()
+            await self._set(message_id, DeliveryStatus.SENT, external_id=receipt.external_id)
+            return
+
+    async def _set(self, message_id: int, status: DeliveryStatus, **kwargs: Any) -> None:
+        rows: list[Outbox] = []
+        async with self.sessions() as session, session.begin():
+            moved = await set_delivery_status(session, message_id, status, outbox=rows, **kwargs)
+        if moved is not None:
+            log.info("reply_status", extra={"message": message_id, "status": status.value})
+        await self.relay.publish_quietly(rows)
+
+    async def drain(self) -> None:
+        if self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)

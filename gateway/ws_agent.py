@@ -1,0 +1,137 @@
+"""`/ws/agent`: an agent's live events, replies, notes, retries and typing (docs/api.md)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from starlette.websockets import WebSocket
+
+from gateway import sockets
+from gateway.api.files import load_attachments
+from gateway.auth import agent_for_token
+from gateway.frames import attachment_ids, bool_field, client_id_field, int_field, text_field
+from gateway.hub import StreamEvent, Subscriber
+from gateway.metrics import INBOUND_TO_AGENT
+from gateway.runtime import Runtime, runtime
+from inbox import conversations, replies
+from inbox.access import Viewer
+from inbox.model import Agent, Message
+from inbox.serialize import message_dict
+from inbox.states import InvalidTransition
+
+
+def observe_inbound_latency(created_at: str) -> None:
+    """From the message's ingest (its created_at) to its event leaving for an agent."""
+    if not created_at:
+        return
+    created = datetime.fromisoformat(created_at)
+    INBOUND_TO_AGENT.observe(max((datetime.now(UTC) - created).total_seconds(), 0.0))
+
+
+@dataclass(frozen=True, slots=True)
+class AgentPrincipal:
+    agent: Agent
+    viewer: Viewer
+
+
+def _subscriber(p: AgentPrincipal) -> Subscriber:
+    def accepts(ev: StreamEvent) -> bool:
+        if not ev.route.get("conv"):
+            return False
+        if not p.viewer.may_see(ev.int_route("team"), ev.int_route("assignee")):
+            return False
+        if ev.event == "message.created" and ev.route.get("direction") == "in":
+            observe_inbound_latency(ev.route.get("at", ""))
+        return True
+
+    def accepts_ephemeral(payload: dict[str, Any]) -> bool:
+        return payload.get("from") == "visitor" and p.viewer.may_see(
+            payload.get("team_id"), payload.get("assignee_id")
+        )
+
+    return Subscriber(accepts, accepts_ephemeral)
+
+
+async def agent_socket(ws: WebSocket) -> None:
+    rt = runtime(ws)
+
+    async def authenticate(token: str) -> AgentPrincipal | None:
+        async with rt.sessions() as session:
+            agent = await agent_for_token(session, token)
+        return AgentPrincipal(agent, Viewer.of(agent)) if agent is not None else None
+
+    def ready(p: AgentPrincipal) -> dict[str, Any]:
+        a = p.agent
+        return {"type": "ready", "agent": {"id": a.id, "name": a.name, "role": a.role}}
+
+    await sockets.serve(
+        ws,
+        kind="agent",
+        hub=rt.hub,
+        authenticate=authenticate,
+        make_subscriber=_subscriber,
+        ready=ready,
+        handlers={
+            "reply": lambda s, p, f: _reply(rt, s, p, f),
+            "retry": lambda s, p, f: _retry(rt, s, p, f),
+            "typing": lambda s, p, f: _typing(rt, p, f),
+        },
+    )
+
+
+async def _reply(rt: Runtime, s: sockets.Session, p: AgentPrincipal, frame: dict[str, Any]) -> None:
+    client_id = client_id_field(frame)
+    conv_id = int_field(frame, "conversation_id")
+    ids = attachment_ids(frame)
+    text = text_field(frame, rt.settings.max_text, allow_empty=bool(ids))
+    private = bool_field(frame, "private")
+    outbox: list[Any] = []
+    async with rt.sessions() as session, session.begin():
+        conv = await conversations.get_visible(session, p.viewer, conv_id)
+        if conv is None:
+            raise sockets.FrameError("not_found", f"no conversation {conv_id} that you may see")
+        try:
+            files = [a.as_dict() for a in await load_attachments(session, ids, None)]
+        except LookupError as exc:
+            raise sockets.FrameError("not_found", str(exc)) from None
+        msg, _created = await replies.create_reply(
+            session, p.agent, conv, text, client_id=client_id, private=private,
+            attachments=files, outbox=outbox,
+        )  # fmt: skip
+    await rt.relay.publish_quietly(outbox)
+    s.send({"type": "ack", "client_id": client_id, "message": message_dict(msg, agent=p.agent)})
+
+
+async def _retry(rt: Runtime, s: sockets.Session, p: AgentPrincipal, frame: dict[str, Any]) -> None:
+    message_id = int_field(frame, "message_id")
+    outbox: list[Any] = []
+    async with rt.sessions() as session, session.begin():
+        msg = await session.get(Message, message_id)
+        conv = (
+            await conversations.get_visible(session, p.viewer, msg.conversation_id) if msg else None
+        )
+        if msg is None or conv is None:
+            raise sockets.FrameError("not_found", f"no message {message_id} that you may see")
+        try:
+            msg = await replies.retry_reply(session, message_id, outbox)
+        except InvalidTransition as exc:
+            raise sockets.FrameError("conflict", str(exc)) from None
+    await rt.relay.publish_quietly(outbox)
+    s.send({"type": "ack", "client_id": None, "message": message_dict(msg, agent=p.agent)})
+
+
+async def _typing(rt: Runtime, p: AgentPrincipal, frame: dict[str, Any]) -> None:
+    conv_id = int_field(frame, "conversation_id")
+    on = bool_field(frame, "on", True)
+    async with rt.sessions() as session:
+        conv = await conversations.get_visible(session, p.viewer, conv_id)
+    if conv is None:
+        raise sockets.FrameError("not_found", f"no conversation {conv_id} that you may see")
+    await rt.hub.publish_ephemeral(
+        {"from": "agent", "contact_id": conv.contact_id, "inbox_id": conv.inbox_id,
+         "team_id": conv.team_id, "assignee_id": conv.assignee_id},
+        {"type": "typing", "conversation_id": conv.id, "from": "agent", "name": p.agent.name,
+         "on": on},
+    )  # fmt: skip

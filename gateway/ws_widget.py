@@ -1,0 +1,163 @@
+"""`/ws/widget`: a website visitor's messages in, public replies out (docs/api.md)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.websockets import WebSocket
+
+from connectors.website import WebsiteConnector
+from gateway import limits, sockets
+from gateway.api.files import load_attachments
+from gateway.frames import attachment_ids, bool_field, client_id_field, text_field
+from gateway.hub import StreamEvent, Subscriber
+from gateway.metrics import MESSAGES_IN
+from gateway.runtime import Runtime, runtime
+from gateway.visitor_tokens import Visitor, verify
+from inbox.conversations import latest_of_contact
+from inbox.ingest import UnknownInbox
+from inbox.model import Conversation, Inbox
+from inbox.serialize import message_dict
+
+WEBSITE = WebsiteConnector()
+VISIBLE_REPLY_STATUSES = frozenset({"sent", "delivered", "read"})
+
+
+@dataclass(eq=False, slots=True)
+class VisitorPrincipal:
+    visitor: Visitor
+    ip: str
+    conversation: dict[str, Any] | None = None
+    routing_checked_at: float = field(default=0.0)
+
+
+def visitor_may_see(visitor: Visitor, ev: StreamEvent) -> bool:
+    """Their own conversation's public messages; agents' replies only once sent."""
+    if ev.int_route("inbox") != visitor.inbox_id or ev.int_route("contact") != visitor.contact_id:
+        return False
+    direction = ev.route.get("direction")
+    if not direction:
+        return ev.event.startswith("conversation.")
+    if ev.route.get("private"):
+        return False
+    if direction == "out":
+        return ev.event == "message.updated" and ev.route.get("status") in VISIBLE_REPLY_STATUSES
+    return True
+
+
+def _subscriber(p: VisitorPrincipal) -> Subscriber:
+    def accepts(ev: StreamEvent) -> bool:
+        if not visitor_may_see(p.visitor, ev):
+            return False
+        p.conversation = {"id": ev.int_route("conv"), "team_id": ev.int_route("team"),
+                          "assignee_id": ev.int_route("assignee")}  # fmt: skip
+        return True
+
+    def accepts_ephemeral(payload: dict[str, Any]) -> bool:
+        return (
+            payload.get("from") == "agent"
+            and payload.get("contact_id") == p.visitor.contact_id
+            and payload.get("inbox_id") == p.visitor.inbox_id
+        )
+
+    return Subscriber(accepts, accepts_ephemeral, contact_id=p.visitor.contact_id)
+
+
+async def current_conversation(rt: Runtime, visitor: Visitor) -> Conversation | None:
+    async with rt.sessions() as session:
+        return await latest_of_contact(session, visitor.inbox_id, visitor.contact_id)
+
+
+async def widget_socket(ws: WebSocket) -> None:
+    rt = runtime(ws)
+
+    async def authenticate(token: str) -> VisitorPrincipal | None:
+        visitor = verify(rt.settings.secret_key, token)
+        if visitor is None:
+            return None
+        async with rt.sessions() as session:
+            inbox = await session.get(Inbox, visitor.inbox_id)
+        allowed = ((inbox.settings or {}) if inbox else {}).get("allowed_origins") or []
+        if inbox is None or (allowed and ws.headers.get("origin") not in allowed):
+            return None
+        p = VisitorPrincipal(visitor, ws.client.host if ws.client else "unknown")
+        conv = await current_conversation(rt, visitor)
+        if conv is not None:
+            p.conversation = {
+                "id": conv.id,
+                "team_id": conv.team_id,
+                "assignee_id": conv.assignee_id,
+            }
+        return p
+
+    def ready(p: VisitorPrincipal) -> dict[str, Any]:
+        conv_id = p.conversation["id"] if p.conversation else None
+        return {"type": "ready", "visitor_id": p.visitor.visitor_id, "conversation_id": conv_id}
+
+    await sockets.serve(
+        ws,
+        kind="visitor",
+        hub=rt.hub,
+        authenticate=authenticate,
+        make_subscriber=_subscriber,
+        ready=ready,
+        handlers={
+            "message": lambda s, p, f: _message(rt, s, p, f),
+            "typing": lambda s, p, f: _typing(rt, p, f),
+        },
+    )
+
+
+async def _message(
+    rt: Runtime, s: sockets.Session, p: VisitorPrincipal, frame: dict[str, Any]
+) -> None:
+    client_id = client_id_field(frame)
+    await limits.hit_all(
+        rt.redis,
+        [(limits.MESSAGES_PER_VISITOR, p.visitor.visitor_id), (limits.MESSAGES_PER_IP, p.ip)],
+    )
+    ids = attachment_ids(frame)
+    text = text_field(frame, rt.settings.max_text, allow_empty=bool(ids))
+    files = []
+    if ids:
+        async with rt.sessions() as session:
+            try:
+                files = await load_attachments(session, ids, p.visitor.inbox_id)
+            except LookupError as exc:
+                raise sockets.FrameError("not_found", str(exc)) from None
+    item = WEBSITE.parse_frame(p.visitor.inbox_id, p.visitor.visitor_id, client_id, text, files)
+    try:
+        result = await rt.batcher.submit(item)
+    except UnknownInbox as exc:
+        raise sockets.FrameError("not_found", str(exc)) from None
+    if result.created:
+        MESSAGES_IN.labels("website").inc()
+    conv = result.conversation
+    p.conversation = {"id": conv.id, "team_id": conv.team_id, "assignee_id": conv.assignee_id}
+    s.send(
+        {"type": "ack", "client_id": client_id,
+         "message": message_dict(result.message, contact=result.contact)}
+    )  # fmt: skip
+
+
+async def _typing(rt: Runtime, p: VisitorPrincipal, frame: dict[str, Any]) -> None:
+    on = bool_field(frame, "on", True)
+    conv = p.conversation
+    if conv is None:
+        return  # nobody to tell before the first message
+    now = time.monotonic()
+    if now - p.routing_checked_at > 30:  # the assignee may have changed
+        p.routing_checked_at = now
+        fresh = await current_conversation(rt, p.visitor)
+        if fresh is not None:
+            conv = p.conversation = {
+                "id": fresh.id,
+                "team_id": fresh.team_id,
+                "assignee_id": fresh.assignee_id,
+            }
+    await rt.hub.publish_ephemeral(
+        {"from": "visitor", "team_id": conv.get("team_id"), "assignee_id": conv.get("assignee_id")},
+        {"type": "typing", "conversation_id": conv["id"], "from": "visitor", "on": on},
+    )

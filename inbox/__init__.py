@@ -1,0 +1,1 @@
+"""The domain of Crocevia: model, ingest, conversations, events. No HTTP here."""

@@ -1,0 +1,204 @@
+"""Reading and changing conversations as an agent: lists, history, status, assignment."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from inbox import events
+from inbox.access import Viewer
+from inbox.model import (
+    Agent,
+    Contact,
+    Conversation,
+    Message,
+    Outbox,
+    Priority,
+    ReadMarker,
+    utcnow,
+)
+from inbox.serialize import conversation_dict, message_dict
+from inbox.states import CONVERSATION_STATUSES, check_conversation_move
+
+VIEWS = ("mine", "unassigned", "all")
+
+
+class InvalidFilter(ValueError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    view: str = "all"
+    status: str | None = "open"
+    channel: str | None = None
+    inbox_id: int | None = None
+    limit: int = 100
+
+    def __post_init__(self) -> None:
+        if self.view not in VIEWS:
+            raise InvalidFilter(f"view must be one of {', '.join(VIEWS)}, got {self.view!r}")
+        if self.status is not None and self.status not in CONVERSATION_STATUSES:
+            raise InvalidFilter(
+                f"status must be one of {', '.join(CONVERSATION_STATUSES)}, got {self.status!r}"
+            )
+        if not 1 <= self.limit <= 500:
+            raise InvalidFilter(f"limit must be between 1 and 500, got {self.limit}")
+
+
+async def list_for(session: AsyncSession, viewer: Viewer, f: Filters) -> list[dict[str, Any]]:
+    """Conversations the viewer may see, newest activity first, each with its last
+    message and the viewer's unread count."""
+    q = (
+        select(Conversation, Contact)
+        .join(Contact, Contact.id == Conversation.contact_id)
+        .where(viewer.sql_filter())
+    )
+    if f.view == "mine":
+        q = q.where(Conversation.assignee_id == viewer.agent_id)
+    elif f.view == "unassigned":
+        q = q.where(Conversation.assignee_id.is_(None))
+    if f.status is not None:
+        q = q.where(Conversation.status == f.status)
+    if f.channel is not None:
+        q = q.where(Conversation.channel == f.channel)
+    if f.inbox_id is not None:
+        q = q.where(Conversation.inbox_id == f.inbox_id)
+    q = q.order_by(Conversation.last_message_at.desc().nulls_last(), Conversation.id.desc())
+    rows = (await session.execute(q.limit(f.limit))).all()
+    ids = [conv.id for conv, _ in rows]
+    last = await _last_messages(session, ids)
+    unread = await _unread_counts(session, viewer.agent_id, ids)
+    out = []
+    for conv, contact in rows:
+        d = conversation_dict(conv, contact)
+        d["last_message"] = last.get(conv.id)
+        d["unread_count"] = unread.get(conv.id, 0)
+        out.append(d)
+    return out
+
+
+async def _last_messages(session: AsyncSession, ids: list[int]) -> dict[int, dict[str, Any]]:
+    if not ids:
+        return {}
+    newest = (
+        select(func.max(Message.id))
+        .where(Message.conversation_id.in_(ids))
+        .group_by(Message.conversation_id)
+    )
+    msgs = (await session.execute(select(Message).where(Message.id.in_(newest)))).scalars()
+    return {m.conversation_id: message_dict(m) for m in msgs}
+
+
+async def _unread_counts(session: AsyncSession, agent_id: int, ids: list[int]) -> dict[int, int]:
+    if not ids:
+        return {}
+    q = (
+        select(Message.conversation_id, func.count())
+        .outerjoin(
+            ReadMarker,
+            and_(
+                ReadMarker.conversation_id == Message.conversation_id,
+                ReadMarker.agent_id == agent_id,
+            ),
+        )
+        .where(Message.conversation_id.in_(ids))
+        .where(Message.direction == "in")
+        .where(Message.id > func.coalesce(ReadMarker.last_read_message_id, 0))
+        .group_by(Message.conversation_id)
+    )
+    return {cid: int(n) for cid, n in (await session.execute(q)).all()}
+
+
+async def latest_of_contact(
+    session: AsyncSession, inbox_id: int, contact_id: int
+) -> Conversation | None:
+    """A contact's newest conversation in an inbox (what the widget shows)."""
+    return (
+        await session.execute(
+            select(Conversation)
+            .where(Conversation.inbox_id == inbox_id)
+            .where(Conversation.contact_id == contact_id)
+            .order_by(Conversation.id.desc())
+            .limit(1)
+        )
+    ).scalar_one_or_none()
+
+
+async def get_visible(session: AsyncSession, viewer: Viewer, conv_id: int) -> Conversation | None:
+    conv = await session.get(Conversation, conv_id)
+    if conv is None or not viewer.may_see_row(conv):
+        return None
+    return conv
+
+
+async def history(
+    session: AsyncSession, conv: Conversation, limit: int = 500
+) -> list[dict[str, Any]]:
+    rows = (
+        await session.execute(
+            select(Message, Agent, Contact)
+            .outerjoin(Agent, Agent.id == Message.author_agent_id)
+            .outerjoin(Contact, Contact.id == Message.author_contact_id)
+            .where(Message.conversation_id == conv.id)
+            .order_by(Message.id.desc())
+            .limit(limit)
+        )
+    ).all()
+    return [message_dict(m, agent=a, contact=c) for m, a, c in reversed(rows)]
+
+
+async def mark_read(session: AsyncSession, agent_id: int, conv: Conversation) -> None:
+    newest = (
+        await session.execute(
+            select(func.max(Message.id)).where(Message.conversation_id == conv.id)
+        )
+    ).scalar_one()
+    marker = await session.get(ReadMarker, (agent_id, conv.id))
+    if marker is None:
+        session.add(
+            ReadMarker(agent_id=agent_id, conversation_id=conv.id, last_read_message_id=newest or 0)
+        )
+    else:
+        marker.last_read_message_id = max(marker.last_read_message_id, newest or 0)
+
+
+async def update(
+    session: AsyncSession,
+    conv: Conversation,
+    *,
+    status: str | None = None,
+    assignee_id: int | None | object = ...,
+    priority: str | None = None,
+    snoozed_until: datetime | None = None,
+    outbox: list[Outbox] | None = None,
+) -> Conversation:
+    """Change status, assignee or priority, with a `conversation.updated` event."""
+    if status is not None and status != conv.status:
+        check_conversation_move(conv.status, status)
+        conv.status = status
+        conv.resolved_at = utcnow() if status == "resolved" else None
+        conv.snoozed_until = snoozed_until if status == "snoozed" else None
+    if assignee_id is not ...:
+        if assignee_id is not None:
+            agent = await session.get(Agent, assignee_id)
+            if agent is None or not isinstance(assignee_id, int):
+                raise InvalidFilter(f"no agent {assignee_id!r}")
+        conv.assignee_id = assignee_id  # type: ignore[assignment]
+    if priority is not None:
+        if priority not in {p.value for p in Priority}:
+            raise InvalidFilter(f"priority must be urgent, high, normal or low, got {priority!r}")
+        conv.priority = priority
+    conv.updated_at = utcnow()
+    await session.flush()
+    contact = await session.get_one(Contact, conv.contact_id)
+    row = events.emit(
+        session, "conversation.updated", {"conversation": conversation_dict(conv, contact)}
+    )
+    if outbox is not None:
+        outbox.append(row)
+    return conv

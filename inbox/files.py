@@ -1,0 +1,88 @@
+"""Attachment storage: bytes in the data folder under their SHA-256, a row per upload.
+
+The type of a file is read from its first bytes, never taken from its name or from
+what the uploader declared. Only raster images are ever shown inline; everything
+else (SVG, HTML, PDF, unknown) is served as a download (gateway/api/files.py).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+from pathlib import Path
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from inbox.model import StoredFile
+
+_SIGNATURES: list[tuple[bytes, int, str]] = [
+    (b"\x89PNG\r\n\x1a\n", 0, "image/png"),
+    (b"\xff\xd8\xff", 0, "image/jpeg"),
+    (b"GIF87a", 0, "image/gif"),
+    (b"GIF89a", 0, "image/gif"),
+    (b"%PDF-", 0, "application/pdf"),
+    (b"OggS", 0, "audio/ogg"),
+    (b"PK\x03\x04", 0, "application/zip"),
+]
+INLINE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
+
+
+class FileRefused(ValueError):
+    pass
+
+
+def sniff(data: bytes) -> str:
+    """The content type that the bytes themselves show; application/octet-stream if unknown."""
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    for magic, offset, kind in _SIGNATURES:
+        if data[offset : offset + len(magic)] == magic:
+            return kind
+    return "application/octet-stream"
+
+
+def safe_name(name: str) -> str:
+    base = os.path.basename(name.replace("\\", "/")).strip() or "file"
+    cleaned = "".join(c if c.isalnum() or c in "._- " else "_" for c in base)
+    return cleaned[:120] or "file"
+
+
+class FileStore:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def path(self, sha256: str) -> Path:
+        return self.root / sha256[:2] / sha256
+
+    async def save(
+        self,
+        session: AsyncSession,
+        data: bytes,
+        name: str,
+        *,
+        inbox_id: int | None,
+        allowed: frozenset[str] | None = None,
+        max_size: int | None = None,
+    ) -> StoredFile:
+        if max_size is not None and len(data) > max_size:
+            raise FileRefused(f"the file is {len(data)} bytes; the limit is {max_size}")
+        kind = sniff(data)
+        if allowed is not None and kind not in allowed:
+            raise FileRefused(
+                f"files of type {kind} are not accepted here; accepted: {', '.join(sorted(allowed))}"
+            )
+        digest = hashlib.sha256(data).hexdigest()
+        target = self.path(digest)
+        if not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp = target.with_suffix(f".{secrets.token_hex(4)}.tmp")
+            tmp.write_bytes(data)
+            tmp.replace(target)
+        row = StoredFile(
+            id=secrets.token_hex(16), sha256=digest, content_type=kind, name=safe_name(name),
+            size=len(data), inbox_id=inbox_id,
+        )  # fmt: skip
+        session.add(row)
+        await session.flush()
+        return row

@@ -1,0 +1,338 @@
+"""Ingest: inbound messages become stored messages, in one transaction.
+
+For each `InboundMessage`: resolve (or create) the contact through its identity,
+find the open conversation (or the email thread) or open one, insert the message
+unless the platform already delivered it (unique on inbox and external id), tag
+language and sentiment, update the conversation's timers and write the events.
+The caller commits, and only then acknowledges the platform.
+
+Work is set-based: a batch costs a handful of statements whatever its size
+(one look-up of known messages, one of identities, one of open conversations,
+then the inserts), which is what lets group commit keep up under load. When a
+batch hits a race (a unique constraint that another transaction won), it is
+retried one message per transaction, which then finds the winner's rows.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from sqlalchemy import false, insert, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from inbox import events
+from inbox.model import (
+    Contact,
+    Conversation,
+    DeliveryStatus,
+    Direction,
+    Identity,
+    Inbox,
+    Message,
+    Outbox,
+    utcnow,
+)
+from inbox.serialize import conversation_dict, message_dict
+from inbox.types import CHAT_CHANNELS, InboundMessage
+
+log = logging.getLogger("crocevia.ingest")
+
+
+class Analysis(Protocol):
+    language: str | None
+    score: float
+    label: str
+
+
+Tagger = Callable[[str], Analysis]
+
+
+class UnknownInbox(LookupError):
+    pass
+
+
+@dataclass(slots=True)
+class Ingested:
+    message: Message
+    conversation: Conversation
+    contact: Contact
+    created: bool  # False when the platform delivered this message before
+
+
+Result = Ingested | BaseException
+
+
+async def _inboxes(session: AsyncSession, items: Sequence[InboundMessage]) -> dict[int, Inbox]:
+    ids = {i.inbox_id for i in items}
+    return {
+        ib.id: ib
+        for ib in (await session.execute(select(Inbox).where(Inbox.id.in_(ids)))).scalars()
+    }
+
+
+async def _known_messages(
+    session: AsyncSession, items: Sequence[InboundMessage]
+) -> dict[tuple[int, str], Message]:
+    keys = {(i.inbox_id, i.external_id) for i in items}
+    rows = await session.execute(
+        select(Message)
+        .where(Message.inbox_id.in_({k[0] for k in keys}))
+        .where(Message.external_id.in_({k[1] for k in keys}))
+    )
+    # Two INs (not a tuple IN) so that SQLite uses the unique index; then the exact pairs.
+    found = {(m.inbox_id, m.external_id or ""): m for m in rows.scalars()}
+    return {k: m for k, m in found.items() if k in keys}
+
+
+async def _follow_merges(session: AsyncSession, contact: Contact) -> Contact:
+    while contact.merged_into_id is not None:
+        contact = await session.get_one(Contact, contact.merged_into_id)
+    return contact
+
+
+async def _contacts(
+    session: AsyncSession, items: Sequence[InboundMessage]
+) -> dict[tuple[str, str], Contact]:
+    """The contact behind each sender's identity, created on first sight."""
+    keys = {(i.channel.value, i.sender.external_id) for i in items}
+    rows = await session.execute(
+        select(Identity.channel, Identity.external_id, Contact)
+        .join(Contact, Contact.id == Identity.contact_id)
+        .where(Identity.channel.in_({k[0] for k in keys}))
+        .where(Identity.external_id.in_({k[1] for k in keys}))
+    )
+    found: dict[tuple[str, str], Contact] = {}
+    for channel, external_id, contact in rows.all():
+        if (channel, external_id) not in keys:
+            continue
+        found[(channel, external_id)] = await _follow_merges(session, contact)
+    new: list[tuple[tuple[str, str], InboundMessage]] = []
+    for item in items:
+        key = (item.channel.value, item.sender.external_id)
+        if key in found:
+            if found[key].name is None and item.sender.name:
+                found[key].name = item.sender.name
+            continue
+        s = item.sender
+        found[key] = Contact(name=s.name or s.handle, email=s.email, phone=s.phone, attributes={})
+        session.add(found[key])
+        new.append((key, item))
+    if new:
+        await session.flush()
+        session.add_all(
+            Identity(
+                channel=key[0], external_id=key[1], contact_id=found[key].id,
+                handle=item.sender.handle, display_name=item.sender.name,
+                avatar_url=item.sender.avatar_url,
+            )
+            for key, item in new
+        )  # fmt: skip
+    return found
+
+
+async def _open_chats(
+    session: AsyncSession, pairs: set[tuple[int, int]]
+) -> dict[tuple[int, int], Conversation]:
+    if not pairs:
+        return {}
+    rows = await session.execute(
+        select(Conversation)
+        .where(Conversation.contact_id.in_({p[1] for p in pairs}))
+        .where(Conversation.inbox_id.in_({p[0] for p in pairs}))
+        .where(Conversation.status != "resolved")
+        .where(Conversation.threaded == false())
+    )
+    found = {(c.inbox_id, c.contact_id): c for c in rows.scalars()}
+    return {k: c for k, c in found.items() if k in pairs}
+
+
+async def _thread_of(
+    session: AsyncSession, inbox: Inbox, item: InboundMessage
+) -> Conversation | None:
+    if not item.thread_ids:
+        return None
+    return (
+        await session.execute(
+            select(Conversation)
+            .join(Message, Message.conversation_id == Conversation.id)
+            .where(Message.inbox_id == inbox.id)
+            .where(Message.external_id.in_(item.thread_ids))
+            .order_by(Message.id.desc())
+            .limit(1)
+        )
+    ).scalar_one_or_none()
+
+
+def _open(inbox: Inbox, contact: Contact, item: InboundMessage, threaded: bool) -> Conversation:
+    now = utcnow()
+    return Conversation(
+        inbox_id=inbox.id, contact_id=contact.id, channel=inbox.channel, status="open",
+        threaded=threaded, subject=item.subject, team_id=inbox.team_id,
+        waiting_since=now, created_at=now,
+    )  # fmt: skip
+
+
+def _tags(text: str, tagger: Tagger | None) -> dict[str, Any]:
+    if tagger is None or not text.strip():
+        return {"language": None, "sentiment_score": None, "sentiment_label": None}
+    analysis = tagger(text)
+    return {
+        "language": analysis.language,
+        "sentiment_score": round(float(analysis.score), 4),
+        "sentiment_label": analysis.label,
+    }
+
+
+def _payload(msg: Message, conv: Conversation, contact: Contact) -> dict[str, Any]:
+    return {
+        "message": message_dict(msg, contact=contact),
+        "conversation": conversation_dict(conv, contact),
+    }
+
+
+async def ingest_batch(
+    session: AsyncSession, items: Sequence[InboundMessage], tagger: Tagger | None = None
+) -> tuple[list[Result], list[Outbox]]:
+    """Store `items` in the session's transaction. One result per item, in order (an
+    UnknownInbox for an item that names no inbox of its channel), and the outbox rows."""
+    inboxes = await _inboxes(session, items)
+    results: list[Result | None] = [None] * len(items)
+    valid: list[int] = []
+    for n, item in enumerate(items):
+        inbox = inboxes.get(item.inbox_id)
+        if inbox is None or inbox.channel != item.channel.value:
+            results[n] = UnknownInbox(f"no {item.channel.value} inbox with id {item.inbox_id}")
+        else:
+            valid.append(n)
+    todo = [items[n] for n in valid]
+    if not todo:
+        return [r for r in results if r is not None], []
+
+    known = await _known_messages(session, todo)
+    fresh = [i for i in todo if (i.inbox_id, i.external_id) not in known]
+    contacts = await _contacts(session, fresh) if fresh else {}
+    chats = await _open_chats(
+        session,
+        {(i.inbox_id, contacts[(i.channel.value, i.sender.external_id)].id)
+         for i in fresh if i.channel in CHAT_CHANNELS},
+    )  # fmt: skip
+
+    now = utcnow()
+    opened: set[int] = set()  # id() of conversations this batch opened
+    reopened: set[int] = set()  # id() of conversations this batch moved back to open
+    fresh_rows: list[dict[str, Any]] = []
+    fresh_convs: list[Conversation] = []
+    fresh_at: dict[tuple[int, str], int] = {}  # message key -> index in fresh_rows
+    plan: list[tuple[int, tuple[int, str], Conversation | None, Contact | None]] = []
+    for n in valid:
+        item = items[n]
+        key = (item.inbox_id, item.external_id)
+        if key in known or key in fresh_at:  # delivered before, or twice in this batch
+            plan.append((n, key, None, None))
+            continue
+        inbox = inboxes[item.inbox_id]
+        contact = contacts[(item.channel.value, item.sender.external_id)]
+        if item.channel in CHAT_CHANNELS:
+            conv = chats.get((inbox.id, contact.id))
+            if conv is None:
+                conv = chats[(inbox.id, contact.id)] = _open(inbox, contact, item, threaded=False)
+                session.add(conv)
+                opened.add(id(conv))
+        else:
+            conv = await _thread_of(session, inbox, item)
+            if conv is None:
+                conv = _open(inbox, contact, item, threaded=True)
+                session.add(conv)
+                opened.add(id(conv))
+        if conv.status != "open":
+            conv.status, conv.snoozed_until = "open", None
+            reopened.add(id(conv))
+        conv.last_message_at = now
+        if conv.waiting_since is None:
+            conv.waiting_since = now
+        fresh_at[key] = len(fresh_rows)
+        fresh_rows.append(
+            {"insert_key": uuid.uuid4().hex, "inbox_id": inbox.id, "direction": Direction.IN.value,
+             "author_contact_id": contact.id, "text": item.text,
+             "attachments": [a.as_dict() for a in item.attachments],
+             "external_id": item.external_id, "client_id": item.raw.get("client_id"),
+             "status": DeliveryStatus.RECEIVED.value, "platform_sent_at": item.sent_at,
+             "created_at": now, "attempts": 0, **_tags(item.text, tagger)}
+        )  # fmt: skip
+        fresh_convs.append(conv)
+        plan.append((n, key, conv, contact))
+    await session.flush()  # new contacts, identities and conversations get their ids
+    if fresh_rows:
+        for row, conv in zip(fresh_rows, fresh_convs, strict=True):
+            row["conversation_id"] = conv.id
+        # One INSERT .. RETURNING for the whole batch (see model.insert_sentinel).
+        inserted = (
+            await session.scalars(
+                insert(Message).returning(Message, sort_by_parameter_order=True), fresh_rows
+            )
+        ).all()
+        for key, i in fresh_at.items():
+            known[key] = inserted[i]
+
+    specs: list[tuple[str, dict[str, Any]]] = []
+    emitted: set[int] = set()
+    for n, key, conv, contact in plan:
+        item, msg = items[n], known[key]
+        created = conv is not None and contact is not None
+        if conv is None or contact is None:
+            conv = await session.get_one(Conversation, msg.conversation_id)
+            contact = await session.get_one(Contact, conv.contact_id)
+            if item.edited and msg.text != item.text:
+                msg.text, msg.edited_at = item.text, utcnow()
+                for field, value in _tags(item.text, tagger).items():
+                    setattr(msg, field, value)
+                specs.append(("message.updated", _payload(msg, conv, contact)))
+        elif (id(conv) in opened or id(conv) in reopened) and id(conv) not in emitted:
+            emitted.add(id(conv))
+            name = "conversation.created" if id(conv) in opened else "conversation.updated"
+            specs.append((name, {"conversation": conversation_dict(conv, contact)}))
+        if created and fresh_at.get(key, -1) >= 0 and id(msg) not in emitted:
+            emitted.add(id(msg))
+            specs.append(("message.created", _payload(msg, conv, contact)))
+        results[n] = Ingested(msg, conv, contact, created=created)
+    outbox = await events.emit_many(session, specs)
+    return [r for r in results if r is not None], outbox
+
+
+async def ingest_many(
+    sessions: async_sessionmaker[AsyncSession],
+    items: Sequence[InboundMessage],
+    tagger: Tagger | None = None,
+    also: Callable[[AsyncSession], Awaitable[None]] | None = None,
+) -> tuple[list[Result], list[Outbox]]:
+    """Store a batch and commit; returns one result (or the error for that item) per
+    item, in order, and the committed outbox rows. Nothing is returned uncommitted.
+    `also` runs inside each transaction (the relay marks published rows there)."""
+    try:
+        async with sessions() as session, session.begin():
+            if also is not None:
+                await also(session)
+            return await ingest_batch(session, items, tagger)
+    except IntegrityError as exc:
+        log.info("ingest_batch_race", extra={"size": len(items), "error": str(exc.orig)[:200]})
+    results: list[Result] = []
+    rows: list[Outbox] = []
+    for item in items:
+        result: Result = RuntimeError("not stored")
+        for _attempt in range(3):
+            try:
+                async with sessions() as session, session.begin():
+                    if also is not None:
+                        await also(session)
+                    (result,), got = await ingest_batch(session, [item], tagger)
+                rows.extend(got)
+                break
+            except IntegrityError as exc:
+                result = exc
+        results.append(result)
+    return results, rows

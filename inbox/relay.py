@@ -1,0 +1,161 @@
+"""The outbox relay: committed events go to their Redis stream, at least once.
+
+The process that committed a change publishes its rows at once (low latency);
+a sweeper in every process republishes rows still unpublished after a grace
+period (a crash between commit and XADD, or Redis down). Every entry carries its
+outbox id (`eid`), so a repeat is recognisable and dropped by readers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Sequence
+from datetime import timedelta
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from inbox.events import STREAM_KEYS, routing
+from inbox.model import Outbox, utcnow
+
+log = logging.getLogger("crocevia.relay")
+
+STREAM_MAXLEN = 100_000
+SWEEP_GRACE = timedelta(seconds=3)
+KEEP_PUBLISHED = timedelta(hours=6)
+
+
+def entry_fields(row: Outbox) -> dict[str, str]:
+    fields = {"eid": str(row.id), "event": row.event, "data": json.dumps(row.payload)}
+    if row.stream == "events":
+        fields["r"] = routing(row.payload)
+    return fields
+
+
+class Relay:
+    def __init__(
+        self,
+        redis: Redis,
+        sessions: async_sessionmaker[AsyncSession],
+        *,
+        maxlen: int = STREAM_MAXLEN,
+    ) -> None:
+        self.redis = redis
+        self.sessions = sessions
+        self.maxlen = maxlen
+        self._to_mark: list[int] = []
+
+    async def publish(self, rows: Sequence[Outbox]) -> list[str]:
+        """XADD committed rows in order; returns their stream ids. Marking them
+        published happens later: in the next ingest transaction (`mark_in`), or in
+        the periodic `mark_published`, so it costs no write transaction of its own."""
+        if not rows:
+            return []
+        pipe = self.redis.pipeline(transaction=False)
+        for row in rows:
+            pipe.xadd(
+                STREAM_KEYS[row.stream],
+                entry_fields(row),  # type: ignore[arg-type]
+                maxlen=self.maxlen,
+                approximate=True,
+            )
+        ids = [i.decode() if isinstance(i, bytes) else str(i) for i in await pipe.execute()]
+        self._to_mark.extend(row.id for row in rows)
+        return ids
+
+    async def publish_quietly(self, rows: Sequence[Outbox]) -> None:
+        """Publish, leaving failures to the sweeper (the rows are committed)."""
+        try:
+            await self.publish(rows)
+        except RedisError as exc:
+            log.warning("relay_publish_deferred", extra={"rows": len(rows), "error": str(exc)})
+
+    def take_marks(self) -> list[int]:
+        ids, self._to_mark = self._to_mark, []
+        return ids
+
+    def give_back(self, ids: list[int]) -> None:
+        self._to_mark.extend(ids)
+
+    @staticmethod
+    async def mark_in(session: AsyncSession, ids: list[int]) -> None:
+        """Mark rows published inside the caller's transaction."""
+        if ids:
+            await session.execute(
+                update(Outbox)
+                .where(Outbox.id.in_(ids))
+                .values(published_at=utcnow())
+                .execution_options(synchronize_session=False)
+            )
+
+    async def mark_published(self) -> None:
+        ids = self.take_marks()
+        if not ids:
+            return
+        try:
+            async with self.sessions() as session, session.begin():
+                await self.mark_in(session, ids)
+        except SQLAlchemyError as exc:
+            self._to_mark.extend(ids)  # try again; republishing is harmless
+            log.warning("relay_mark_failed", extra={"rows": len(ids), "error": str(exc)})
+
+    async def sweep_once(self, limit: int = 500) -> int:
+        """Republish rows that nobody published within the grace period."""
+        cutoff = utcnow() - SWEEP_GRACE
+        async with self.sessions() as session:
+            rows = list(
+                (
+                    await session.execute(
+                        select(Outbox)
+                        .where(Outbox.published_at.is_(None))
+                        .where(Outbox.created_at < cutoff)
+                        .order_by(Outbox.id)
+                        .limit(limit)
+                    )
+                ).scalars()
+            )
+        if rows:
+            await self.publish(rows)
+            log.info("relay_swept", extra={"rows": len(rows)})
+        return len(rows)
+
+    async def prune(self) -> None:
+        async with self.sessions() as session, session.begin():
+            await session.execute(
+                delete(Outbox)
+                .where(Outbox.published_at.is_not(None))
+                .where(Outbox.published_at < utcnow() - KEEP_PUBLISHED)
+            )
+
+    async def backlog(self) -> int:
+        async with self.sessions() as session:
+            return int(
+                (
+                    await session.execute(
+                        select(func.count())
+                        .select_from(Outbox)
+                        .where(Outbox.published_at.is_(None))
+                    )
+                ).scalar_one()
+            )
+
+    async def run(self, interval: float = 1.0) -> None:
+        """Every `interval` seconds: mark what no transaction marked, sweep; prune hourly."""
+        loop = asyncio.get_running_loop()
+        next_prune = loop.time() + 60
+        while True:
+            await asyncio.sleep(interval)
+            await self.mark_published()
+            now = loop.time()
+            try:
+                await self.sweep_once()
+                if now >= next_prune:
+                    next_prune = now + 600
+                    await self.prune()
+            except (SQLAlchemyError, RedisError, OSError) as exc:
+                log.warning("relay_sweep_failed", extra={"error": str(exc)})

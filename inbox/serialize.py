@@ -1,0 +1,76 @@
+"""The JSON shapes of messages and conversations, as docs/api.md describes them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from inbox.model import Agent, Contact, Conversation, Message
+
+
+def iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def contact_dict(contact: Contact) -> dict[str, Any]:
+    return {"id": contact.id, "name": contact.name, "email": contact.email}
+
+
+def conversation_dict(conv: Conversation, contact: Contact) -> dict[str, Any]:
+    return {
+        "id": conv.id,
+        "inbox_id": conv.inbox_id,
+        "channel": conv.channel,
+        "contact": contact_dict(contact),
+        "status": conv.status,
+        "subject": conv.subject,
+        "assignee_id": conv.assignee_id,
+        "team_id": conv.team_id,
+        "priority": conv.priority,
+        "waiting_since": iso(conv.waiting_since),
+        "first_response_at": iso(conv.first_response_at),
+        "last_message_at": iso(conv.last_message_at),
+        "snoozed_until": iso(conv.snoozed_until),
+        "resolved_at": iso(conv.resolved_at),
+        "created_at": iso(conv.created_at),
+    }
+
+
+def message_dict(
+    msg: Message, *, contact: Contact | None = None, agent: Agent | None = None
+) -> dict[str, Any]:
+    if msg.author_agent_id is not None:
+        author: dict[str, Any] | None = {
+            "type": "agent",
+            "id": msg.author_agent_id,
+            "name": agent.name if agent is not None else None,
+        }
+    elif msg.author_contact_id is not None:
+        author = {
+            "type": "contact",
+            "id": msg.author_contact_id,
+            "name": contact.name if contact is not None else None,
+        }
+    else:
+        author = None
+    sentiment = (
+        {"score": msg.sentiment_score, "label": msg.sentiment_label}
+        if msg.sentiment_label is not None
+        else None
+    )
+    return {
+        "id": msg.id,
+        "conversation_id": msg.conversation_id,
+        "direction": msg.direction,
+        "private": msg.direction == "note",
+        "text": msg.text,
+        "author": author,
+        "client_id": msg.client_id,
+        "status": msg.status,
+        "error": msg.error,
+        "attachments": list(msg.attachments or []),
+        "language": msg.language,
+        "sentiment": sentiment,
+        "created_at": iso(msg.created_at),
+        "edited_at": iso(msg.edited_at),
+    }

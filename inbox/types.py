@@ -1,0 +1,111 @@
+"""Plain data that crosses the line between connectors and the inbox.
+
+Connectors turn a platform's payload into `InboundMessage`s and send
+`OutboundMessage`s, answering with a `SentReceipt`. They know nothing of
+storage or routing; the inbox knows nothing of platforms.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+class Channel(enum.StrEnum):
+    WEBSITE = "website"
+    TELEGRAM = "telegram"
+    EMAIL = "email"
+    X = "x"
+    MESSENGER = "messenger"
+    INSTAGRAM = "instagram"
+    WHATSAPP = "whatsapp"
+
+
+#: Channels where a contact has at most one open conversation per inbox.
+#: Email is the exception: each thread is its own conversation.
+CHAT_CHANNELS = frozenset(c for c in Channel if c is not Channel.EMAIL)
+
+
+@dataclass(frozen=True, slots=True)
+class Sender:
+    """Who wrote, as the platform knows them."""
+
+    external_id: str
+    name: str | None = None
+    handle: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    avatar_url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    kind: str  # image, file, audio, video, location, contact, sticker
+    url: str | None = None
+    name: str | None = None
+    content_type: str | None = None
+    size: int | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "url": self.url,
+            "name": self.name,
+            "content_type": self.content_type,
+            "size": self.size,
+            "data": dict(self.data),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class InboundMessage:
+    """One message a customer sent, whatever the channel."""
+
+    channel: Channel
+    inbox_id: int
+    external_id: str
+    sender: Sender
+    text: str
+    sent_at: datetime | None = None
+    attachments: tuple[Attachment, ...] = ()
+    reply_to: str | None = None
+    thread_ids: tuple[str, ...] = ()  # email Message-ID / References, oldest first
+    subject: str | None = None
+    edited: bool = False
+    raw: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundMessage:
+    """One reply to deliver through a connector."""
+
+    message_id: int
+    conversation_id: int
+    inbox_id: int
+    channel: Channel
+    recipient_external_id: str
+    text: str
+    attachments: tuple[Attachment, ...] = ()
+    reply_to_external_id: str | None = None
+    thread_ids: tuple[str, ...] = ()
+    subject: str | None = None
+    recipient_email: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SentReceipt:
+    external_id: str
+    sent_at: datetime | None = None
+
+
+class DeliveryError(Exception):
+    """A send that failed. `retryable` failures are tried again with backoff."""
+
+    def __init__(self, reason: str, *, retryable: bool, retry_after: float | None = None):
+        super().__init__(reason)
+        self.reason = reason
+        self.retryable = retryable
+        self.retry_after = retry_after

