@@ -140,6 +140,10 @@ def test_a_visitor_offline_for_a_while_misses_nothing_and_doubles_nothing(
     for i in range(3):
         assert sum(f"risposta {i}" in t for t in texts) == 1
     order = [next(n for n, t in enumerate(texts) if f"risposta {i}" in t) for i in range(3)]
+    ids = page.locator("#crocevia-widget >> .msg").evaluate_all(
+        "ns => ns.map(n => +n.getAttribute('data-id'))"
+    )
+    assert ids == sorted(ids) and all(ids), ids  # every message stored, in stored order
     assert order == sorted(order)  # shown in the conversation's order, not the sending order
     assert sum("scritto senza rete" in t for t in texts) == 1
     page.screenshot(path=str(SHOTS / "widget-after-reconnect.png"))

@@ -91,9 +91,9 @@ function renderMessage(m) {
   let li = ol.querySelector(`[data-id="${m.id}"]`) || (m.client_id && ol.querySelector(`[data-cid="${CSS.escape(m.client_id)}"]`));
   if (!li) { li = el("li"); ol.append(li); }
   li.className = m.direction; li.dataset.id = m.id ?? ""; if (m.client_id) li.dataset.cid = m.client_id;
-  if (m.id) { // the conversation's order, whatever order the events arrive in
-    const next = [...ol.children].find((n) => +n.dataset.id > m.id);
-    if (next && next !== li) ol.insertBefore(li, next);
+  if (m.id) { // the conversation's order, whatever order the events arrive in; unsent ones last
+    const before = [...ol.children].find((n) => n !== li && (!+n.dataset.id || +n.dataset.id > m.id));
+    if (!before) { if (ol.lastElementChild !== li) ol.append(li); } else if (li.nextElementSibling !== before) ol.insertBefore(li, before);
   }
   li.textContent = "";
   li.append(el("div", null, m.text));

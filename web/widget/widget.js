@@ -82,6 +82,12 @@
   panel.addEventListener("keydown", function (e) { if (e.key === "Escape") setOpen(false); });
 
   function time(iso) { try { return new Date(iso).toLocaleTimeString(lang, { hour: "2-digit", minute: "2-digit" }); } catch (e) { return ""; } }
+  // Keep the conversation's order (replies may be sent, and arrive, out of order): a stored
+  // message goes before the first later one or the first still being sent.
+  function place(node, id) {
+    var before = Array.prototype.find.call(list.children, function (n) { var i = +n.getAttribute("data-id"); return n !== node && (!i || i > id); });
+    if (!before) { if (list.lastChild !== node) list.appendChild(node); } else if (node.nextSibling !== before) list.insertBefore(node, before);
+  }
   function upsert(m) {
     var node = list.querySelector('[data-id="' + m.id + '"]') || (m.client_id && list.querySelector('[data-cid="' + CSS.escape(m.client_id) + '"]'));
     var fresh = !node;
@@ -92,10 +98,7 @@
     if (m.direction !== "in" && m.author && m.author.name) node.appendChild(el("div", "who", m.author.name));
     node.appendChild(el("div", null, m.text || ""));
     (m.attachments || []).forEach(function (a) { var link = el("a", null, a.name || "file"); link.href = BASE + a.url; link.target = "_blank"; link.rel = "noopener"; node.appendChild(link); });
-    if (m.id) { // keep the conversation's order: replies may be sent (and arrive) out of order
-      var next = Array.prototype.find.call(list.children, function (n) { var i = +n.getAttribute("data-id"); return i && i > m.id; });
-      if (next && next !== node && node.nextSibling !== next) list.insertBefore(node, next);
-    }
+    if (m.id) place(node, +m.id);
     var meta = m.id ? time(m.created_at) + (m.direction === "in" ? " · " + t.sent : "") : t.sending;
     node.appendChild(el("div", "meta", meta));
     list.scrollTop = list.scrollHeight;
