@@ -64,6 +64,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_worker(_args: argparse.Namespace) -> int:
     from redis.asyncio import Redis
 
+    from gateway import timers
     from gateway.channels import connector_for
     from gateway.worker import OutboundWorker
     from inbox.db import create_engine, sessionmaker
@@ -81,10 +82,12 @@ def cmd_worker(_args: argparse.Namespace) -> int:
             requeue_after_s=settings.requeue_after_s,
         )  # fmt: skip
         relay_task = asyncio.create_task(relay.run())
+        timers_task = asyncio.create_task(timers.run(sessions, relay, settings.timer_interval_s))
         try:
             await worker.run()
         finally:
             relay_task.cancel()
+            timers_task.cancel()
             await redis.aclose()
             await engine.dispose()
 

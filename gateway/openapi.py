@@ -90,6 +90,9 @@ SCHEMAS: S = {
             "waiting_since": NSTR,
             "first_response_at": NSTR,
             "last_message_at": NSTR,
+            "snoozed_until": NSTR,
+            "resolved_at": NSTR,
+            "labels": {"type": "array", "items": STR},
             "created_at": STR,
             "last_message": {"type": ["object", "null"]},
             "unread_count": INT,
@@ -130,7 +133,12 @@ def paths() -> S:
             _ok(_obj({"token": STR, "expires_at": STR, "agent": _ref("Agent")})),
             body=_obj({"email": STR, "password": STR}, ["email", "password"]), agent=False)},
         "/api/auth/logout": {"post": _op("Revoke this token", _ok({"type": "object"}))},
-        "/api/me": {"get": _op("The logged-in agent", _ok(_ref("Agent")))},
+        "/api/me": {
+            "get": _op("The logged-in agent", _ok(_ref("Agent"))),
+            "patch": _op("Change your presence, console language or time zone", _ok(_ref("Agent")),
+                         body=_obj({"presence": {"enum": ["online", "busy", "offline"]},
+                                    "language": {"enum": ["it", "en"]}, "timezone": STR})),
+        },
         "/api/me/presence": {"put": _op(
             "Set presence", _ok(_ref("Agent")),
             body=_obj({"presence": {"enum": ["online", "busy", "offline"]}}, ["presence"]))},
@@ -138,14 +146,18 @@ def paths() -> S:
             "Conversations you may see, newest activity first", _ok(conv_list),
             params=[_query("view", {"enum": ["mine", "unassigned", "all"]}),
                     _query("status", {"enum": ["open", "pending", "snoozed", "resolved", "any"]}),
-                    _query("channel", STR), _query("inbox_id", INT),
+                    _query("channel", STR), _query("inbox_id", INT), _query("label", STR),
                     _query("limit", {"type": "integer", "minimum": 1, "maximum": 500})])},
         "/api/conversations/{id}": {"patch": _op(
-            "Change status, assignee or priority",
+            "Change status (snooze with an optional wake-up time), assignee, team (transfer), "
+            "priority or labels",
             {**_ok(_ref("Conversation")), **not_found,
              "409": {"description": "Status change not allowed", **_json(_ref("Error"))}},
             body=_obj({"status": {"enum": ["open", "pending", "snoozed", "resolved"]},
-                       "assignee_id": NINT, "priority": {"enum": ["urgent", "high", "normal", "low"]}}),
+                       "snoozed_until": {"type": ["string", "null"], "format": "date-time"},
+                       "assignee_id": NINT, "team_id": NINT,
+                       "labels": {"type": "array", "items": STR},
+                       "priority": {"enum": ["urgent", "high", "normal", "low"]}}),
             params=[ID_PARAM])},
         "/api/conversations/{id}/messages": {
             "get": _op("A conversation and its messages", {**_ok(history), **not_found},
@@ -166,7 +178,17 @@ def paths() -> S:
             params=[ID_PARAM])},
         "/api/inboxes": {"get": _op("Inboxes", _ok({"type": "array"}))},
         "/api/agents": {"get": _op("Agents", _ok({"type": "array"}))},
-        "/api/canned_responses": {"get": _op("Canned responses", _ok({"type": "array"}))},
+        "/api/teams": {"get": _op("Teams", _ok({"type": "array"}))},
+        "/api/canned_responses": {
+            "get": _op("Canned responses", _ok({"type": "array"})),
+            "post": _op("Add a canned response (admins and leads)",
+                        {**_ok(CANNED, "Stored", "201"),
+                         "409": {"description": "Short code taken", **_json(_ref("Error"))}},
+                        body=_obj({"short_code": STR, "text": STR}, ["short_code", "text"])),
+        },
+        "/api/canned_responses/{id}": {"delete": _op(
+            "Remove a canned response (admins and leads)", {**_ok({"type": "object"}), **not_found},
+            params=[ID_PARAM])},
         "/api/contacts/{id}": {"get": _op(
             "A contact with identities, conversations and recent sentiment",
             {**_ok({"type": "object"}), **not_found}, params=[ID_PARAM])},
@@ -219,6 +241,7 @@ def paths() -> S:
     }  # fmt: skip
 
 
+CANNED = _obj({"id": INT, "short_code": STR, "text": STR})
 FILE = _obj({"id": STR, "name": STR, "content_type": STR, "size": INT, "url": STR})
 UPLOAD = {"required": True, "content": {"multipart/form-data": {"schema": _obj(
     {"file": {"type": "string", "format": "binary"}}, ["file"])}}}  # fmt: skip

@@ -39,7 +39,7 @@ class AgentPrincipal:
 def _subscriber(p: AgentPrincipal) -> Subscriber:
     def accepts(ev: StreamEvent) -> bool:
         if not ev.route.get("conv"):
-            return False
+            return ev.event.startswith("agent.")  # presence: every agent sees the team
         if not p.viewer.may_see(ev.int_route("team"), ev.int_route("assignee")):
             return False
         if ev.event == "message.created" and ev.route.get("direction") == "in":

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from inbox import events
 from inbox.access import Viewer
+from inbox.labels import InvalidLabel, has_label, normalise_all
 from inbox.model import (
     Agent,
     Contact,
@@ -19,6 +20,7 @@ from inbox.model import (
     Outbox,
     Priority,
     ReadMarker,
+    Team,
     utcnow,
 )
 from inbox.serialize import conversation_dict, message_dict
@@ -37,6 +39,7 @@ class Filters:
     status: str | None = "open"
     channel: str | None = None
     inbox_id: int | None = None
+    label: str | None = None
     limit: int = 100
 
     def __post_init__(self) -> None:
@@ -46,6 +49,11 @@ class Filters:
             raise InvalidFilter(
                 f"status must be one of {', '.join(CONVERSATION_STATUSES)}, got {self.status!r}"
             )
+        if self.label is not None:
+            try:
+                normalise_all([self.label])
+            except InvalidLabel as exc:
+                raise InvalidFilter(str(exc)) from None
         if not 1 <= self.limit <= 500:
             raise InvalidFilter(f"limit must be between 1 and 500, got {self.limit}")
 
@@ -68,6 +76,8 @@ async def list_for(session: AsyncSession, viewer: Viewer, f: Filters) -> list[di
         q = q.where(Conversation.channel == f.channel)
     if f.inbox_id is not None:
         q = q.where(Conversation.inbox_id == f.inbox_id)
+    if f.label is not None:
+        q = q.where(has_label(f.label))
     q = q.order_by(Conversation.last_message_at.desc().nulls_last(), Conversation.id.desc())
     rows = (await session.execute(q.limit(f.limit))).all()
     ids = [conv.id for conv, _ in rows]
@@ -173,26 +183,50 @@ async def update(
     *,
     status: str | None = None,
     assignee_id: int | None | object = ...,
+    team_id: int | None | object = ...,
     priority: str | None = None,
+    labels: list[str] | None = None,
     snoozed_until: datetime | None = None,
     outbox: list[Outbox] | None = None,
 ) -> Conversation:
-    """Change status, assignee or priority, with a `conversation.updated` event."""
+    """Change status, assignee, team, priority or labels, with a `conversation.updated` event.
+
+    Snoozing takes an optional wake-up time (without one, the customer's next message
+    wakes the conversation); a transfer to a team without naming an agent leaves it
+    unassigned in that team's queue."""
     if status is not None and status != conv.status:
         check_conversation_move(conv.status, status)
         conv.status = status
         conv.resolved_at = utcnow() if status == "resolved" else None
-        conv.snoozed_until = snoozed_until if status == "snoozed" else None
+    if status == "snoozed":
+        if snoozed_until is not None and snoozed_until <= utcnow():
+            raise InvalidFilter("snoozed_until must be in the future")
+        conv.snoozed_until = snoozed_until
+    elif status is not None:
+        conv.snoozed_until = None
+    if team_id is not ...:
+        if team_id is not None and (
+            not isinstance(team_id, int) or await session.get(Team, team_id) is None
+        ):
+            raise InvalidFilter(f"no team {team_id!r}")
+        if team_id != conv.team_id and assignee_id is ...:
+            assignee_id = None  # into the new team's queue
+        conv.team_id = team_id  # type: ignore[assignment]
     if assignee_id is not ...:
         if assignee_id is not None:
-            agent = await session.get(Agent, assignee_id)
-            if agent is None or not isinstance(assignee_id, int):
+            agent = await session.get(Agent, assignee_id) if isinstance(assignee_id, int) else None
+            if agent is None or not agent.active:
                 raise InvalidFilter(f"no agent {assignee_id!r}")
         conv.assignee_id = assignee_id  # type: ignore[assignment]
     if priority is not None:
         if priority not in {p.value for p in Priority}:
             raise InvalidFilter(f"priority must be urgent, high, normal or low, got {priority!r}")
         conv.priority = priority
+    if labels is not None:
+        try:
+            conv.labels = normalise_all(labels)
+        except InvalidLabel as exc:
+            raise InvalidFilter(str(exc)) from None
     conv.updated_at = utcnow()
     await session.flush()
     contact = await session.get_one(Contact, conv.contact_id)
@@ -202,3 +236,22 @@ async def update(
     if outbox is not None:
         outbox.append(row)
     return conv
+
+
+async def wake_snoozed(session: AsyncSession, now: datetime, outbox: list[Outbox]) -> int:
+    """Reopen snoozed conversations whose wake-up time has come; how many woke."""
+    due = (
+        await session.execute(
+            select(Conversation)
+            .where(Conversation.status == "snoozed")
+            .where(Conversation.snoozed_until.is_not(None))
+            .where(Conversation.snoozed_until <= now)
+            .with_for_update(skip_locked=True)
+            .limit(200)
+        )
+    ).scalars()
+    woke = 0
+    for conv in due:
+        await update(session, conv, status="open", outbox=outbox)
+        woke += 1
+    return woke

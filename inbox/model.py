@@ -234,6 +234,8 @@ class Conversation(Base):
     last_message_at: Mapped[datetime | None]
     resolved_at: Mapped[datetime | None]
     snoozed_until: Mapped[datetime | None]
+    #: Lower-case label names (see inbox.labels); filtered with a LIKE on the JSON text.
+    labels: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

@@ -31,6 +31,7 @@ def conversation_dict(conv: Conversation, contact: Contact) -> dict[str, Any]:
         "first_response_at": iso(conv.first_response_at),
         "last_message_at": iso(conv.last_message_at),
         "snoozed_until": iso(conv.snoozed_until),
+        "labels": list(conv.labels or []),
         "resolved_at": iso(conv.resolved_at),
         "created_at": iso(conv.created_at),
     }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, Response
@@ -10,6 +11,7 @@ from starlette.responses import JSONResponse, Response
 from gateway import auth, limits
 from gateway.api.errors import ApiError, field, json_body
 from gateway.runtime import runtime
+from inbox import events
 from inbox.access import Viewer
 from inbox.model import Agent, Presence
 
@@ -87,14 +89,48 @@ async def me(request: Request) -> Response:
     return JSONResponse(agent_dict(agent))
 
 
-async def set_presence(request: Request) -> Response:
+LANGUAGES = ("it", "en")
+
+
+async def update_me(request: Request) -> Response:
+    """The agent's own settings: presence, console language and time zone."""
     agent, _ = await require_agent(request)
     data = await json_body(request)
-    presence = field(data, "presence", str)
-    if presence not in {p.value for p in Presence}:
+    presence = field(data, "presence", str, required=False)
+    language = field(data, "language", str, required=False)
+    timezone = field(data, "timezone", str, required=False)
+    if presence is not None and presence not in {p.value for p in Presence}:
         raise ApiError(400, "invalid_field", "presence must be online, busy or offline")
-    async with runtime(request).sessions() as session, session.begin():
+    if language is not None and language not in LANGUAGES:
+        raise ApiError(400, "invalid_field", f"language must be one of {', '.join(LANGUAGES)}")
+    if timezone is not None:
+        try:
+            ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ApiError(400, "invalid_field", f"unknown time zone {timezone!r}") from None
+    rt = runtime(request)
+    async with rt.sessions() as session, session.begin():
         row = await session.get_one(Agent, agent.id)
-        row.presence = presence
+        changed_presence = presence is not None and presence != row.presence
+        row.presence = presence or row.presence
+        row.language = language or row.language
+        row.timezone = timezone or row.timezone
         body = agent_dict(row)
+        outbox = (
+            [events.emit(session, "agent.updated", {"agent": public_agent_dict(row)})]
+            if changed_presence
+            else []
+        )
+    await rt.relay.publish_quietly(outbox)
     return JSONResponse(body)
+
+
+async def set_presence(request: Request) -> Response:
+    """PUT /api/me/presence {"presence": ...}: the short form of PATCH /api/me."""
+    return await update_me(request)
+
+
+def public_agent_dict(agent: Agent) -> dict[str, Any]:
+    """What every agent may know of a colleague."""
+    return {"id": agent.id, "name": agent.name, "role": agent.role, "presence": agent.presence,
+            "team_ids": [t.id for t in agent.teams]}  # fmt: skip

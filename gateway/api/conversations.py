@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from starlette.requests import Request
@@ -28,6 +29,17 @@ def _int_param(request: Request, name: str) -> int | None:
         raise ApiError(400, "invalid_field", f"{name} must be an integer, got {raw!r}") from None
 
 
+def _aware(raw: str, name: str) -> datetime:
+    """An ISO 8601 time with its offset (a time without a zone is ambiguous)."""
+    try:
+        value = datetime.fromisoformat(raw)
+    except ValueError:
+        raise ApiError(400, "invalid_field", f"{name} must be an ISO 8601 time") from None
+    if value.tzinfo is None:
+        raise ApiError(400, "invalid_field", f"{name} needs a time zone offset, e.g. +01:00")
+    return value.astimezone(UTC)
+
+
 def _path_id(request: Request, name: str = "id") -> int:
     try:
         return int(request.path_params[name])
@@ -45,6 +57,7 @@ async def list_conversations(request: Request) -> Response:
             status=None if status in ("", "any") else status,
             channel=q.get("channel") or None,
             inbox_id=_int_param(request, "inbox_id"),
+            label=q.get("label") or None,
             limit=_int_param(request, "limit") or 100,
         )
     except InvalidFilter as exc:
@@ -101,6 +114,7 @@ async def post_message(request: Request) -> Response:
 
 
 async def patch_conversation(request: Request) -> Response:
+    """Status (with `snoozed_until`), priority, assignee, team (a transfer) and labels."""
     _agent, viewer = await require_agent(request)
     data = await json_body(request)
     changes: dict[str, Any] = {}
@@ -110,6 +124,17 @@ async def patch_conversation(request: Request) -> Response:
         changes["priority"] = field(data, "priority", str)
     if "assignee_id" in data:
         changes["assignee_id"] = field(data, "assignee_id", int, required=False)
+    if "team_id" in data:
+        changes["team_id"] = field(data, "team_id", int, required=False)
+    if "labels" in data:
+        labels = field(data, "labels", list)
+        if not all(isinstance(x, str) for x in labels):
+            raise ApiError(400, "invalid_field", "'labels' must be a list of strings")
+        changes["labels"] = labels
+    if data.get("snoozed_until") is not None:
+        if changes.get("status") != "snoozed":
+            raise ApiError(400, "invalid_field", "snoozed_until goes with status 'snoozed'")
+        changes["snoozed_until"] = _aware(field(data, "snoozed_until", str), "snoozed_until")
     rt = runtime(request)
     outbox: list[Outbox] = []
     async with rt.sessions() as session, session.begin():

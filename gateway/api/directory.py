@@ -1,17 +1,31 @@
-"""Read-only lists an agent's console needs: inboxes, agents, canned responses, contacts."""
+"""What an agent's console looks up: inboxes, agents, teams, canned responses, contacts."""
 
 from __future__ import annotations
+
+import re
+from typing import Any
 
 from sqlalchemy import select
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from gateway.api.agents_auth import require_agent
+from gateway.api.agents_auth import public_agent_dict, require_agent
 from gateway.api.conversations import _path_id
-from gateway.api.errors import ApiError
+from gateway.api.errors import ApiError, field, json_body
 from gateway.runtime import runtime
-from inbox.model import Agent, CannedResponse, Contact, Conversation, Identity, Inbox, Message
+from inbox.model import (
+    Agent,
+    CannedResponse,
+    Contact,
+    Conversation,
+    Identity,
+    Inbox,
+    Message,
+    Team,
+)
 from inbox.serialize import conversation_dict, iso
+
+_SHORT_CODE = re.compile(r"[a-z0-9_-]{1,60}")
 
 
 async def list_inboxes(request: Request) -> Response:
@@ -30,7 +44,15 @@ async def list_agents(request: Request) -> Response:
         rows = (
             await session.execute(select(Agent).where(Agent.active.is_(True)).order_by(Agent.name))
         ).scalars()
-        body = [{"id": a.id, "name": a.name, "role": a.role, "presence": a.presence} for a in rows]
+        body = [public_agent_dict(a) for a in rows]
+    return JSONResponse(body)
+
+
+async def list_teams(request: Request) -> Response:
+    await require_agent(request)
+    async with runtime(request).sessions() as session:
+        rows = (await session.execute(select(Team).order_by(Team.name))).scalars()
+        body = [{"id": t.id, "name": t.name} for t in rows]
     return JSONResponse(body)
 
 
@@ -40,8 +62,53 @@ async def list_canned(request: Request) -> Response:
         rows = (
             await session.execute(select(CannedResponse).order_by(CannedResponse.short_code))
         ).scalars()
-        body = [{"id": c.id, "short_code": c.short_code, "text": c.text} for c in rows]
+        body = [_canned_dict(c) for c in rows]
     return JSONResponse(body)
+
+
+def _canned_dict(c: CannedResponse) -> dict[str, Any]:
+    return {"id": c.id, "short_code": c.short_code, "text": c.text}
+
+
+async def _canned_fields(request: Request) -> tuple[str, str]:
+    agent, viewer = await require_agent(request)
+    if not viewer.sees_everything:
+        raise ApiError(403, "forbidden", "only admins and team leads edit canned responses")
+    data = await json_body(request)
+    code = field(data, "short_code", str).strip().lower()
+    text = field(data, "text", str)
+    if not _SHORT_CODE.fullmatch(code):
+        raise ApiError(400, "invalid_field", "short_code: 1 to 60 letters a-z, digits, '-' or '_'")
+    if not text.strip() or len(text) > 5000:
+        raise ApiError(400, "invalid_field", "text: 1 to 5000 characters")
+    return code, text
+
+
+async def create_canned(request: Request) -> Response:
+    code, text = await _canned_fields(request)
+    async with runtime(request).sessions() as session, session.begin():
+        taken = await session.scalar(
+            select(CannedResponse.id).where(CannedResponse.short_code == code)
+        )
+        if taken is not None:
+            raise ApiError(409, "conflict", f"/{code} exists already")
+        row = CannedResponse(short_code=code, text=text)
+        session.add(row)
+        await session.flush()
+        body = _canned_dict(row)
+    return JSONResponse(body, 201)
+
+
+async def delete_canned(request: Request) -> Response:
+    _agent, viewer = await require_agent(request)
+    if not viewer.sees_everything:
+        raise ApiError(403, "forbidden", "only admins and team leads edit canned responses")
+    async with runtime(request).sessions() as session, session.begin():
+        row = await session.get(CannedResponse, _path_id(request))
+        if row is None:
+            raise ApiError(404, "not_found", "no such canned response")
+        await session.delete(row)
+    return JSONResponse({})
 
 
 async def get_contact(request: Request) -> Response:
