@@ -31,6 +31,8 @@ from inbox.db import create_engine, sessionmaker
 from inbox.migrate import upgrade
 from inbox.model import Agent, Inbox, Team
 
+pytest_plugins = ["browser"]
+
 
 def _reset_postgres(url: str) -> None:
     async def reset() -> None:

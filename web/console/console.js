@@ -1,13 +1,30 @@
 // Crocevia agent console: REST for state, /ws/agent for live events (docs/api.md).
+// Every text from a customer is put in the page with textContent, never as HTML.
+import { fill, insert, matches, slashQuery, variables } from "./canned.js";
+import { language, setLanguage, t } from "./i18n.js";
+
 const $ = (id) => document.getElementById(id);
-const state = { token: sessionStorage.getItem("crocevia:token"), agent: null, view: "all",
-  conversations: new Map(), current: null, lastId: null, ws: null, retry: 0, seen: new Set() };
+const CHANNELS = { website: "Web", telegram: "Telegram", email: "Email", x: "X", messenger: "Messenger", instagram: "Instagram", whatsapp: "WhatsApp" };
+const STATUS_MARKS = { pending: "🕓", sent: "✓", delivered: "✓✓", read: "✓✓" };
+const MAX_FILE = 10 * 1024 * 1024;
+
+const state = {
+  token: sessionStorage.getItem("crocevia:token"), agent: null, view: "all",
+  filters: { status: "open", channel: "", inbox_id: "", label: "" },
+  conversations: new Map(), current: null, contact: null, lastId: null, ws: null, retry: 0,
+  seen: new Set(), agents: new Map(), teams: [], inboxes: [], canned: [], files: [],
+  opened: new Set(), slash: null, cannedIndex: 0, typingTimer: null, typingSent: 0, reconnectTimer: null, heard: 0,
+  sound: localStorage.getItem("crocevia:sound") !== "off",
+};
+
+// ---- plumbing -----------------------------------------------------------------------------
 
 async function api(path, opts = {}) {
-  const r = await fetch(path, { ...opts, headers: { "Content-Type": "application/json",
-    ...(state.token ? { Authorization: `Bearer ${state.token}` } : {}) } });
+  const headers = { ...(opts.body instanceof FormData ? {} : { "Content-Type": "application/json" }),
+    ...(state.token ? { Authorization: `Bearer ${state.token}` } : {}) };
+  const r = await fetch(path, { ...opts, headers });
   const body = await r.json().catch(() => ({}));
-  if (r.status === 401) { logout(); throw new Error("unauthorized"); }
+  if (r.status === 401 && state.token) { logout(); throw new Error("unauthorized"); }
   if (!r.ok) throw new Error(body.error ? body.error.message : r.statusText);
   return body;
 }
@@ -19,16 +36,38 @@ function el(tag, cls, text) {
   return e;
 }
 
-function time(iso) {
-  if (!iso) return "";
-  return new Intl.DateTimeFormat(state.agent?.language || "it",
-    { hour: "2-digit", minute: "2-digit", timeZone: state.agent?.timezone || undefined }).format(new Date(iso));
+function badge(channel) {
+  const b = el("span", `badge ch-${channel}`, CHANNELS[channel] || channel); b.title = channel; return b;
 }
+
+function option(value, text, selected) {
+  const o = el("option", null, text); o.value = value; o.selected = selected; return o;
+}
+
+function zone() { return state.agent?.timezone || undefined; }
+
+function time(iso, withDay = false) {
+  if (!iso) return "";
+  const d = new Date(iso);
+  const sameDay = new Intl.DateTimeFormat("en-CA", { timeZone: zone() }).format(d)
+    === new Intl.DateTimeFormat("en-CA", { timeZone: zone() }).format(new Date());
+  const opts = { hour: "2-digit", minute: "2-digit", timeZone: zone() };
+  if (withDay || !sameDay) Object.assign(opts, { day: "numeric", month: "short" });
+  return new Intl.DateTimeFormat(language(), opts).format(d);
+}
+
+function remember(eid) {
+  state.seen.add(eid);
+  if (state.seen.size > 5000) state.seen = new Set([...state.seen].slice(-2500));
+}
+
+// ---- login and boot -----------------------------------------------------------------------
 
 function logout() {
   sessionStorage.removeItem("crocevia:token");
   state.token = null;
-  if (state.ws) state.ws.close();
+  const ws = state.ws; state.ws = null; clearTimeout(state.reconnectTimer);
+  if (ws) { ws.onclose = null; ws.close(); }
   $("app").hidden = true; $("login").hidden = false;
 }
 
@@ -42,53 +81,161 @@ $("login-form").addEventListener("submit", async (e) => {
   } catch (err) { $("login-error").textContent = err.message; }
 });
 
+async function boot() {
+  state.agent = await api("/api/me");
+  setLanguage(state.agent.language);
+  $("me").textContent = state.agent.name;
+  $("presence").value = state.agent.presence === "offline" ? "online" : state.agent.presence;
+  $("login").hidden = true; $("app").hidden = false;
+  const [agents, teams, inboxes, canned] = await Promise.all(
+    ["/api/agents", "/api/teams", "/api/inboxes", "/api/canned_responses"].map((p) => api(p)));
+  state.agents = new Map(agents.map((a) => [a.id, a]));
+  state.teams = teams; state.inboxes = inboxes; state.canned = canned;
+  fillFilters();
+  await loadList();
+  connect();
+  if (state.agent.presence === "offline") setPresence("online");
+  if (window.Notification && Notification.permission === "default") Notification.requestPermission().catch(() => {});
+}
+
+function fillFilters() {
+  const channels = [...new Set(state.inboxes.map((i) => i.channel))];
+  $("f-channel").replaceChildren(option("", t("any_channel"), true),
+    ...channels.map((c) => option(c, CHANNELS[c] || c, false)));
+  $("f-inbox").replaceChildren(option("", t("any_inbox"), true),
+    ...state.inboxes.map((i) => option(String(i.id), i.name, false)));
+}
+
+async function setPresence(presence) {
+  state.agent = await api("/api/me", { method: "PATCH", body: JSON.stringify({ presence }) });
+  $("presence").value = presence;
+}
+
+// ---- the list -----------------------------------------------------------------------------
+
 async function loadList() {
-  const r = await api(`/api/conversations?view=${state.view}&status=open`);
+  const q = new URLSearchParams({ view: state.view, status: state.filters.status });
+  for (const k of ["channel", "inbox_id", "label"]) if (state.filters[k]) q.set(k, state.filters[k]);
+  const r = await api(`/api/conversations?${q}`);
   state.conversations = new Map(r.conversations.map((c) => [c.id, c]));
   if (!state.lastId) state.lastId = r.last_event_id;
   renderList();
 }
 
-function renderList() {
-  const ul = $("list"); ul.textContent = "";
-  const items = [...state.conversations.values()].filter(visibleInView)
-    .sort((a, b) => (b.last_message_at || "").localeCompare(a.last_message_at || ""));
-  for (const c of items) {
-    const li = el("li"); li.dataset.id = c.id;
-    if (state.current === c.id) li.setAttribute("aria-current", "true");
-    li.append(el("span", "name", c.contact?.name || c.contact?.email || `#${c.id}`));
-    if (c.unread_count) li.append(el("span", "unread", String(c.unread_count))); else li.append(el("span"));
-    li.append(el("span", "preview", c.last_message ? c.last_message.text : ""));
-    li.addEventListener("click", () => openConversation(c.id));
-    ul.append(li);
-  }
-}
-
-function visibleInView(c) {
-  if (c.status !== "open") return false;
-  if (state.view === "mine") return c.assignee_id === state.agent.id;
-  if (state.view === "unassigned") return c.assignee_id == null;
+function matchesFilters(c, view = state.view) {
+  const f = state.filters;
+  if (f.status !== "any" && c.status !== f.status) return false;
+  if (f.channel && c.channel !== f.channel) return false;
+  if (f.inbox_id && String(c.inbox_id) !== f.inbox_id) return false;
+  if (f.label && !(c.labels || []).includes(f.label.toLowerCase())) return false;
+  if (view === "mine") return c.assignee_id === state.agent.id;
+  if (view === "unassigned") return c.assignee_id == null;
   return true;
 }
+
+function sortedItems() {
+  return [...state.conversations.values()].filter((c) => matchesFilters(c))
+    .sort((a, b) => (b.last_message_at || b.created_at || "").localeCompare(a.last_message_at || a.created_at || ""));
+}
+
+function renderList() {
+  const ul = $("list");
+  const items = sortedItems();
+  ul.replaceChildren(...items.map((c) => {
+    const li = el("li"); li.dataset.id = c.id; li.tabIndex = 0;
+    if (state.current === c.id) li.setAttribute("aria-current", "true");
+    const name = el("span", "name");
+    name.append(badge(c.channel), ` ${c.contact?.name || c.contact?.email || `#${c.id}`}`);
+    const when = el("span", "when", time(c.last_message_at));
+    li.append(name, when);
+    const preview = c.last_message ? (c.last_message.direction === "note" ? `${t("private_note")}: ${c.last_message.text}` : c.last_message.text) : (c.subject || "");
+    li.append(el("span", "preview", preview));
+    const tags = el("span", "tags");
+    if (c.priority === "urgent" || c.priority === "high") tags.append(el("span", `prio ${c.priority}`, t(c.priority)));
+    for (const l of c.labels || []) tags.append(el("span", "chip", l));
+    if (c.unread_count) { const u = el("span", "unread", String(c.unread_count)); u.setAttribute("aria-label", `${c.unread_count}`); tags.append(u); }
+    li.append(tags);
+    li.addEventListener("click", () => openConversation(c.id));
+    li.addEventListener("keydown", (e) => { if (e.key === "Enter") openConversation(c.id); });
+    return li;
+  }));
+  if (!items.length) ul.append(el("li", "empty", t("empty")));
+  for (const v of ["mine", "unassigned", "all"]) {
+    const n = [...state.conversations.values()].filter((c) => matchesFilters(c, v) && c.unread_count).length;
+    document.querySelector(`[data-count="${v}"]`).textContent = n ? String(n) : "";
+  }
+  document.title = `${items.some((c) => c.unread_count) ? "● " : ""}Crocevia — console`;
+}
+
+// ---- a conversation -----------------------------------------------------------------------
 
 async function openConversation(id) {
   state.current = id;
   const r = await api(`/api/conversations/${id}/messages`);
-  const c = state.conversations.get(id) || r.conversation;
-  c.unread_count = 0; state.conversations.set(id, c);
-  $("chat-title").textContent = r.conversation.contact.name || r.conversation.contact.email || `#${id}`;
-  $("resolve").hidden = false; $("reply").hidden = false;
+  if (state.current !== id) return;
+  const c = { ...(state.conversations.get(id) || {}), ...r.conversation, unread_count: 0 };
+  state.conversations.set(id, c);
   $("messages").textContent = "";
   r.messages.forEach(renderMessage);
+  renderHeader(c);
   renderList();
+  $("reply").hidden = false; $("actions").hidden = false; $("labels").hidden = false; $("customer").hidden = false;
   api(`/api/conversations/${id}/read`, { method: "POST" }).catch(() => {});
+  loadCustomer(c.contact.id);
   $("text").focus();
+}
+
+function renderHeader(c) {
+  $("chat-title").textContent = c.contact?.name || c.contact?.email || `#${c.id}`;
+  $("chat-title").removeAttribute("data-t");
+  $("chat-channel").replaceChildren(badge(c.channel));
+  const agents = [...state.agents.values()];
+  $("assignee").replaceChildren(option("", t("nobody"), c.assignee_id == null),
+    ...agents.map((a) => option(String(a.id), `${a.name} · ${t(a.presence)}`, a.id === c.assignee_id)));
+  $("team").replaceChildren(option("", t("no_team"), c.team_id == null),
+    ...state.teams.map((tm) => option(String(tm.id), tm.name, tm.id === c.team_id)));
+  $("priority").value = c.priority;
+  $("snooze").value = "";
+  $("resolve").hidden = c.status === "resolved";
+  $("reopen").hidden = c.status !== "resolved" && c.status !== "snoozed";
+  $("snooze").title = c.status === "snoozed" && c.snoozed_until ? t("snoozed_until", time(c.snoozed_until, true)) : "";
+  const chips = (c.labels || []).map((l) => {
+    const chip = el("span", "chip", l);
+    const x = el("button", "x", "×"); x.type = "button"; x.setAttribute("aria-label", `${t("remove_label")} ${l}`);
+    x.addEventListener("click", () => patch({ labels: (c.labels || []).filter((v) => v !== l) }));
+    chip.append(x);
+    return chip;
+  });
+  $("label-chips").replaceChildren(...chips);
+  const known = new Set([...state.conversations.values()].flatMap((x) => x.labels || []));
+  $("known-labels").replaceChildren(...[...known].sort().map((l) => option(l, l, false)));
+}
+
+async function patch(changes) {
+  if (!state.current) return;
+  try {
+    const c = await api(`/api/conversations/${state.current}`, { method: "PATCH", body: JSON.stringify(changes) });
+    mergeConversation(c);
+  } catch (err) { flash(err.message); }
+}
+
+function flash(text) {
+  const p = $("typing"); p.textContent = text; p.classList.add("alert");
+  setTimeout(() => { p.textContent = ""; p.classList.remove("alert"); }, 5000);
+}
+
+function mergeConversation(c) {
+  const old = state.conversations.get(c.id) || {};
+  const merged = { ...old, ...c, unread_count: old.unread_count || 0, last_message: c.last_message || old.last_message };
+  state.conversations.set(c.id, merged);
+  if (c.id === state.current) renderHeader(merged);
+  return merged;
 }
 
 function renderMessage(m) {
   if (m.conversation_id !== state.current) return;
   const ol = $("messages");
-  let li = ol.querySelector(`[data-id="${m.id}"]`) || (m.client_id && ol.querySelector(`[data-cid="${CSS.escape(m.client_id)}"]`));
+  let li = (m.id && ol.querySelector(`[data-id="${m.id}"]`)) || (m.client_id && ol.querySelector(`[data-cid="${CSS.escape(m.client_id)}"]`));
   if (!li) { li = el("li"); ol.append(li); }
   li.className = m.direction; li.dataset.id = m.id ?? ""; if (m.client_id) li.dataset.cid = m.client_id;
   if (m.id) { // the conversation's order, whatever order the events arrive in; unsent ones last
@@ -96,86 +243,361 @@ function renderMessage(m) {
     if (!before) { if (ol.lastElementChild !== li) ol.append(li); } else if (li.nextElementSibling !== before) ol.insertBefore(li, before);
   }
   li.textContent = "";
-  li.append(el("div", null, m.text));
-  const meta = el("div", "meta", `${m.author?.name || ""} ${time(m.created_at)}`);
+  if (m.direction === "note") li.append(el("div", "note-tag", t("private_note")));
+  if (m.text) li.append(el("div", "text", m.text));
+  for (const a of m.attachments || []) li.append(attachment(a));
+  const meta = el("div", "meta", `${m.author?.name || ""} ${time(m.created_at)}${m.edited_at ? ` · ${t("edited")}` : ""}`);
+  if (m.sentiment && m.direction === "in") meta.append(el("span", `mood ${m.sentiment.label}`, ` · ${t(m.sentiment.label)}`));
   if (m.direction === "out") {
-    const s = { pending: "🕓", sent: "✓", delivered: "✓✓", read: "✓✓", failed: "non inviato" }[m.status] || m.status;
-    const st = el("span", m.status === "failed" ? "failed" : "", ` ${s}`); st.title = m.error || m.status; meta.append(st);
+    const st = el("span", m.status === "failed" ? "status failed" : "status", ` ${m.status === "failed" ? t("not_sent") : STATUS_MARKS[m.status] || m.status}`);
+    st.title = m.error || m.status; meta.append(st);
     if (m.status === "failed") {
-      const b = el("button", "retry", "Riprova");
-      b.addEventListener("click", () => state.ws?.send(JSON.stringify({ type: "retry", message_id: m.id })));
+      const b = el("button", "retry", t("retry")); b.type = "button";
+      b.addEventListener("click", () => send({ type: "retry", message_id: m.id }));
       meta.append(b);
     }
   }
-  if (m.direction === "note") meta.append(" · Nota privata");
   li.append(meta);
   ol.scrollTop = ol.scrollHeight;
 }
 
+function attachment(a) {
+  if (a.kind === "location" && a.data) {
+    const link = el("a", "file", `⌖ ${a.data.latitude}, ${a.data.longitude}`);
+    link.href = `https://www.openstreetmap.org/?mlat=${encodeURIComponent(a.data.latitude)}&mlon=${encodeURIComponent(a.data.longitude)}`;
+    link.target = "_blank"; link.rel = "noopener noreferrer"; return link;
+  }
+  if (!a.url) return el("div", "file", `⎘ ${a.name || a.kind}`);
+  const link = el("a", "file"); link.href = a.url; link.target = "_blank"; link.rel = "noopener noreferrer";
+  if (a.kind === "image" || (a.content_type || "").startsWith("image/")) {
+    const img = el("img"); img.src = a.url; img.alt = a.name || ""; img.loading = "lazy"; link.append(img);
+  } else link.textContent = `⎘ ${a.name || a.kind}`;
+  return link;
+}
+
+async function loadCustomer(contactId) {
+  let r;
+  try { r = await api(`/api/contacts/${contactId}`); } catch { return; }
+  const c = r.contact;
+  const rows = [["name", c.name], ["email", c.email], ["phone", c.phone], ["stage", c.lifecycle_stage], ["since", time(c.created_at, true)]];
+  $("contact-details").replaceChildren(...rows.filter(([, v]) => v).flatMap(([k, v]) => [el("dt", null, t(k)), el("dd", null, v)]));
+  $("identities").replaceChildren(...r.identities.map((i) => {
+    const who = i.handle || (i.channel === "website" ? t("site_visitor") : i.external_id);
+    const li = el("li"); li.append(badge(i.channel), ` ${who}`); return li;
+  }));
+  const moods = r.recent_sentiment.slice(0, 12).reverse();
+  $("sentiment").replaceChildren(...moods.map((s) => {
+    const bar = el("span", `bar ${s.label}`); bar.title = `${t(s.label)} ${s.score.toFixed(2)} · ${time(s.created_at, true)}`;
+    bar.style.height = `${8 + Math.round(Math.abs(s.score) * 24)}px`; return bar;
+  }));
+  if (!moods.length) $("sentiment").append(el("span", "muted", t("none")));
+  $("past").replaceChildren(...r.conversations.map((pc) => {
+    const li = el("li"); const b = el("button", "link", `#${pc.id} · ${CHANNELS[pc.channel] || pc.channel} · ${t(pc.status)} · ${time(pc.created_at, true)}`);
+    b.type = "button"; b.addEventListener("click", () => { state.conversations.set(pc.id, { ...pc, ...(state.conversations.get(pc.id) || {}) }); openConversation(pc.id); });
+    li.append(b); return li;
+  }));
+}
+
+// ---- live events --------------------------------------------------------------------------
+
+function send(frame) {
+  if (state.ws?.readyState === WebSocket.OPEN) { state.ws.send(JSON.stringify(frame)); return true; }
+  return false;
+}
+
+// One socket at a time; a silent one (no frame for 25 s, or the browser going offline) is
+// dropped at once and replaced, resuming from state.lastId: nothing missed, nothing twice.
+function connect() {
+  clearTimeout(state.reconnectTimer);
+  const ws = new WebSocket(location.origin.replace(/^http/, "ws") + "/ws/agent");
+  state.ws = ws; state.heard = Date.now();
+  ws.onopen = () => ws.send(JSON.stringify({ type: "auth", token: state.token, last_event_id: state.lastId }));
+  ws.onmessage = (ev) => {
+    state.heard = Date.now();
+    const f = JSON.parse(ev.data);
+    if (f.type === "ready") onReady();
+    else if (f.type === "event") { state.lastId = f.id; applyEvent(f); }
+    else if (f.type === "ack") { if (f.client_id) unsent.delete(f.client_id); renderMessage(f.message); }
+    else if (f.type === "typing") showTyping(f);
+    else if (f.type === "resync") resync();
+    else if (f.type === "error") { console.error(`Crocevia: ${f.code}: ${f.message}`); if (f.client_id) flash(f.message); }
+  };
+  ws.onclose = (e) => { if (ws === state.ws) closed(e.code); };
+}
+
+function closed(code) {
+  state.ws = null;
+  setConnected(false);
+  if (code === 4401) return logout();
+  const delay = Math.min(30000, 500 * 2 ** state.retry++) * (0.5 + Math.random() / 2);
+  state.reconnectTimer = setTimeout(connect, delay);
+}
+
+function drop() {
+  const dead = state.ws;
+  if (!dead) return;
+  state.ws = null; dead.onclose = null;
+  try { dead.close(); } catch { /* already gone */ }
+  closed(1006);
+}
+
+setInterval(() => {
+  if (state.ws?.readyState !== WebSocket.OPEN) return;
+  if (Date.now() - state.heard > 25000) drop(); else send({ type: "ping" });
+}, 10000);
+window.addEventListener("offline", drop);
+window.addEventListener("online", () => { if (!state.ws && state.token) { state.retry = 0; clearTimeout(state.reconnectTimer); connect(); } });
+
+function onReady() {
+  state.retry = 0;
+  setConnected(true);
+  flushUnsent();
+}
+
+function setConnected(on) {
+  $("conn").classList.toggle("on", on);
+  $("conn").title = on ? t("connected") : t("disconnected");
+  $("app").classList.toggle("offline", !on);
+}
+
+async function resync() { // the stream no longer holds our last id: reload what we show
+  state.lastId = null;
+  await loadList();
+  if (state.current) await openConversation(state.current);
+}
+
 function applyEvent(f) {
   if (state.seen.has(f.eid)) return;
-  state.seen.add(f.eid);
+  remember(f.eid);
+  if (f.event === "agent.updated") {
+    const a = f.data.agent; state.agents.set(a.id, a);
+    if (a.id === state.agent.id) $("presence").value = a.presence;
+    const c = state.conversations.get(state.current); if (c) renderHeader(c);
+    return;
+  }
   const { conversation: c, message: m } = f.data;
+  if (f.event === "conversation.created") state.opened.add(c.id);
   if (c) {
-    const old = state.conversations.get(c.id) || {};
-    const merged = { ...old, ...c, unread_count: old.unread_count || 0 };
+    const merged = mergeConversation(c);
     if (m) {
       merged.last_message = m;
-      if (f.event === "message.created" && m.direction === "in" && c.id !== state.current) merged.unread_count++;
+      const incoming = f.event === "message.created" && m.direction === "in";
+      if (incoming && (c.id !== state.current || document.hidden)) merged.unread_count++;
+      if (incoming) alertAgent(merged, m, state.opened.delete(c.id));
+      if (incoming && c.id === state.current && !document.hidden) api(`/api/conversations/${c.id}/read`, { method: "POST" }).catch(() => {});
     }
-    if (f.event === "conversation.created" && Notification?.permission === "granted") new Notification("Nuova conversazione", { body: c.contact?.name || "" });
-    state.conversations.set(c.id, merged);
   }
   if (m) renderMessage(m);
   renderList();
 }
 
-function connect() {
-  const ws = new WebSocket(location.origin.replace(/^http/, "ws") + "/ws/agent");
-  state.ws = ws;
-  ws.onopen = () => ws.send(JSON.stringify({ type: "auth", token: state.token, last_event_id: state.lastId }));
-  ws.onmessage = (ev) => {
-    const f = JSON.parse(ev.data);
-    if (f.type === "ready") { state.retry = 0; $("conn").classList.add("on"); }
-    else if (f.type === "event") { state.lastId = f.id; applyEvent(f); }
-    else if (f.type === "ack") renderMessage(f.message);
-    else if (f.type === "resync") { loadList(); if (state.current) openConversation(state.current); }
-    else if (f.type === "error") console.error(`Crocevia: ${f.code}: ${f.message}`);
-  };
-  ws.onclose = (e) => {
-    $("conn").classList.remove("on");
-    if (e.code === 4401) return logout();
-    const delay = Math.min(30000, 500 * 2 ** state.retry++) * (0.5 + Math.random() / 2);
-    setTimeout(connect, delay); // resumes from state.lastId: nothing missed, nothing twice
-  };
+function alertAgent(c, m, newConversation) {
+  if (document.hasFocus() && c.id === state.current) return;
+  if (state.sound) beep(newConversation ? 880 : 660);
+  if (newConversation && window.Notification?.permission === "granted") {
+    const n = new Notification(t("new_conversation"), { body: `${c.contact?.name || ""}: ${m.text || ""}`.slice(0, 140), tag: `conv-${c.id}` });
+    n.onclick = () => { window.focus(); openConversation(c.id); };
+  }
+}
+
+let audio;
+function beep(freq) {
+  try {
+    audio = audio || new AudioContext();
+    const osc = audio.createOscillator(), gain = audio.createGain();
+    osc.frequency.value = freq; gain.gain.setValueAtTime(0.08, audio.currentTime);
+    gain.gain.exponentialRampToValueAtTime(0.0001, audio.currentTime + 0.25);
+    osc.connect(gain).connect(audio.destination); osc.start(); osc.stop(audio.currentTime + 0.25);
+  } catch { /* no audio: the badge and the title still tell */ }
+}
+
+function showTyping(f) {
+  if (f.conversation_id !== state.current || f.from !== "visitor") return;
+  const c = state.conversations.get(f.conversation_id);
+  $("typing").textContent = f.on ? t("typing", c?.contact?.name || "…") : "";
+  clearTimeout(state.typingTimer);
+  if (f.on) state.typingTimer = setTimeout(() => { $("typing").textContent = ""; }, 6000);
+}
+
+// ---- replying -----------------------------------------------------------------------------
+
+const unsent = new Map(); // client_id -> frame, kept until the server acknowledges it
+
+function flushUnsent() { // after a reconnect; the client_id makes a resend land once
+  for (const frame of unsent.values()) send(frame);
 }
 
 $("reply").addEventListener("submit", (e) => {
   e.preventDefault();
   const text = $("text").value.trim();
-  if (!text || !state.current) return;
-  const frame = { type: "reply", client_id: crypto.randomUUID(), conversation_id: state.current, text, private: $("private").checked };
-  renderMessage({ id: null, client_id: frame.client_id, conversation_id: state.current, direction: frame.private ? "note" : "out", text, status: "pending", author: { name: state.agent.name } });
-  state.ws.send(JSON.stringify(frame));
-  $("text").value = "";
+  if ((!text && !state.files.length) || !state.current) return;
+  const note = $("private").checked;
+  const frame = { type: "reply", client_id: crypto.randomUUID(), conversation_id: state.current, text, private: note,
+    attachments: state.files.map((f) => f.id) };
+  renderMessage({ id: null, client_id: frame.client_id, conversation_id: state.current, direction: note ? "note" : "out",
+    text, status: "pending", author: { name: state.agent.name }, attachments: state.files });
+  unsent.set(frame.client_id, frame);
+  send(frame); // if the socket is down, flushUnsent sends it once we are back (the client_id makes it once)
+  if (state.typingSent) { state.typingSent = 0; send({ type: "typing", conversation_id: state.current, on: false }); }
+  $("text").value = ""; state.files = []; renderFiles(); closeCanned();
 });
-$("text").addEventListener("keydown", (e) => { if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); $("reply").requestSubmit(); } });
-$("resolve").addEventListener("click", async () => {
-  if (!state.current) return;
-  await api(`/api/conversations/${state.current}`, { method: "PATCH", body: JSON.stringify({ status: "resolved" }) });
+
+$("text").addEventListener("keydown", (e) => {
+  if (!$("canned").hidden) {
+    const items = $("canned").querySelectorAll("li[data-code]");
+    if (e.key === "ArrowDown" || e.key === "ArrowUp") {
+      e.preventDefault();
+      state.cannedIndex = (state.cannedIndex + (e.key === "ArrowDown" ? 1 : -1) + items.length) % Math.max(items.length, 1);
+      highlightCanned(); return;
+    }
+    if ((e.key === "Enter" || e.key === "Tab") && items.length) { e.preventDefault(); chooseCanned(items[state.cannedIndex].dataset.code); return; }
+    if (e.key === "Escape") { e.preventDefault(); closeCanned(); return; }
+  }
+  if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); $("reply").requestSubmit(); }
 });
+
+$("text").addEventListener("input", () => {
+  const slash = slashQuery($("text"));
+  if (slash) openCanned(slash); else closeCanned();
+  if (state.current && !$("private").checked && Date.now() - state.typingSent > 3000) {
+    state.typingSent = Date.now(); send({ type: "typing", conversation_id: state.current, on: true });
+  }
+});
+
+function openCanned(slash) {
+  state.slash = slash;
+  const found = matches(state.canned, slash.query);
+  const ul = $("canned");
+  ul.replaceChildren(...found.map((c) => {
+    const li = el("li"); li.dataset.code = c.short_code; li.setAttribute("role", "option");
+    li.append(el("strong", null, `/${c.short_code}`), el("span", null, fill(c.text, variables(state.conversations.get(state.current), state.agent))));
+    li.addEventListener("mousedown", (e) => { e.preventDefault(); chooseCanned(c.short_code); });
+    return li;
+  }));
+  if (!found.length) ul.append(el("li", "muted", t("no_canned")));
+  state.cannedIndex = 0; highlightCanned(); ul.hidden = false;
+}
+
+function highlightCanned() {
+  $("canned").querySelectorAll("li[data-code]").forEach((li, i) => li.setAttribute("aria-selected", String(i === state.cannedIndex)));
+}
+
+function chooseCanned(code) {
+  const c = state.canned.find((x) => x.short_code === code);
+  if (!c || !state.slash) return;
+  insert($("text"), state.slash, fill(c.text, variables(state.conversations.get(state.current), state.agent)));
+  closeCanned();
+}
+
+function closeCanned() { $("canned").hidden = true; state.slash = null; }
+
+for (const radio of document.querySelectorAll("input[name=mode]")) radio.addEventListener("change", setMode);
+function setMode() {
+  const note = $("private").checked;
+  $("reply").classList.toggle("noting", note);
+  $("text").placeholder = note ? t("note_ph") : t("reply_ph");
+}
+
+$("file").addEventListener("change", async () => {
+  const file = $("file").files[0]; $("file").value = "";
+  if (!file) return;
+  if (file.size > MAX_FILE) { flash(t("file_too_big")); return; }
+  const form = new FormData(); form.append("file", file);
+  try { state.files.push(await api("/api/attachments", { method: "POST", body: form })); renderFiles(); } catch (err) { flash(err.message); }
+});
+
+function renderFiles() {
+  $("pending-files").replaceChildren(...state.files.map((f, i) => {
+    const chip = el("span", "chip", f.name); const x = el("button", "x", "×"); x.type = "button";
+    x.addEventListener("click", () => { state.files.splice(i, 1); renderFiles(); });
+    chip.append(x); return chip;
+  }));
+}
+
+// ---- actions, filters, settings, shortcuts ------------------------------------------------
+
+$("resolve").addEventListener("click", () => patch({ status: "resolved" }));
+$("reopen").addEventListener("click", () => patch({ status: "open" }));
+$("priority").addEventListener("change", () => patch({ priority: $("priority").value }));
+$("assignee").addEventListener("change", () => patch({ assignee_id: $("assignee").value ? +$("assignee").value : null }));
+$("team").addEventListener("change", () => patch({ team_id: $("team").value ? +$("team").value : null }));
+$("snooze").addEventListener("change", () => {
+  const choice = $("snooze").value;
+  if (!choice) return;
+  patch({ status: "snoozed", snoozed_until: wakeTime(choice) });
+});
+$("label-add").addEventListener("keydown", (e) => {
+  if (e.key !== "Enter") return;
+  e.preventDefault();
+  const label = $("label-add").value.trim().toLowerCase().replace(/\s+/g, "-");
+  const c = state.conversations.get(state.current);
+  if (label && c) patch({ labels: [...new Set([...(c.labels || []), label])] });
+  $("label-add").value = "";
+});
+$("presence").addEventListener("change", () => setPresence($("presence").value));
+
+// When to wake a snoozed conversation, as an ISO time: 9:00 is 9:00 in the agent's zone.
+function wakeTime(choice) {
+  if (choice === "reply") return null;
+  const now = new Date();
+  if (choice === "1h") return new Date(now.getTime() + 3600e3).toISOString();
+  const parts = Object.fromEntries(new Intl.DateTimeFormat("en-US", { timeZone: zone(), year: "numeric", month: "2-digit",
+    day: "2-digit", weekday: "short", hour: "2-digit", minute: "2-digit", hourCycle: "h23" }).formatToParts(now).map((p) => [p.type, p.value]));
+  const weekday = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"].indexOf(parts.weekday);
+  const days = choice === "tomorrow" ? 1 : ((8 - weekday) % 7 || 7);
+  // 09:00 local on that day: start from the local wall time now and step back to 09:00.
+  const minutesSinceNine = (+parts.hour - 9) * 60 + +parts.minute;
+  return new Date(now.getTime() + days * 86400e3 - minutesSinceNine * 60e3 - now.getSeconds() * 1e3).toISOString();
+}
+
+for (const id of ["f-status", "f-channel", "f-inbox"]) {
+  $(id).addEventListener("change", () => { state.filters[{ "f-status": "status", "f-channel": "channel", "f-inbox": "inbox_id" }[id]] = $(id).value; loadList(); });
+}
+$("f-label").addEventListener("change", () => { state.filters.label = $("f-label").value.trim().toLowerCase(); loadList(); });
+
 document.querySelectorAll(".tabs button").forEach((b) => b.addEventListener("click", async () => {
   document.querySelectorAll(".tabs button").forEach((x) => x.setAttribute("aria-selected", String(x === b)));
   state.view = b.dataset.view; await loadList();
 }));
 
-async function boot() {
-  state.agent = await api("/api/me");
-  $("me").textContent = state.agent.name;
-  $("login").hidden = true; $("app").hidden = false;
-  await loadList();
-  connect();
-  if (window.Notification && Notification.permission === "default") Notification.requestPermission().catch(() => {});
-}
+$("settings-btn").addEventListener("click", () => {
+  $("s-language").value = state.agent.language; $("s-timezone").value = state.agent.timezone; $("s-sound").checked = state.sound;
+  $("settings").showModal();
+});
+$("settings").addEventListener("close", async () => {
+  if ($("settings").returnValue !== "save") return;
+  state.sound = $("s-sound").checked; localStorage.setItem("crocevia:sound", state.sound ? "on" : "off");
+  try {
+    state.agent = await api("/api/me", { method: "PATCH", body: JSON.stringify({ language: $("s-language").value, timezone: $("s-timezone").value }) });
+  } catch (err) { flash(err.message); return; }
+  setLanguage(state.agent.language); fillFilters(); setMode(); renderList();
+  if (state.current) openConversation(state.current);
+});
 
+document.addEventListener("keydown", (e) => {
+  if ($("app").hidden) return;
+  if (e.altKey && (e.key === "j" || e.key === "k")) {
+    e.preventDefault();
+    const items = sortedItems(); if (!items.length) return;
+    const at = items.findIndex((c) => c.id === state.current);
+    const next = items[Math.min(Math.max(at + (e.key === "j" ? 1 : -1), 0), items.length - 1)];
+    if (next) openConversation(next.id);
+  } else if (e.altKey && e.key === "r" && state.current) { e.preventDefault(); patch({ status: "resolved" }); }
+  else if (e.altKey && e.key === "n" && state.current) {
+    e.preventDefault(); $("private").checked = !$("private").checked;
+    if (!$("private").checked) document.querySelector("input[name=mode][value=reply]").checked = true;
+    setMode(); $("text").focus();
+  } else if (e.key === "/" && !/^(INPUT|TEXTAREA|SELECT)$/.test(document.activeElement?.tagName) && state.current) {
+    e.preventDefault(); $("text").focus(); $("text").value += "/"; openCanned(slashQuery($("text")));
+  }
+});
+
+document.addEventListener("visibilitychange", () => {
+  if (!document.hidden && state.current) {
+    const c = state.conversations.get(state.current);
+    if (c?.unread_count) { c.unread_count = 0; renderList(); api(`/api/conversations/${c.id}/read`, { method: "POST" }).catch(() => {}); }
+  }
+});
+
+setLanguage(navigator.language?.startsWith("en") ? "en" : "it");
 if (state.token) boot().catch(() => logout());

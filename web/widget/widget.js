@@ -122,25 +122,47 @@
       .then(function (h) { h.messages.forEach(upsert); h.messages.forEach(function (m) { seen[m.id] = 1; }); if (!lastId) lastId = h.last_event_id; connect(); });
   }
 
+  // One socket at a time; a silent one (no frame for 25 s, or the browser going offline) is
+  // dropped at once and replaced, resuming from lastId: nothing missed, nothing twice.
+  var heard = 0, reconnectTimer = null;
   function connect() {
-    ws = new WebSocket(WS);
-    ws.onopen = function () { ws.send(JSON.stringify({ type: "auth", token: state.visitorToken, last_event_id: lastId })); };
-    ws.onmessage = function (ev) {
+    clearTimeout(reconnectTimer);
+    var sock = ws = new WebSocket(WS);
+    heard = Date.now();
+    sock.onopen = function () { sock.send(JSON.stringify({ type: "auth", token: state.visitorToken, last_event_id: lastId })); };
+    sock.onmessage = function (ev) {
+      heard = Date.now();
       var f = JSON.parse(ev.data);
-      if (f.type === "ready") { retry = 0; status.textContent = ""; Object.keys(pending).forEach(function (cid) { ws.send(JSON.stringify(pending[cid])); }); }
+      if (f.type === "ready") { retry = 0; status.textContent = ""; Object.keys(pending).forEach(function (cid) { sock.send(JSON.stringify(pending[cid])); }); }
       else if (f.type === "ack") { delete pending[f.client_id]; upsert(f.message); }
       else if (f.type === "event") { lastId = f.id; save(); if (f.data.message) upsert(f.data.message); }
-      else if (f.type === "typing") { typing.textContent = f.on ? (f.name || "") + " " + t.typing : ""; }
+      else if (f.type === "typing") { showTyping(f); }
       else if (f.type === "resync") { api("/api/widget/messages").then(function (h) { h.messages.forEach(upsert); }); }
       else if (f.type === "error") { console.error("Crocevia: " + f.code + ": " + f.message); if (f.client_id && f.code !== "unavailable" && f.code !== "rate_limited") delete pending[f.client_id]; }
     };
-    ws.onclose = function (e) {
-      if (e.code === 4401) { state.visitorToken = null; save(); }
-      status.textContent = t.reconnecting;
-      var delay = Math.min(30000, 500 * Math.pow(2, retry++)) * (0.5 + Math.random() / 2);
-      setTimeout(function () { (state.visitorToken ? Promise.resolve(connect()) : start()).catch(function () {}); }, delay);
-    };
+    sock.onclose = function (e) { if (sock === ws) closed(e.code); };
   }
+  var typingShown = null;
+  function showTyping(f) {
+    typing.textContent = f.on ? (f.name || "") + " " + t.typing : "";
+    clearTimeout(typingShown); // a lost "stopped typing" frame must not leave it forever
+    if (f.on) typingShown = setTimeout(function () { typing.textContent = ""; }, 6000);
+  }
+  function closed(code) {
+    ws = null;
+    if (code === 4401) { state.visitorToken = null; save(); }
+    status.textContent = t.reconnecting;
+    var delay = Math.min(30000, 500 * Math.pow(2, retry++)) * (0.5 + Math.random() / 2);
+    reconnectTimer = setTimeout(reconnect, delay);
+  }
+  function reconnect() { (state.visitorToken ? Promise.resolve(connect()) : start()).catch(function () {}); }
+  function drop() { var dead = ws; if (!dead) return; ws = null; dead.onclose = null; try { dead.close(); } catch (e) { /* already gone */ } closed(1006); }
+  setInterval(function () {
+    if (!ws || ws.readyState !== 1) return;
+    if (Date.now() - heard > 25000) drop(); else ws.send('{"type":"ping"}');
+  }, 10000);
+  window.addEventListener("offline", drop);
+  window.addEventListener("online", function () { if (!ws && state.visitorToken) { retry = 0; clearTimeout(reconnectTimer); reconnect(); } });
 
   function sendText(text) {
     var frame = { type: "message", client_id: uuid(), text: text };
