@@ -5,6 +5,9 @@ English texts and a dropped connection that leaves no stale view."""
 from __future__ import annotations
 
 import secrets
+import struct
+import zlib
+from pathlib import Path
 
 import pytest
 from browser import SHOTS
@@ -14,6 +17,20 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from inbox.model import CannedResponse, Inbox
 
 pytestmark = pytest.mark.timeout(120)
+
+
+def tiny_png(path: Path) -> Path:
+    """A real 2x2 PNG (the server sniffs the type from the bytes)."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    raw = b"".join(b"\x00" + b"\x0b\x6e\x4f" * 2 for _ in range(2))
+    ihdr = struct.pack(">IIBBBBB", 2, 2, 8, 2, 0, 0, 0)
+    png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(raw))
+    path.write_bytes(png + chunk(b"IEND", b""))
+    return path
 
 
 @pytest.fixture
@@ -33,7 +50,7 @@ async def shift(db: async_sessionmaker[AsyncSession], world: World) -> tuple[Wor
 
 
 def test_an_evening_shift_in_the_console(
-    services: Services, shift: tuple[World, str], browser: object
+    services: Services, shift: tuple[World, str], browser: object, tmp_path: Path
 ) -> None:
     world, code = shift
     errors: list[str] = []
@@ -48,6 +65,10 @@ def test_an_evening_shift_in_the_console(
     box.fill("Buonasera, posso cambiare la taglia della giacca?")
     box.press("Enter")
     page.locator("#crocevia-widget >> .msg.in[data-id]:not([data-id=''])").first.wait_for()
+    page.locator("#crocevia-widget .attach input").set_input_files(
+        str(tiny_png(tmp_path / "giacca.png"))
+    )
+    page.locator("#crocevia-widget >> .msg.in[data-id]:not([data-id='']) img").wait_for()
 
     _id, email, password = world.agents["anna"]
     agent_ctx = browser.new_context(viewport={"width": 1360, "height": 820})  # type: ignore[attr-defined]
@@ -67,6 +88,7 @@ def test_an_evening_shift_in_the_console(
 
     console.locator("#list li", has_text="Marta Rossi").click()
     console.locator("#messages li", has_text="cambiare la taglia").wait_for()
+    console.locator("#messages li.in a.file img[alt='giacca.png']").wait_for()
     # The customer panel: details and identities from the pre-chat form.
     console.locator("#contact-details", has_text="marta@example.it").wait_for()
     assert "Marta Rossi" in console.locator("#contact-details").inner_text()

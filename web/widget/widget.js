@@ -12,10 +12,12 @@
   var T = {
     it: { title: "Scrivici", placeholder: "Scrivi un messaggio…", send: "Invia", open: "Apri la chat",
       close: "Chiudi la chat", sending: "invio…", sent: "inviato", offline: "Siamo offline: lascia la tua email e ti rispondiamo appena possibile.",
-      email: "La tua email", name: "Il tuo nome", start: "Inizia", typing: "sta scrivendo…", reconnecting: "Riconnessione…" },
+      email: "La tua email", name: "Il tuo nome", start: "Inizia", typing: "sta scrivendo…", reconnecting: "Riconnessione…",
+      attach: "Allega un'immagine o un PDF", tooBig: "Il file supera i 10 MB" },
     en: { title: "Chat with us", placeholder: "Write a message…", send: "Send", open: "Open chat",
       close: "Close chat", sending: "sending…", sent: "sent", offline: "We're offline: leave your email and we'll answer as soon as we can.",
-      email: "Your email", name: "Your name", start: "Start", typing: "is typing…", reconnecting: "Reconnecting…" }
+      email: "Your email", name: "Your name", start: "Start", typing: "is typing…", reconnecting: "Reconnecting…",
+      attach: "Attach an image or a PDF", tooBig: "The file is over 10 MB" }
   };
   var lang = (script.getAttribute("data-locale") || navigator.language || "en").slice(0, 2);
   var t = T[lang] || T.en;
@@ -47,6 +49,8 @@
     ".typing,.status{font-size:12px;color:#666;padding:0 14px 6px;min-height:18px}",
     "form.compose{display:flex;gap:8px;padding:10px;border-top:1px solid #e3e5e8}textarea{flex:1;resize:none;border:1px solid #cfd3d8;border-radius:10px;padding:8px;font-size:14px;height:40px}",
     "button.send{background:#0b6e4f;color:#fff;border:0;border-radius:10px;padding:0 14px;cursor:pointer;font-size:14px}",
+    ".attach{display:grid;place-items:center;width:40px;border:1px solid #cfd3d8;border-radius:10px;color:#555;cursor:pointer;position:relative}.attach:focus-within{outline:2px solid #0b6e4f}.attach input{position:absolute;inset:0;opacity:0;cursor:pointer;width:100%}",
+    "a.file{display:block;color:inherit;margin-top:4px}a.file img{max-width:200px;max-height:180px;border-radius:8px;display:block}",
     ".pre{padding:16px;display:flex;flex-direction:column;gap:10px}.pre p{margin:0;font-size:14px;color:#333}.pre input{border:1px solid #cfd3d8;border-radius:8px;padding:9px;font-size:14px}",
     "@media (max-width:480px){.panel{right:0;bottom:0;width:100vw;height:100vh;max-height:100vh;border-radius:0}}"
   ].join("");
@@ -68,7 +72,10 @@
   var pre = el("form", "pre");
   var compose = el("form", "compose"), box = el("textarea"), send = el("button", "send", t.send);
   box.placeholder = t.placeholder; box.setAttribute("aria-label", t.placeholder); send.type = "submit";
-  compose.appendChild(box); compose.appendChild(send);
+  var attach = el("label", "attach"), file = el("input"); attach.title = t.attach;
+  attach.innerHTML = '<svg width="20" height="20" viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" aria-hidden="true"><path d="M21 11.5l-8.5 8.5a5 5 0 0 1-7-7L14 4.5a3.5 3.5 0 0 1 5 5L10.5 18a2 2 0 0 1-3-3L15 7.5"/></svg>';
+  file.type = "file"; file.accept = "image/*,application/pdf"; file.setAttribute("aria-label", t.attach); attach.appendChild(file);
+  compose.appendChild(box); compose.appendChild(attach); compose.appendChild(send);
   [head, list, typing, status, pre, compose].forEach(function (n) { panel.appendChild(n); });
   root.appendChild(launcher); root.appendChild(panel);
 
@@ -97,7 +104,11 @@
     node.textContent = "";
     if (m.direction !== "in" && m.author && m.author.name) node.appendChild(el("div", "who", m.author.name));
     node.appendChild(el("div", null, m.text || ""));
-    (m.attachments || []).forEach(function (a) { var link = el("a", null, a.name || "file"); link.href = BASE + a.url; link.target = "_blank"; link.rel = "noopener"; node.appendChild(link); });
+    (m.attachments || []).forEach(function (a) {
+      var link = el("a", "file"); link.href = BASE + a.url; link.target = "_blank"; link.rel = "noopener";
+      if (/^image\//.test(a.content_type || "")) { var img = el("img"); img.src = link.href; img.alt = a.name || ""; link.appendChild(img); } else link.textContent = "⎘ " + (a.name || "file");
+      node.appendChild(link);
+    });
     if (m.id) place(node, +m.id);
     var meta = m.id ? time(m.created_at) + (m.direction === "in" ? " · " + t.sent : "") : t.sending;
     node.appendChild(el("div", "meta", meta));
@@ -164,12 +175,22 @@
   window.addEventListener("offline", drop);
   window.addEventListener("online", function () { if (!ws && state.visitorToken) { retry = 0; clearTimeout(reconnectTimer); reconnect(); } });
 
-  function sendText(text) {
-    var frame = { type: "message", client_id: uuid(), text: text };
+  function sendText(text, files) {
+    var frame = { type: "message", client_id: uuid(), text: text, attachments: (files || []).map(function (f) { return f.id; }) };
     pending[frame.client_id] = frame;
-    upsert({ client_id: frame.client_id, direction: "in", text: text });
+    upsert({ client_id: frame.client_id, direction: "in", text: text, attachments: files });
     if (ws && ws.readyState === 1) ws.send(JSON.stringify(frame));
   }
+  file.addEventListener("change", function () {
+    var f = file.files[0]; file.value = "";
+    if (!f) return;
+    if (f.size > 10 * 1024 * 1024) { status.textContent = t.tooBig; return; }
+    var form = new FormData(); form.append("file", f);
+    fetch(BASE + "/api/widget/attachments", { method: "POST", body: form, headers: { Authorization: "Bearer " + state.visitorToken } })
+      .then(function (r) { return r.json().then(function (j) { if (!r.ok) throw new Error((j.error && j.error.message) || r.status); return j; }); })
+      .then(function (stored) { status.textContent = ""; sendText("", [stored]); })
+      .catch(function (err) { status.textContent = err.message; console.error("Crocevia: " + err.message); });
+  });
   compose.addEventListener("submit", function (e) { e.preventDefault(); var v = box.value.trim(); if (v) { sendText(v); box.value = ""; } });
   box.addEventListener("keydown", function (e) { if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); compose.requestSubmit(); } });
   var typingTimer = null;
@@ -177,7 +198,7 @@
     if (!ws || ws.readyState !== 1) return;
     if (!typingTimer) ws.send(JSON.stringify({ type: "typing", on: true }));
     clearTimeout(typingTimer);
-    typingTimer = setTimeout(function () { typingTimer = null; if (ws.readyState === 1) ws.send(JSON.stringify({ type: "typing", on: false })); }, 2000);
+    typingTimer = setTimeout(function () { typingTimer = null; if (ws && ws.readyState === 1) ws.send(JSON.stringify({ type: "typing", on: false })); }, 2000);
   });
 
   function prechat() {
