@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from conftest import Services, World
 from browser import SHOTS
+from conftest import Services, World
 
 pytestmark = pytest.mark.timeout(120)
 
