@@ -28,6 +28,15 @@ def test_visitor_and_agent_talk_through_widget_and_console(
     box.fill("<img src=x onerror=alert(1)><script>alert(2)</script>")
     box.press("Enter")
     page.locator("#crocevia-widget >> .msg.in", has_text="<img src=x").wait_for()
+    hostile_name = "<img src=x onerror=alert(3)><script>alert(4)</script>"
+    status = page.evaluate(
+        "name => fetch('/api/widget/contact', {method: 'POST', headers: {'Content-Type': "
+        "'application/json', Authorization: 'Bearer ' + JSON.parse(localStorage.getItem("
+        f"'crocevia:{world.website_token}')).visitorToken}}, body: JSON.stringify({{name}})}})"
+        ".then(r => r.status)",
+        hostile_name,
+    )
+    assert status == 200
     # The shop's own layout and styles are untouched by the widget.
     assert page.locator("header").bounding_box() == header_box
     assert page.evaluate("getComputedStyle(document.body).fontFamily").startswith("Georgia")
@@ -42,7 +51,9 @@ def test_visitor_and_agent_talk_through_widget_and_console(
     console.fill("input[name=email]", email)
     console.fill("input[name=password]", password)
     console.click("button[type=submit]")
-    console.locator("#list li").first.click()
+    console.locator("#list li", has_text=hostile_name).click()  # the name, as text
+    console.locator("#chat-title", has_text=hostile_name).wait_for()
+    console.locator("#contact-details dd", has_text=hostile_name).wait_for()
     console.locator("#messages li", has_text="il mio ordine 1234").wait_for()
     console.locator("#messages li", has_text="<img src=x onerror=alert(1)>").wait_for()
     console.fill("#text", "Buonasera! Controllo subito l'ordine 1234.")
