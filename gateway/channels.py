@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
 from connectors.base import Connector
 from connectors.website import WebsiteConnector
+from inbox.files import FileStore
 from inbox.model import Inbox
 from inbox.types import Channel
 
@@ -12,13 +15,31 @@ class UnknownChannel(LookupError):
     pass
 
 
-def connector_for(inbox: Inbox) -> Connector:
+def connector_for(
+    inbox: Inbox,
+    *,
+    sessions: async_sessionmaker[AsyncSession] | None = None,
+    files: FileStore | None = None,
+) -> Connector:
+    """`sessions` and `files` let a connector upload our stored attachments (Telegram)."""
     if inbox.channel == Channel.WEBSITE:
         return WebsiteConnector()
+    if inbox.channel == Channel.TELEGRAM:
+        from connectors.telegram import TelegramConnector
+
+        return TelegramConnector.for_inbox(inbox, sessions=sessions, files=files)
+    if inbox.channel == Channel.EMAIL:
+        from connectors.email import EmailConnector
+
+        return EmailConnector.for_inbox(inbox, sessions=sessions, files=files)
     raise UnknownChannel(f"no connector for channel {inbox.channel!r} (inbox {inbox.id})")
 
 
 def webhook_connector_for(inbox: Inbox, channel: str) -> Connector | None:
     """The connector that verifies and parses `/webhooks/{channel}/{inbox}`; None when the
     inbox is not of that channel."""
+    if channel == Channel.TELEGRAM:
+        from connectors.telegram import TelegramConnector
+
+        return TelegramConnector.for_inbox(inbox) if inbox.channel == channel else None
     raise UnknownChannel(f"no webhooks for channel {channel!r}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import os
 import secrets
 import signal
@@ -68,6 +69,7 @@ def cmd_worker(_args: argparse.Namespace) -> int:
     from gateway.channels import connector_for
     from gateway.worker import OutboundWorker
     from inbox.db import create_engine, sessionmaker
+    from inbox.files import FileStore
     from inbox.relay import Relay
 
     settings = Settings.from_env()
@@ -77,8 +79,10 @@ def cmd_worker(_args: argparse.Namespace) -> int:
         sessions = sessionmaker(engine)
         redis = Redis.from_url(url, health_check_interval=10)
         relay = Relay(redis, sessions)
+        files = FileStore(settings.data_dir / "files")
+        connectors = functools.partial(connector_for, sessions=sessions, files=files)
         worker = OutboundWorker(
-            redis, sessions, relay, connector_for, claim_idle_ms=settings.claim_idle_ms,
+            redis, sessions, relay, connectors, claim_idle_ms=settings.claim_idle_ms,
             requeue_after_s=settings.requeue_after_s,
         )  # fmt: skip
         relay_task = asyncio.create_task(relay.run())
@@ -171,6 +175,44 @@ def cmd_sentiment(_args: argparse.Namespace) -> int:
     return sentiment_main([])
 
 
+def cmd_email(args: argparse.Namespace) -> int:
+    """`crocevia email fetch INBOX_ID` / `crocevia email smtp-server --port N`."""
+    from connectors.email_service import EmailService
+    from gateway.app import _tagger
+
+    settings = Settings.from_env()
+    with redis_url(settings) as url, contextlib.suppress(KeyboardInterrupt):
+        service = EmailService(settings.database_url, url, settings.data_dir / "files", _tagger())
+        if args.email_command == "fetch":
+            asyncio.run(service.fetch(args.inbox_id, once=args.once))
+        else:
+            asyncio.run(service.smtp_server(args.host, args.port))
+    return 0
+
+
+def cmd_telegram(args: argparse.Namespace) -> int:
+    """`crocevia telegram set-webhook|poll|link INBOX_ID` (see docs/telegram.md)."""
+    from connectors import telegram_polling as tg
+    from inbox.files import FileStore
+
+    settings = Settings.from_env()
+    if args.telegram_command == "set-webhook":
+        url = asyncio.run(tg.set_webhook_command(settings.database_url, args.inbox_id,
+                                                 settings.public_url))  # fmt: skip
+        print(f"webhook set: {url}")
+    elif args.telegram_command == "link":
+        print(asyncio.run(tg.link_command(settings.database_url, settings.secret_key,
+                                          args.inbox_id, args.contact_id)))  # fmt: skip
+    else:
+        from gateway.app import _tagger
+
+        files = FileStore(settings.data_dir / "files")
+        with redis_url(settings) as url:
+            asyncio.run(tg.poll_command(settings.database_url, url, files, settings.secret_key,
+                                        args.inbox_id, _tagger()))  # fmt: skip
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="crocevia", description="Omnichannel social inbox")
     sub = p.add_subparsers(dest="command", required=True)
@@ -197,6 +239,27 @@ def parser() -> argparse.ArgumentParser:
     agent.add_argument("--name", required=True)
     agent.add_argument("--role", default="agent", choices=["agent", "lead", "admin", "marketing"])
     agent.set_defaults(func=cmd_create_agent)
+    email = sub.add_parser("email", help="email inbound: IMAP fetch or an SMTP server")
+    email_sub = email.add_subparsers(dest="email_command", required=True)
+    fetch = email_sub.add_parser("fetch", help="read an email inbox's IMAP mailbox (IDLE/poll)")
+    fetch.add_argument("inbox_id", type=int)
+    fetch.add_argument("--once", action="store_true", help="take what is new, then exit")
+    smtpd = email_sub.add_parser("smtp-server", help="receive mail for email inboxes (MX)")
+    smtpd.add_argument("--host", default="0.0.0.0")
+    smtpd.add_argument("--port", type=int, default=25)
+    email.set_defaults(func=cmd_email)
+    telegram = sub.add_parser("telegram", help="Telegram bots: webhook, polling, /start links")
+    tg_sub = telegram.add_subparsers(dest="telegram_command", required=True)
+    tg_sub.add_parser("set-webhook", help="point the bot's webhook at this gateway").add_argument(
+        "inbox_id", type=int
+    )
+    tg_sub.add_parser("poll", help="fetch updates with getUpdates (no public URL)").add_argument(
+        "inbox_id", type=int
+    )
+    tg_link = tg_sub.add_parser("link", help="print a t.me deep link that links a contact")
+    tg_link.add_argument("inbox_id", type=int)
+    tg_link.add_argument("contact_id", type=int)
+    telegram.set_defaults(func=cmd_telegram)
     sub.add_parser(
         "sentiment", help="read messages on stdin, print language and sentiment as JSON lines"
     ).set_defaults(func=cmd_sentiment)

@@ -22,6 +22,7 @@ from gateway.api.errors import ApiError, read_body
 from gateway.channels import UnknownChannel, webhook_connector_for
 from gateway.metrics import MESSAGES_IN
 from gateway.runtime import runtime
+from inbox.files import FileStore
 from inbox.ingest import UnknownInbox
 from inbox.model import Inbox
 
@@ -80,6 +81,7 @@ async def webhook(request: Request) -> Response:
         items = connector.parse(payload)
     except (ValueError, ParseError) as exc:
         raise ApiError(400, "invalid_payload", f"not a {inbox.channel} payload: {exc}") from None
+    items = await _prepare(connector, items, request)
     batcher = runtime(request).batcher
     results = await asyncio.gather(*(batcher.submit(i) for i in items), return_exceptions=True)
     stored = 0
@@ -94,6 +96,27 @@ async def webhook(request: Request) -> Response:
             MESSAGES_IN.labels(inbox.channel).inc()
     await _after_ingest(connector, payload, request)
     return JSONResponse({"received": len(items), "stored": stored})
+
+
+async def _prepare(connector: Any, items: list[Any], request: Request) -> list[Any]:
+    """Connectors with asynchronous work before storing (Telegram: download the files,
+    link `/start` payloads) do it here; a failure answers 503, so the platform retries."""
+    prepare = getattr(connector, "prepare", None)
+    if prepare is None or not items:
+        return items
+    rt = runtime(request)
+    try:
+        return list(
+            await prepare(items, sessions=rt.sessions, files=FileStore(rt.settings.data_dir / "files"),
+                          secret_key=rt.settings.secret_key)
+        )  # fmt: skip
+    except Exception as exc:
+        log.warning(
+            "webhook_prepare_failed", extra={"channel": connector.channel, "error": repr(exc)}
+        )
+        raise ApiError(
+            503, "unavailable", "not stored; deliver again", {"Retry-After": "5"}
+        ) from None
 
 
 async def _after_ingest(connector: Any, payload: Any, request: Request) -> None:

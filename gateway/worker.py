@@ -209,16 +209,30 @@ class OutboundWorker:
                     .limit(1)
                 )
             ).scalar_one_or_none()
+            thread: list[tuple[str, str]] = []
+            if conv.threaded:  # email: the ids the customer's client threads by
+                thread = [
+                    (str(r.external_id), r.direction)
+                    for r in await session.execute(
+                        select(Message.external_id, Message.direction)
+                        .where(Message.conversation_id == conv.id)
+                        .where(Message.external_id.is_not(None), Message.id != msg.id)
+                        .order_by(Message.id)
+                    )
+                ]
             return inbox, OutboundMessage(
                 message_id=msg.id,
                 conversation_id=conv.id,
                 inbox_id=inbox.id,
                 channel=Channel(inbox.channel),
-                recipient_external_id=identity.external_id if identity else "",
+                recipient_external_id=conv.reply_to_external_id
+                or (identity.external_id if identity else ""),
                 text=msg.text,
                 attachments=tuple(Attachment(**a) for a in msg.attachments or []),
                 subject=conv.subject,
                 recipient_email=contact.email,
+                thread_ids=tuple(i for i, _d in thread),
+                reply_to_external_id=next((i for i, d in reversed(thread) if d == "in"), None),
             )
 
     async def _deliver(self, message_id: int) -> None:

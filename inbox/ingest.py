@@ -264,6 +264,9 @@ async def ingest_batch(
              "status": DeliveryStatus.RECEIVED.value, "platform_sent_at": item.sent_at,
              "created_at": now, "attempts": 0, **_tags(item.text, tagger)}
         )  # fmt: skip
+        conv.reply_to_external_id = item.sender.external_id  # answer whoever wrote last
+        if conv.language is None:
+            conv.language = fresh_rows[-1]["language"]  # the customer's, for routing
         fresh_convs.append(conv)
         plan.append((n, key, conv, contact))
     await session.flush()  # new contacts, identities and conversations get their ids

@@ -109,11 +109,20 @@ agent_teams = Table(
 )
 
 
+class RoutingPolicy(enum.StrEnum):
+    MANUAL = "manual"
+    ROUND_ROBIN = "round_robin"
+    LEAST_BUSY = "least_busy"
+
+
 class Team(Base):
     __tablename__ = "teams"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(120), unique=True)
+    routing_policy: Mapped[str] = mapped_column(
+        String(20), default=RoutingPolicy.MANUAL.value, server_default="manual"
+    )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -131,6 +140,8 @@ class Agent(Base):
     capacity: Mapped[int] = mapped_column(default=5)
     presence: Mapped[str] = mapped_column(String(10), default=Presence.OFFLINE.value)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: Round-robin takes the eligible agent who was given a conversation longest ago.
+    last_assigned_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     teams: Mapped[list[Team]] = relationship(secondary=agent_teams, lazy="selectin")
@@ -236,6 +247,12 @@ class Conversation(Base):
     snoozed_until: Mapped[datetime | None]
     #: Lower-case label names (see inbox.labels); filtered with a LIKE on the JSON text.
     labels: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
+    #: The customer's language (from their first message), for routing and auto-replies.
+    language: Mapped[str | None] = mapped_column(String(8))
+    csat_requested_at: Mapped[datetime | None]
+    #: The platform id of whoever wrote last (a Telegram chat, a WhatsApp number): replies go
+    #: there even when the contact has several identities on the channel.
+    reply_to_external_id: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -349,4 +366,32 @@ class StoredFile(Base):
     name: Mapped[str] = mapped_column(String(255))
     size: Mapped[int] = mapped_column(BigInteger)
     inbox_id: Mapped[int | None] = mapped_column(ForeignKey("inboxes.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SlaBreach(Base):
+    """A response target missed: recorded once per wait (the `due_at` it missed)."""
+
+    __tablename__ = "sla_breaches"
+    __table_args__ = (UniqueConstraint("conversation_id", "kind", "due_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(20))  # first_response | next_response
+    due_at: Mapped[datetime]
+    breached_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CsatResponse(Base):
+    """A customer's 1-5 rating of a resolved conversation, with an optional comment."""
+
+    __tablename__ = "csat_responses"
+
+    conversation_id: Mapped[int] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), primary_key=True
+    )
+    rating: Mapped[int]
+    comment: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
