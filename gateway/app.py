@@ -26,6 +26,7 @@ from gateway.hub import Hub
 from gateway.limits import Limited
 from gateway.metrics import INGEST_BATCH
 from gateway.openapi import document
+from gateway.presence import PresenceBeat
 from gateway.runtime import Runtime
 from gateway.settings import Settings
 from gateway.ws_agent import agent_socket
@@ -131,14 +132,17 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
         _tagger(),
         on_batch=lambda n, _s: INGEST_BATCH.observe(n),
     )
-    app.state.runtime = Runtime(settings, engine, sessions, redis, hub, relay, batcher)
+    presence = PresenceBeat(redis)
+    app.state.runtime = Runtime(settings, engine, sessions, redis, hub, relay, batcher, presence)
     await hub.start()
     batcher.start()
+    presence.start()
     relay_task = asyncio.create_task(relay.run(), name="relay")
     try:
         yield
     finally:
         relay_task.cancel()
+        await presence.stop()
         await batcher.stop()
         await hub.stop()
         await relay.mark_published()

@@ -32,6 +32,14 @@ def connector_for(
         from connectors.email import EmailConnector
 
         return EmailConnector.for_inbox(inbox, sessions=sessions, files=files)
+    if inbox.channel == Channel.X:
+        from connectors.x import XConnector
+
+        return XConnector.for_inbox(inbox, sessions=sessions)
+    if inbox.channel in (Channel.MESSENGER, Channel.INSTAGRAM, Channel.WHATSAPP):
+        from connectors.meta import MetaConnector
+
+        return MetaConnector.for_inbox(inbox)
     raise UnknownChannel(f"no connector for channel {inbox.channel!r} (inbox {inbox.id})")
 
 
@@ -42,4 +50,12 @@ def webhook_connector_for(inbox: Inbox, channel: str) -> Connector | None:
         from connectors.telegram import TelegramConnector
 
         return TelegramConnector.for_inbox(inbox) if inbox.channel == channel else None
+    if channel == Channel.X:
+        from connectors.x import XConnector
+
+        return XConnector.for_inbox(inbox) if inbox.channel == channel else None
+    if channel == "meta":  # one path for Messenger, Instagram and WhatsApp inboxes
+        from connectors.meta import META_CHANNELS, MetaConnector
+
+        return MetaConnector.for_inbox(inbox) if inbox.channel in META_CHANNELS else None
     raise UnknownChannel(f"no webhooks for channel {channel!r}")

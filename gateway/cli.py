@@ -65,8 +65,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_worker(_args: argparse.Namespace) -> int:
     from redis.asyncio import Redis
 
-    from gateway import timers
     from gateway.channels import connector_for
+    from gateway.router import Router
     from gateway.worker import OutboundWorker
     from inbox.db import create_engine, sessionmaker
     from inbox.files import FileStore
@@ -86,12 +86,13 @@ def cmd_worker(_args: argparse.Namespace) -> int:
             requeue_after_s=settings.requeue_after_s,
         )  # fmt: skip
         relay_task = asyncio.create_task(relay.run())
-        timers_task = asyncio.create_task(timers.run(sessions, relay, settings.timer_interval_s))
+        router = Router(sessions, relay, redis, grace_s=settings.presence_grace_s)
+        router_task = asyncio.create_task(router.run(settings.timer_interval_s))
         try:
             await worker.run()
         finally:
             relay_task.cancel()
-            timers_task.cancel()
+            router_task.cancel()
             await redis.aclose()
             await engine.dispose()
 
@@ -213,6 +214,20 @@ def cmd_telegram(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_x(args: argparse.Namespace) -> int:
+    """`crocevia x poll INBOX_ID [--once]`: mentions and DMs from the X API (docs/social.md)."""
+    from connectors.x_polling import poll_command
+    from gateway.app import _tagger
+
+    settings = Settings.from_env()
+    with redis_url(settings) as url, contextlib.suppress(KeyboardInterrupt):
+        stored = asyncio.run(poll_command(settings.database_url, url, args.inbox_id, _tagger(),
+                                          once=args.once))  # fmt: skip
+        if args.once:
+            print(f"stored {stored} new messages")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="crocevia", description="Omnichannel social inbox")
     sub = p.add_subparsers(dest="command", required=True)
@@ -260,6 +275,13 @@ def parser() -> argparse.ArgumentParser:
     tg_link.add_argument("inbox_id", type=int)
     tg_link.add_argument("contact_id", type=int)
     telegram.set_defaults(func=cmd_telegram)
+    x = sub.add_parser("x", help="X (Twitter): poll mentions and DMs without a webhook")
+    x_poll = x.add_subparsers(dest="x_command", required=True).add_parser(
+        "poll", help="poll the X API for mentions and DMs (the cursor survives restarts)"
+    )
+    x_poll.add_argument("inbox_id", type=int)
+    x_poll.add_argument("--once", action="store_true", help="one round, then exit")
+    x.set_defaults(func=cmd_x)
     sub.add_parser(
         "sentiment", help="read messages on stdin, print language and sentiment as JSON lines"
     ).set_defaults(func=cmd_sentiment)

@@ -1,4 +1,5 @@
-"""What a gateway process holds while it runs: database, Redis, fan-out, relay, batcher."""
+"""What a gateway process holds while it runs: database, Redis, fan-out, relay, batcher,
+agents' heartbeats."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from starlette.requests import HTTPConnection
 
 from gateway.batcher import IngestBatcher
 from gateway.hub import Hub
+from gateway.presence import PresenceBeat
 from gateway.settings import Settings
 from inbox.relay import Relay
 
@@ -23,6 +25,7 @@ class Runtime:
     hub: Hub
     relay: Relay
     batcher: IngestBatcher
+    presence: PresenceBeat
 
 
 def runtime(conn: HTTPConnection) -> Runtime:

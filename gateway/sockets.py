@@ -102,9 +102,11 @@ async def serve(
     make_subscriber: Callable[[Any], Subscriber],
     ready: Callable[[Any], dict[str, Any]],
     handlers: dict[str, Callable[[Session, Any, dict[str, Any]], Awaitable[None]]],
+    on_open: Callable[[Any], Awaitable[None]] | None = None,
+    on_close: Callable[[Any], None] | None = None,
 ) -> None:
     """Run one socket: `handlers` maps a client frame's type to what answers it
-    (`ping` is answered here)."""
+    (`ping` is answered here); `on_open` and `on_close` bracket an authenticated socket."""
 
     async def handle(session: Session, principal: Any, frame: dict[str, Any]) -> None:
         if frame["type"] == "ping":
@@ -132,6 +134,8 @@ async def serve(
     await hub.subscribe(sub, first.get("last_event_id"))
     SOCKETS.labels(kind).inc()
     writer = asyncio.create_task(_write(ws, sub))
+    if on_open is not None:
+        await on_open(principal)
     try:
         while True:
             text = await ws.receive_text()
@@ -168,6 +172,8 @@ async def serve(
     finally:
         hub.unsubscribe(sub)
         SOCKETS.labels(kind).dec()
+        if on_close is not None:
+            on_close(principal)
         writer.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await writer

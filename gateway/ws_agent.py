@@ -18,6 +18,7 @@ from gateway.runtime import Runtime, runtime
 from inbox import conversations, replies
 from inbox.access import Viewer
 from inbox.model import Agent, Message
+from inbox.reply_window import ReplyWindowClosed
 from inbox.serialize import message_dict
 from inbox.states import InvalidTransition
 
@@ -78,6 +79,8 @@ async def agent_socket(ws: WebSocket) -> None:
             "retry": lambda s, p, f: _retry(rt, s, p, f),
             "typing": lambda s, p, f: _typing(rt, p, f),
         },
+        on_open=lambda p: rt.presence.join(p.agent.id),
+        on_close=lambda p: rt.presence.leave(p.agent.id),
     )
 
 
@@ -96,10 +99,13 @@ async def _reply(rt: Runtime, s: sockets.Session, p: AgentPrincipal, frame: dict
             files = [a.as_dict() for a in await load_attachments(session, ids, None)]
         except LookupError as exc:
             raise sockets.FrameError("not_found", str(exc)) from None
-        msg, _created = await replies.create_reply(
-            session, p.agent, conv, text, client_id=client_id, private=private,
-            attachments=files, outbox=outbox,
-        )  # fmt: skip
+        try:
+            msg, _created = await replies.create_reply(
+                session, p.agent, conv, text, client_id=client_id, private=private,
+                attachments=files, outbox=outbox,
+            )  # fmt: skip
+        except ReplyWindowClosed as exc:
+            raise sockets.FrameError("reply_window_closed", exc.message) from None
     await rt.relay.publish_quietly(outbox)
     s.send({"type": "ack", "client_id": client_id, "message": message_dict(msg, agent=p.agent)})
 

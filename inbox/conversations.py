@@ -11,11 +11,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from inbox import events
 from inbox.access import Viewer
+from inbox.auto_messages import ask_csat
 from inbox.labels import InvalidLabel, has_label, normalise_all
 from inbox.model import (
     Agent,
     Contact,
     Conversation,
+    Inbox,
     Message,
     Outbox,
     Priority,
@@ -194,6 +196,7 @@ async def update(
     Snoozing takes an optional wake-up time (without one, the customer's next message
     wakes the conversation); a transfer to a team without naming an agent leaves it
     unassigned in that team's queue."""
+    resolving = status == "resolved" and conv.status != "resolved"
     if status is not None and status != conv.status:
         check_conversation_move(conv.status, status)
         conv.status = status
@@ -229,6 +232,9 @@ async def update(
             raise InvalidFilter(str(exc)) from None
     conv.updated_at = utcnow()
     await session.flush()
+    if resolving and outbox is not None:
+        inbox = await session.get_one(Inbox, conv.inbox_id)
+        await ask_csat(session, conv, inbox, conv.updated_at, outbox)
     contact = await session.get_one(Contact, conv.contact_id)
     row = events.emit(
         session, "conversation.updated", {"conversation": conversation_dict(conv, contact)}

@@ -95,6 +95,21 @@ async def _follow_merges(session: AsyncSession, contact: Contact) -> Contact:
     return contact
 
 
+async def _contacts_by_phone(session: AsyncSession, phones: set[str | None]) -> dict[str, Contact]:
+    """Contacts already known by one of these phone numbers (E.164), when exactly one has it:
+    a new identity with that number joins that contact instead of making another."""
+    wanted = {p for p in phones if p}
+    if not wanted:
+        return {}
+    rows = await session.execute(
+        select(Contact).where(Contact.phone.in_(wanted)).where(Contact.merged_into_id.is_(None))
+    )
+    matches: dict[str, list[Contact]] = {}
+    for contact in rows.scalars():
+        matches.setdefault(contact.phone or "", []).append(contact)
+    return {phone: found[0] for phone, found in matches.items() if len(found) == 1}
+
+
 async def _contacts(
     session: AsyncSession, items: Sequence[InboundMessage]
 ) -> dict[tuple[str, str], Contact]:
@@ -111,16 +126,28 @@ async def _contacts(
         if (channel, external_id) not in keys:
             continue
         found[(channel, external_id)] = await _follow_merges(session, contact)
+    by_phone = await _contacts_by_phone(session, {i.sender.phone for i in items})
     new: list[tuple[tuple[str, str], InboundMessage]] = []
     for item in items:
         key = (item.channel.value, item.sender.external_id)
         if key in found:
             if found[key].name is None and item.sender.name:
                 found[key].name = item.sender.name
+            if found[key].phone is None and item.sender.phone:
+                found[key].phone = item.sender.phone
             continue
         s = item.sender
-        found[key] = Contact(name=s.name or s.handle, email=s.email, phone=s.phone, attributes={})
-        session.add(found[key])
+        if s.phone and s.phone in by_phone:  # known elsewhere (WhatsApp number = contact phone)
+            found[key] = by_phone[s.phone]
+            if found[key].name is None and (s.name or s.handle):
+                found[key].name = s.name or s.handle
+        else:
+            found[key] = Contact(
+                name=s.name or s.handle, email=s.email, phone=s.phone, attributes={}
+            )
+            session.add(found[key])
+            if s.phone:
+                by_phone[s.phone] = found[key]
         new.append((key, item))
     if new:
         await session.flush()
@@ -252,6 +279,8 @@ async def ingest_batch(
         if conv.status != "open":
             conv.status, conv.snoozed_until = "open", None
             reopened.add(id(conv))
+        if item.subject is not None and item.channel in CHAT_CHANNELS:
+            conv.subject = item.subject  # X: whether replies are public follows the latest
         conv.last_message_at = now
         if conv.waiting_since is None:
             conv.waiting_since = now

@@ -23,6 +23,7 @@ from inbox.model import (
     Outbox,
     utcnow,
 )
+from inbox.reply_window import check_reply_window
 from inbox.serialize import conversation_dict, message_dict
 from inbox.states import InvalidTransition, check_delivery_move
 
@@ -46,7 +47,8 @@ async def create_reply(
     attachments: list[dict[str, Any]] | None = None,
     outbox: list[Outbox] | None = None,
 ) -> tuple[Message, bool]:
-    """Store an agent's reply (or note). Returns (message, created)."""
+    """Store an agent's reply (or note). Returns (message, created). A reply that the
+    platform would refuse (Meta's 24-hour window) raises reply_window.ReplyWindowClosed."""
     key = client_key(agent.id, client_id)
     existing = (
         await session.execute(
@@ -57,6 +59,8 @@ async def create_reply(
     ).scalar_one_or_none()
     if existing is not None:
         return existing, False
+    if not private:
+        await check_reply_window(session, conversation, text)
     now = utcnow()
     msg = Message(
         conversation_id=conversation.id,

@@ -1,13 +1,26 @@
 """Language and sentiment of a customer's message, offline, in Italian and English.
 
-English is scored by VADER (vaderSentiment). Italian is scored by our own
-VADER-style method: a lexicon written for this project (inbox/data/it_lexicon.tsv,
-customer-care vocabulary, stems with `*` match any ending) and VADER's rules:
-negation flips and damps the next sentiment words ("non è male" is mildly positive,
-"non funziona" negative), intensifiers and dampeners scale them ("molto",
-"davvero", "un po'"), after a contrast word ("ma", "però") the clause that follows
-weighs more, exclamation marks and words in capitals add emphasis, and emoji are
-scored through VADER's own emoji table. Nothing is downloaded at run time.
+One VADER-style engine scores both languages (see docs/sentiment.md):
+
+* lexicons: for Italian, inbox/data/it_lexicon.tsv, written for this project (customer-care
+  vocabulary, stems with `*` match any ending, accent-less and texting spellings); for
+  English, VADER's own lexicon as shipped with vaderSentiment, corrected and extended by
+  inbox/data/en_lexicon.tsv (also written for this project). A lexicon line may be a phrase
+  ("nessuna risposta", "never arrived") and may carry a third column: the valence when the
+  word is negated ("arrivato" is neutral, "non è arrivato" negative). Emoji are scored from
+  inbox/data/emoji.tsv.
+* rules, after VADER: negation flips and damps the words that follow it in the clause
+  ("non è male" is mildly positive; Italian's "non ... mai" counts once), intensifiers and
+  dampeners scale them ("molto", "davvero", "un po'"), "poco" negates the next word
+  ("poco gentile"), a contrast word ("ma",
+  "però", "but") makes the clause after it weigh more and the one before less, a concession
+  ("nonostante", "despite") weighs less, exclamation marks and words in capitals add
+  emphasis, plain questions lean neutral, and three sarcasm cues flip praise: a rolling-eyes
+  or upside-down emoji, a short praising opener followed by a complaint, and "grazie per"
+  / "thanks for" followed by something negative ("Ottimo, un'altra settimana di attesa").
+
+Language detection is py3langid restricted to six European languages, with word hints
+deciding short or uncertain messages. Nothing is downloaded at run time.
 
 The stable command `crocevia sentiment` reads one message per line and prints one
 JSON object per line: {"language": "it", "label": "negative", "score": -0.62}.
@@ -20,38 +33,24 @@ import math
 import re
 import sys
 import unicodedata
-from dataclasses import dataclass
-from functools import cache
+from dataclasses import dataclass, field
+from functools import cache, lru_cache
 from pathlib import Path
 
-LEXICON_FILE = Path(__file__).with_name("data") / "it_lexicon.tsv"
+DATA = Path(__file__).with_name("data")
+LEXICON_FILE = DATA / "it_lexicon.tsv"
+EN_LEXICON_FILE = DATA / "en_lexicon.tsv"
+EMOJI_FILE = DATA / "emoji.tsv"
 LANGUAGES = ["it", "en", "es", "fr", "de", "pt"]
 THRESHOLD = 0.05
 ALPHA = 15.0  # VADER's normalisation constant
-
-NEGATORS = frozenset({"non", "mai", "nessuno", "nessuna", "niente", "nulla", "senza", "né",
-                      "nemmeno", "neanche", "neppure", "manco"})  # fmt: skip
-BOOSTERS = {
-    "molto": 0.3, "davvero": 0.3, "veramente": 0.3, "troppo": 0.3, "super": 0.3,
-    "estremamente": 0.4, "assolutamente": 0.35, "proprio": 0.2, "tanto": 0.2, "tantissimo": 0.35,
-    "incredibilmente": 0.35, "decisamente": 0.3, "parecchio": 0.2, "sempre": 0.15,
-    "poco": -0.3, "abbastanza": -0.1, "piuttosto": -0.1, "quasi": -0.2, "leggermente": -0.25,
-}  # fmt: skip
-CONTRAST = frozenset({"ma", "però", "pero", "tuttavia", "eppure", "invece"})
-N_SCALAR = -0.74
-CAPS_INCR = 0.733
-
-_ITALIAN_HINTS = frozenset(
-    "il lo la gli le un una di del della che non è e' sono ho ha mi ci per con grazie ciao "
-    "buongiorno buonasera salve ordine spedizione pacco reso rimborso perché quando dove "
-    "come vorrei potete posso avete ancora già molto tutto".split()
-)  # fmt: skip
-_ENGLISH_HINTS = frozenset(
-    "the a an is are was i you my your it this that not no thanks thank hello hi please "
-    "order shipping package refund when where how would could can have still already very "
-    "all and with for".split()
-)  # fmt: skip
-_WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?|[!?]", re.UNICODE)
+N_SCALAR = -0.74  # VADER: a negated word keeps 74% of its strength, reversed
+CAPS_INCR = 0.733  # VADER: a word in capitals in a mixed-case message
+BANG_INCR = 0.292  # VADER: per "!" (at most 4)
+QUESTION_BAND = 1.6  # a plain question needs more than this raw valence to count
+_POCO = frozenset({"poco", "poca", "pochi", "poche"})
+SARCASM_EMOJI = frozenset("🙄🙃😒😏")
+PUNCT = frozenset(",.;:!?")
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,19 +60,201 @@ class Analysis:
     label: str
 
 
-def _label(score: float) -> str:
-    if score >= THRESHOLD:
-        return "positive"
-    if score <= -THRESHOLD:
-        return "negative"
-    return "neutral"
+@dataclass(slots=True)
+class _Lexicon:
+    words: dict[str, float] = field(default_factory=dict)
+    negated: dict[str, float] = field(default_factory=dict)  # valence when negated, if set
+    stems: list[tuple[str, float, float | None]] = field(default_factory=list)
+    phrases: dict[str, list[tuple[tuple[str, ...], float]]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class _Rules:
+    negators: frozenset[str]
+    boosters: dict[str, float]
+    contrast: frozenset[str]
+    concession: frozenset[str]
+    gratitude: frozenset[str]
+    gratitude_for: frozenset[str]  # "grazie *per* ...", "thanks *for* ..."
+    question_words: frozenset[str]
+    spelling: dict[str, str]
+    negation_window: int = 3
+
+
+_IT = _Rules(
+    negators=frozenset({"non", "mai", "nessuno", "nessuna", "nessun", "niente", "nulla", "senza",
+                        "né", "nemmeno", "neanche", "neppure", "manco", "nn"}),
+    boosters={
+        "molto": 0.3, "davvero": 0.3, "veramente": 0.3, "troppo": 0.3, "super": 0.3,
+        "estremamente": 0.4, "assolutamente": 0.35, "proprio": 0.2, "tanto": 0.2,
+        "tantissimo": 0.35, "incredibilmente": 0.35, "decisamente": 0.3, "parecchio": 0.2,
+        "sempre": 0.15, "così": 0.2, "cosi": 0.2, "completamente": 0.3, "totalmente": 0.3,
+        "particolarmente": 0.25, "affatto": 0.3, "mega": 0.3, "ultra": 0.3, "sinceramente": 0.1,
+        "abbastanza": -0.2, "piuttosto": -0.15, "quasi": -0.2, "leggermente": -0.3,
+        "po": -0.3, "pochino": -0.3, "poco": -0.3, "relativamente": -0.2, "vagamente": -0.3,
+    },
+    contrast=frozenset({"ma", "però", "tuttavia", "eppure", "comunque", "anzi"}),
+    concession=frozenset({"nonostante", "malgrado", "sebbene", "benché", "seppur", "seppure"}),
+    gratitude=frozenset({"grazie", "ringrazio", "ringraziamo", "complimenti"}),
+    gratitude_for=frozenset({"per", "di"}),
+    question_words=frozenset({"come", "quando", "dove", "quanto", "quanti", "quale", "quali",
+                              "qual", "perché", "cosa", "chi", "posso", "potete", "avete",
+                              "è", "si", "mi", "vorrei"}),
+    spelling={
+        "e'": "è", "perche": "perché", "xke": "perché", "xché": "perché", "perke": "perché",
+        "pk": "perché", "xk": "perché", "pero": "però", "piu": "più", "gia": "già",
+        "cmq": "comunque", "grz": "grazie", "graz": "grazie", "grazi": "grazie", "x": "per",
+        "qnd": "quando", "ke": "che", "ki": "chi", "tt": "tutto", "sn": "sono", "nn": "non",
+        "cosi": "così", "puo": "può", "qlc": "qualcosa", "qlcs": "qualcosa", "nessun": "nessuno",
+        "tnx": "grazie", "thx": "grazie", "citta": "città", "qualita": "qualità",
+    },
+    negation_window=4,
+)  # fmt: skip
 
 
 @cache
-def _vader():  # type: ignore[no-untyped-def]
-    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+def _en_rules() -> _Rules:
+    from vaderSentiment.vaderSentiment import BOOSTER_DICT, NEGATE
 
-    return SentimentIntensityAnalyzer()
+    negators = {w for w in NEGATE} | {"no", "nobody", "nothing", "without", "none", "neither"}
+    return _Rules(
+        negators=frozenset(negators),
+        boosters=dict(BOOSTER_DICT),
+        contrast=frozenset({"but", "however", "though"}),
+        concession=frozenset({"despite", "although", "notwithstanding"}),
+        gratitude=frozenset({"thanks", "thank", "thx", "cheers"}),
+        gratitude_for=frozenset({"for"}),
+        question_words=frozenset({"how", "what", "when", "where", "which", "who", "why", "can",
+                                  "could", "do", "does", "did", "is", "are", "will", "would",
+                                  "have", "has", "should", "may"}),
+        spelling={"u": "you", "ur": "your", "thx": "thanks", "thnx": "thanks", "ty": "thanks",
+                  "tks": "thanks", "pls": "please", "plz": "please", "im": "i'm",
+                  "recieved": "received", "recieve": "receive", "pakage": "package",
+                  "pkg": "package", "wont": "won't", "isnt": "isn't", "hasnt": "hasn't",
+                  "havent": "haven't", "didnt": "didn't", "doesnt": "doesn't", "dont": "don't",
+                  "cant": "can't", "wasnt": "wasn't", "arent": "aren't", "ive": "i've"},
+    )  # fmt: skip
+
+
+_ITALIAN_HINTS = frozenset(
+    "il lo la gli le un una di del della dei delle che non è sono ho ha hanno mi ci vi si "
+    "per con grazie ciao buongiorno buonasera salve ordine spedizione pacco reso rimborso "
+    "perché quando dove come vorrei potete posso avete siete ancora già molto tutto tutti "
+    "questo questa nel nella sul alla al da dal dopo anche ma però più mio mia miei vostro "
+    "vostra voi noi io niente nessuno sempre migliori bravi ottimo pessimo taglia consegna "
+    "corriere arrivato ricevuto funziona assistenza grz nn xke cmq perche qnd".split()
+)  # fmt: skip
+_ENGLISH_HINTS = frozenset(
+    "the a an is are was were i you my your it this that not no thanks thank hello hi "
+    "please order shipping package refund when where how would could can have has had "
+    "still already very all and with for of to from on in at me we they our us what why "
+    "do does did don't can't i'm it's been just so but never nobody got get terrible great "
+    "good bad awful love best worst thx pls ur u".split()
+)  # fmt: skip
+_ITALIAN_ELISION = re.compile(
+    r"^(?:l|un|dell|dall|nell|sull|all|coll|quest|quell|c|m|t|s|v|d|n|tutt|bell|sant|mezz)'",
+)
+_TOKEN = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*['’]?|[,.;:!?]|[^\w\s]", re.UNICODE)
+
+
+# -- lexicons ---------------------------------------------------------------------------
+
+
+def _strip_accents(word: str) -> str:
+    return "".join(
+        ch for ch in unicodedata.normalize("NFD", word) if unicodedata.category(ch) != "Mn"
+    )
+
+
+def _read_tsv(path: Path, lex: _Lexicon, *, accentless: bool) -> None:
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        cols = line.split("\t")
+        term, value = cols[0].strip().lower(), float(cols[1])
+        negated = float(cols[2]) if len(cols) > 2 and cols[2].strip() else None
+        forms = {term, _strip_accents(term)} if accentless else {term}
+        for form in forms:
+            if " " in form:
+                words = tuple(form.split())
+                lex.phrases.setdefault(words[0], []).append((words, value))
+            elif form.endswith("*"):
+                lex.stems.append((form[:-1], value, negated))
+            else:
+                lex.words[form] = value
+                if negated is not None:
+                    lex.negated[form] = negated
+    lex.stems.sort(key=lambda s: -len(s[0]))  # the longest stem wins
+    for candidates in lex.phrases.values():
+        candidates.sort(key=lambda p: -len(p[0]))  # the longest phrase wins
+
+
+@cache
+def _lexicon(lang: str) -> _Lexicon:
+    lex = _Lexicon()
+    if lang == "it":
+        _read_tsv(LEXICON_FILE, lex, accentless=True)
+    else:
+        from vaderSentiment import vaderSentiment as vader
+
+        vader_file = Path(vader.__file__).with_name("vader_lexicon.txt")
+        for line in vader_file.read_text(encoding="utf-8").splitlines():
+            word, value = line.split("\t")[:2]
+            if " " not in word:
+                lex.words[word] = float(value)
+        _read_tsv(EN_LEXICON_FILE, lex, accentless=False)
+    return lex
+
+
+@cache
+def _emoji() -> dict[str, float]:
+    table: dict[str, float] = {}
+    for line in EMOJI_FILE.read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.startswith("#"):
+            symbol, value = line.split("\t")[:2]
+            table[symbol.strip()] = float(value)
+    return table
+
+
+def _is_emoji(token: str) -> bool:
+    return token in _emoji() or token in SARCASM_EMOJI or unicodedata.category(token[0]) == "So"
+
+
+# -- tokens ---------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Token:
+    raw: str
+    norm: str
+    kind: str  # "word", "punct" or "emoji"
+    clause: int = 0
+
+
+def _tokens(text: str, rules: _Rules, lang: str) -> list[_Token]:
+    out: list[_Token] = []
+    clause = 0
+    for raw in _TOKEN.findall(unicodedata.normalize("NFC", text)):
+        if raw in PUNCT:
+            out.append(_Token(raw, raw, "punct", clause))
+            clause += 1
+            continue
+        if not raw[0].isalpha():
+            if _is_emoji(raw):
+                out.append(_Token(raw, raw, "emoji", clause))
+            continue
+        word = raw.lower().replace("’", "'")
+        word = re.sub(r"(.)\1{2,}", r"\1", word)  # "grazieee" -> "grazie"
+        word = rules.spelling.get(word, word)
+        if lang == "it":
+            word = _ITALIAN_ELISION.sub("", word) or word
+            word = word.rstrip("'") or word  # "po'" -> "po"
+            word = rules.spelling.get(word, word)
+        out.append(_Token(raw, word, "word", clause))
+    return out
+
+
+# -- language ---------------------------------------------------------------------------
 
 
 @cache
@@ -85,109 +266,188 @@ def _identifier():  # type: ignore[no-untyped-def]
     return ident
 
 
-@cache
-def _lexicon() -> tuple[dict[str, float], list[tuple[str, float]]]:
-    words: dict[str, float] = {}
-    stems: list[tuple[str, float]] = []
-    for line in LEXICON_FILE.read_text(encoding="utf-8").splitlines():
-        if not line.strip() or line.startswith("#"):
-            continue
-        term, value = line.split("\t")
-        if term.endswith("*"):
-            stems.append((term[:-1], float(value)))
-        else:
-            words[term] = float(value)
-    stems.sort(key=lambda s: -len(s[0]))  # the longest stem wins
-    return words, stems
-
-
-def _normalise(word: str) -> str:
-    word = unicodedata.normalize("NFC", word.lower())
-    word = re.sub(r"(.)\1{2,}", r"\1", word)  # "grazieee" -> "grazie"
-    return {"e'": "è", "perche": "perché", "pero": "però", "piu": "più"}.get(word, word)
-
-
-def _valence(word: str) -> float | None:
-    words, stems = _lexicon()
-    if word in words:
-        return words[word]
-    for stem, value in stems:
-        if word.startswith(stem) and len(word) - len(stem) <= 4:
-            return value
-    return None
-
-
 def language(text: str) -> str | None:
-    tokens = [_normalise(t) for t in _WORD.findall(text) if t not in "!?"]
-    if not tokens:
+    """The message's language among LANGUAGES, or None when it has no words."""
+    words = [w.lower().replace("’", "'") for w in re.findall(r"[^\W\d_]+(?:['’][^\W\d_]+)*", text)]
+    if not words:
         return None
-    it = sum(t in _ITALIAN_HINTS or _valence(t) is not None for t in tokens)
-    en = sum(t in _ENGLISH_HINTS for t in tokens)
-    if len(tokens) <= 3 and it != en:  # too short for a character model: trust the words
+    it = sum(w in _ITALIAN_HINTS or _strip_accents(w) in _ITALIAN_HINTS for w in words)
+    it += sum(bool(_ITALIAN_ELISION.match(w)) for w in words)
+    en = sum(w in _ENGLISH_HINTS for w in words)
+    if len(words) <= 3 and it != en:  # too short for a character model: trust the words
         return "it" if it > en else "en"
-    lang, prob = _identifier().classify(text)
+    ranked = _identifier().rank(text)
+    lang, prob = ranked[0]
+    if len(words) <= 3:  # short and undecided by the words: pick between our two languages
+        probs = dict(ranked)
+        return "it" if probs.get("it", 0.0) >= probs.get("en", 0.0) else "en"
+    if lang not in ("it", "en") and prob < 0.9 and it != en:
+        return "it" if it > en else "en"
     if prob < 0.6 and it != en:
         return "it" if it > en else "en"
     return str(lang)
 
 
-def _emoji_valence(text: str) -> float:
-    emoji = "".join(ch for ch in text if unicodedata.category(ch) == "So")
-    if not emoji:
-        return 0.0
-    compound = _vader().polarity_scores(emoji)["compound"]
-    # Back from VADER's normalised compound to a raw valence sum.
-    return (
-        compound * math.sqrt(ALPHA / max(1e-9, 1 - compound * compound))
-        if abs(compound) < 1
-        else 4.0 * compound
+# -- scoring ---------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=1 << 16)
+def _word_valence(lang: str, word: str, negated: bool) -> float | None:
+    """A word's valence (negated or not); cached, as the stem scan is the slow part."""
+    lex = _lexicon(lang)
+    if word in lex.words:
+        if negated and word in lex.negated:
+            return lex.negated[word]
+        value = lex.words[word]
+        return value * N_SCALAR if negated else value
+    for stem, value, neg_value in lex.stems:
+        if word.startswith(stem) and len(word) - len(stem) <= 4:
+            if negated:
+                return neg_value if neg_value is not None else value * N_SCALAR
+            return value
+    return None
+
+
+def _match_phrase(lex: _Lexicon, words: list[_Token], i: int) -> tuple[int, float] | None:
+    for phrase, value in lex.phrases.get(words[i].norm, ()):
+        if i + len(phrase) > len(words):
+            continue
+        ok = True
+        for k, part in enumerate(phrase[1:], start=1):
+            w = words[i + k].norm
+            if not (w == part or (part.endswith("*") and w.startswith(part[:-1]))):
+                ok = False
+                break
+        if ok:
+            return len(phrase), value
+    return None
+
+
+def _raw_score(text: str, lang: str) -> float:
+    rules = _IT if lang == "it" else _en_rules()
+    lex = _lexicon("it" if lang == "it" else "en")
+    tokens = _tokens(text, rules, lang)
+    words = [t for t in tokens if t.kind == "word"]
+    caps_mixed = any(t.raw.isalpha() and not t.raw.isupper() for t in words)
+    contrast_at = max((i for i, t in enumerate(words) if t.norm in rules.contrast), default=-1)
+    concession_at = [i for i, t in enumerate(words) if t.norm in rules.concession]
+    values: list[tuple[int, float]] = []  # (index in words, valence)
+    gratitude: list[int] = []  # gratitude words followed by "per"/"for"
+    i = 0
+    while i < len(words):
+        tok = words[i]
+        start = i
+        window = [
+            words[j]
+            for j in range(max(0, i - rules.negation_window), i)
+            if words[j].clause == tok.clause
+        ]
+        negated = any(
+            w.norm in rules.negators or (lang != "it" and w.norm.endswith("n't")) for w in window
+        )
+        phrase = _match_phrase(lex, words, i)
+        if phrase is not None:
+            span, value = phrase
+            if negated:
+                value *= N_SCALAR
+            i += span
+        else:
+            i += 1
+            if tok.norm in rules.boosters or tok.norm in rules.negators:
+                continue
+            # Italian "poco" before a word negates just that word: "poco gentile" is rude.
+            if lang == "it" and not negated and start and words[start - 1].norm in _POCO:
+                if words[start - 1].clause == tok.clause:
+                    negated = True
+            value = _word_valence("it" if lang == "it" else "en", tok.norm, negated)
+            if value is None or value == 0:
+                continue
+            if tok.norm in rules.gratitude and i < len(words):
+                nxt = [w.norm for w in words[i : i + 3] if w.clause == tok.clause]
+                if any(w in rules.gratitude_for for w in nxt):
+                    gratitude.append(len(values))
+        if caps_mixed and tok.raw.isupper() and len(tok.raw) > 1:
+            value += math.copysign(CAPS_INCR, value)
+        for back, scale in ((1, 1.0), (2, 0.95), (3, 0.9)):
+            j = start - back
+            if j < 0 or words[j].clause != tok.clause or words[j].norm in rules.contrast:
+                break
+            boost = rules.boosters.get(words[j].norm)
+            if boost is not None:
+                value += boost * scale * (1.0 if value > 0 else -1.0)  # a dampener is < 0
+        if contrast_at >= 0:
+            value *= 0.5 if start < contrast_at else 1.5 if start > contrast_at else 1.0
+        if any(k < start and words[k].clause == tok.clause for k in concession_at):
+            value *= 0.5
+        values.append((start, value))
+
+    # Sarcasm: "grazie per avermi fatto aspettare", "thanks for cancelling my order".
+    for g in gratitude:
+        idx, value = values[g]
+        later = [v for k, v in values if k > idx and words[k].clause == words[idx].clause]
+        if value > 0 and sum(later) < -0.5:
+            values[g] = (idx, -value)
+    # Sarcasm: a short praising opener before a complaint ("Ottimo, un'altra settimana...").
+    first_clause = words[0].clause if words else 0
+    opener = [(k, v) for k, v in values if words[k].clause == first_clause]
+    rest = sum(v for k, v in values if words[k].clause != first_clause)
+    opener_len = sum(w.clause == first_clause for w in words)
+    if opener and opener_len <= 3 and sum(v for _, v in opener) > 0 and rest <= -1.2:
+        values = [(k, -abs(v) if words[k].clause == first_clause else v) for k, v in values]
+
+    emoji = [t.raw for t in tokens if t.kind == "emoji"]
+    if any(e in SARCASM_EMOJI for e in emoji):
+        values = [(k, -0.8 * v if v > 0 else v) for k, v in values]
+    total = sum(v for _, v in values)
+    table = _emoji()
+    total += sum(table.get(e, 0.0) for e in emoji)
+
+    if total:
+        bangs = min(text.count("!"), 4) * BANG_INCR
+        total += math.copysign(bangs, total)
+        if _is_plain_question(text, words, rules):
+            total = math.copysign(max(0.0, abs(total) - QUESTION_BAND), total)
+    return total
+
+
+def _is_plain_question(text: str, words: list[_Token], rules: _Rules) -> bool:
+    if "??" in text or "?!" in text or "!?" in text:
+        return False  # indignation, not a plain question
+    stripped = text.rstrip()
+    while stripped and not stripped[-1].isalnum() and stripped[-1] not in "?.!":
+        stripped = stripped[:-1].rstrip()  # trailing emoji
+    return stripped.endswith("?") or bool(
+        words and words[0].norm in rules.question_words and "?" in text
     )
 
 
 def italian_score(text: str) -> float:
-    raw = _WORD.findall(text)
-    tokens = [_normalise(t) for t in raw]
-    caps_mixed = any(t.isalpha() and not t.isupper() for t in raw)
-    clause_weights: list[float] = []
-    contrast_at = max((i for i, t in enumerate(tokens) if t in CONTRAST), default=-1)
-    total = 0.0
-    for i, token in enumerate(tokens):
-        value = _valence(token)
-        if value is None or token in NEGATORS or token in BOOSTERS:
-            continue
-        if caps_mixed and raw[i].isupper() and len(raw[i]) > 1:
-            value += CAPS_INCR if value > 0 else -CAPS_INCR
-        for back in (1, 2, 3):
-            j = i - back
-            if j < 0 or tokens[j] in CONTRAST:
-                break
-            boost = BOOSTERS.get(tokens[j])
-            if boost is not None:
-                scale = 1.0 if back == 1 else 0.95 if back == 2 else 0.9
-                value += math.copysign(boost * scale, value)
-        if any(tokens[j] in NEGATORS for j in range(max(0, i - 3), i)):
-            value *= N_SCALAR
-        if contrast_at >= 0:
-            value *= 0.5 if i < contrast_at else 1.5
-        clause_weights.append(value)
-        total += value
-    total += _emoji_valence(text)
-    if total:
-        bangs = min(text.count("!"), 4) * 0.292
-        total += bangs if total > 0 else -bangs
-        if "?" in text and not clause_weights:
-            total *= 0.5
+    return _normalise_score(_raw_score(text, "it"))
+
+
+def english_score(text: str) -> float:
+    return _normalise_score(_raw_score(text, "en"))
+
+
+def _normalise_score(total: float) -> float:
     return total / math.sqrt(total * total + ALPHA)
+
+
+def _label(score: float) -> str:
+    if score >= THRESHOLD:
+        return "positive"
+    if score <= -THRESHOLD:
+        return "negative"
+    return "neutral"
 
 
 def analyse(text: str) -> Analysis:
     if not text.strip():
         return Analysis(None, 0.0, "neutral")
     lang = language(text)
-    if lang == "it":
-        score = italian_score(text)
-    else:
-        score = float(_vader().polarity_scores(text)["compound"])
+    # Italian-first inbox: a message without words (emoji only) is scored the Italian way,
+    # which for emoji is the same table in both languages.
+    score = italian_score(text) if lang in ("it", None) else english_score(text)
     score = max(-1.0, min(1.0, score))
     return Analysis(lang, round(score, 4), _label(score))
 

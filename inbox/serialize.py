@@ -6,10 +6,17 @@ from datetime import datetime
 from typing import Any
 
 from inbox.model import Agent, Contact, Conversation, Message
+from inbox.reply_window import is_public
 
 
 def iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
+
+
+def agent_public_dict(agent: Agent) -> dict[str, Any]:
+    """What every agent may know of a colleague."""
+    return {"id": agent.id, "name": agent.name, "role": agent.role, "presence": agent.presence,
+            "team_ids": [t.id for t in agent.teams]}  # fmt: skip
 
 
 def contact_dict(contact: Contact) -> dict[str, Any]:
@@ -24,6 +31,7 @@ def conversation_dict(conv: Conversation, contact: Contact) -> dict[str, Any]:
         "contact": contact_dict(contact),
         "status": conv.status,
         "subject": conv.subject,
+        "public": is_public(conv.channel, conv.subject),
         "assignee_id": conv.assignee_id,
         "team_id": conv.team_id,
         "priority": conv.priority,

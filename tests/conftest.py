@@ -105,6 +105,8 @@ class Services:
             "CROCEVIA_CLAIM_IDLE_MS": "1000",
             "CROCEVIA_REQUEUE_AFTER_S": "4",
             "CROCEVIA_TIMER_INTERVAL_S": "0.5",
+            # Agents made by tests rarely connect a console; they stay online for a while.
+            "CROCEVIA_PRESENCE_GRACE_S": "900",
             # Every test client comes from 127.0.0.1: per-IP limits would throttle the suite.
             "CROCEVIA_LIMIT_LOGIN_IP": "100000",
             "CROCEVIA_LIMIT_WIDGET_SESSION_IP": "100000",

@@ -11,9 +11,10 @@ from starlette.responses import JSONResponse, Response
 from gateway import auth, limits
 from gateway.api.errors import ApiError, field, json_body
 from gateway.runtime import runtime
-from inbox import events
+from inbox import events, routing
 from inbox.access import Viewer
-from inbox.model import Agent, Presence
+from inbox.model import Agent, Outbox, Presence
+from inbox.serialize import agent_public_dict
 
 
 def agent_dict(agent: Agent) -> dict[str, Any]:
@@ -109,18 +110,17 @@ async def update_me(request: Request) -> Response:
         except (ZoneInfoNotFoundError, ValueError):
             raise ApiError(400, "invalid_field", f"unknown time zone {timezone!r}") from None
     rt = runtime(request)
+    outbox: list[Outbox] = []
     async with rt.sessions() as session, session.begin():
         row = await session.get_one(Agent, agent.id)
-        changed_presence = presence is not None and presence != row.presence
-        row.presence = presence or row.presence
         row.language = language or row.language
         row.timezone = timezone or row.timezone
+        if presence == Presence.OFFLINE and row.presence != presence:
+            await routing.go_offline(session, row, outbox)  # and back to the queue
+        elif presence is not None and presence != row.presence:
+            row.presence = presence
+            outbox.append(events.emit(session, "agent.updated", {"agent": agent_public_dict(row)}))
         body = agent_dict(row)
-        outbox = (
-            [events.emit(session, "agent.updated", {"agent": public_agent_dict(row)})]
-            if changed_presence
-            else []
-        )
     await rt.relay.publish_quietly(outbox)
     return JSONResponse(body)
 
@@ -128,9 +128,3 @@ async def update_me(request: Request) -> Response:
 async def set_presence(request: Request) -> Response:
     """PUT /api/me/presence {"presence": ...}: the short form of PATCH /api/me."""
     return await update_me(request)
-
-
-def public_agent_dict(agent: Agent) -> dict[str, Any]:
-    """What every agent may know of a colleague."""
-    return {"id": agent.id, "name": agent.name, "role": agent.role, "presence": agent.presence,
-            "team_ids": [t.id for t in agent.teams]}  # fmt: skip

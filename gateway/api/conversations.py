@@ -15,6 +15,7 @@ from gateway.runtime import runtime
 from inbox import conversations, replies
 from inbox.conversations import Filters, InvalidFilter
 from inbox.model import Contact, Message, Outbox
+from inbox.reply_window import ReplyWindowClosed
 from inbox.serialize import conversation_dict, message_dict
 from inbox.states import InvalidTransition
 
@@ -106,9 +107,12 @@ async def post_message(request: Request) -> Response:
         conv = await conversations.get_visible(session, viewer, _path_id(request))
         if conv is None:
             raise ApiError(404, "not_found", "no such conversation")
-        msg, created = await replies.create_reply(
-            session, agent, conv, text, client_id=client_id, private=private, outbox=outbox
-        )
+        try:
+            msg, created = await replies.create_reply(
+                session, agent, conv, text, client_id=client_id, private=private, outbox=outbox
+            )
+        except ReplyWindowClosed as exc:
+            raise ApiError(409, "reply_window_closed", exc.message) from None
     await rt.relay.publish_quietly(outbox)
     return JSONResponse(message_dict(msg, agent=agent), 201 if created else 200)
 

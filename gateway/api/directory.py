@@ -9,7 +9,7 @@ from sqlalchemy import select
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from gateway.api.agents_auth import public_agent_dict, require_agent
+from gateway.api.agents_auth import require_agent
 from gateway.api.conversations import _path_id
 from gateway.api.errors import ApiError, field, json_body
 from gateway.runtime import runtime
@@ -23,7 +23,7 @@ from inbox.model import (
     Message,
     Team,
 )
-from inbox.serialize import conversation_dict, iso
+from inbox.serialize import agent_public_dict, conversation_dict, iso
 
 _SHORT_CODE = re.compile(r"[a-z0-9_-]{1,60}")
 
@@ -44,7 +44,7 @@ async def list_agents(request: Request) -> Response:
         rows = (
             await session.execute(select(Agent).where(Agent.active.is_(True)).order_by(Agent.name))
         ).scalars()
-        body = [public_agent_dict(a) for a in rows]
+        body = [agent_public_dict(a) for a in rows]
     return JSONResponse(body)
 
 

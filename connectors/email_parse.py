@@ -1,0 +1,292 @@
+"""MIME to `InboundMessage`: the text an agent reads, the thread hints, the attachments.
+
+The text is the plain-text body when there is one, else the HTML body turned into
+readable text (html2text). Quoted history ("On ... wrote:", "Il giorno ... ha
+scritto:", "> " lines, Outlook's "-----Original Message-----" / "Da:" blocks) and
+the signature (after "-- ") are cut from that text; the whole original stays in
+the message as an .eml attachment (see `connectors.email_inbound`). Any charset is
+read, with fallbacks: a part that lies about its charset is still shown.
+
+Mail written by machines (auto-replies, bulk mail, bounces) is recognised and
+flagged (`automated`), so that nothing ever answers it automatically.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email import policy
+from email.headerregistry import Address
+from email.message import EmailMessage, Message
+from email.parser import BytesParser
+from email.utils import parseaddr
+
+import html2text
+
+from inbox.types import Attachment, Channel, InboundMessage, Sender
+
+#: Charsets that mail clients write but mean windows-1252 (as browsers read them).
+_CP1252_ALIASES = frozenset({"iso-8859-1", "iso8859-1", "latin-1", "latin1", "us-ascii", "ascii"})
+_MSGID = re.compile(r"<([^<>\s]+)>")
+_MAX_ID = 255
+
+_ATTRIBUTION = [
+    re.compile(r"^\s*On\b.{0,300}\bwrote:\s*$", re.IGNORECASE),
+    re.compile(r"^\s*Il\b.{0,300}\bha scritto:\s*$", re.IGNORECASE),
+    re.compile(r"^\s*Le\b.{0,300}\ba écrit\s*:\s*$", re.IGNORECASE),
+    re.compile(r"^\s*Am\b.{0,300}\bschrieb.{0,100}:\s*$", re.IGNORECASE),
+    re.compile(r"^\s*El\b.{0,300}\bescribió:\s*$", re.IGNORECASE),
+    re.compile(
+        r"^\s*-{2,}\s*(Original Message|Messaggio originale|Message d'origine)\s*-{2,}\s*$",
+        re.IGNORECASE,
+    ),
+    re.compile(r"^\s*-{2,}\s*(Forwarded message|Messaggio inoltrato)\s*-{2,}\s*$", re.IGNORECASE),
+]
+_OUTLOOK_FROM = re.compile(r"^\s*\**(From|Da|De|Von)\s*:\**\s*\S", re.IGNORECASE)
+_OUTLOOK_NEXT = re.compile(
+    r"^\s*\**(Sent|Date|Inviato|Data|To|A|Subject|Oggetto|Cc|Envoyé|Gesendet)\s*:", re.IGNORECASE
+)
+_UNDERSCORES = re.compile(r"^\s*_{20,}\s*$")
+_BOUNCE_SENDERS = frozenset({"mailer-daemon", "postmaster", "mail-daemon"})
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    """A file carried by the mail, not yet stored."""
+
+    name: str
+    content_type: str
+    data: bytes
+
+
+@dataclass(slots=True)
+class ParsedEmail:
+    """Everything the inbox needs from one mail; `inbound` adds the stored files."""
+
+    message_id: str
+    sender: Sender
+    subject: str | None
+    text: str  # what the agent reads: quotes and signature cut
+    full_text: str  # the whole body as text
+    thread_ids: tuple[str, ...]
+    sent_at: datetime | None
+    automated: str | None  # why this mail was written by a machine, or None
+    recipients: tuple[str, ...]
+    parts: list[Part] = field(default_factory=list)
+
+    def inbound(self, inbox_id: int, attachments: tuple[Attachment, ...] = ()) -> InboundMessage:
+        return InboundMessage(
+            channel=Channel.EMAIL,
+            inbox_id=inbox_id,
+            external_id=self.message_id,
+            sender=self.sender,
+            text=self.text,
+            sent_at=self.sent_at,
+            attachments=attachments,
+            reply_to=self.thread_ids[-1] if self.thread_ids else None,
+            thread_ids=self.thread_ids,
+            subject=self.subject,
+            raw={"automated": self.automated, "recipients": list(self.recipients)},
+        )
+
+
+def message_ids(value: str | None) -> list[str]:
+    """The ids in a Message-ID, In-Reply-To or References header, without brackets."""
+    if not value:
+        return []
+    found = _MSGID.findall(value)
+    if not found and value.strip() and " " not in value.strip():
+        found = [value.strip()]  # a bare id, as some robots write it
+    return [_fit_id(i) for i in found]
+
+
+def _fit_id(value: str) -> str:
+    if len(value) <= _MAX_ID:
+        return value
+    return "sha256-" + hashlib.sha256(value.encode()).hexdigest() + "@long.id"
+
+
+def decode_text(part: Message) -> str:
+    """A text part's content, whatever its declared charset (with fallbacks)."""
+    payload = part.get_payload(decode=True)
+    if not isinstance(payload, bytes):
+        payload = str(part.get_payload()).encode("utf-8", "replace")
+    charset = (part.get_content_charset() or "utf-8").lower()
+    if charset in _CP1252_ALIASES:
+        charset = "windows-1252"
+    text: str | None = None
+    for candidate in (charset, "utf-8"):
+        try:
+            text = payload.decode(candidate)
+            break
+        except (LookupError, UnicodeDecodeError):
+            continue
+    if text is None:
+        text = payload.decode("windows-1252", "replace")
+    return text.replace("\r\n", "\n")
+
+
+def html_to_text(html: str) -> str:
+    converter = html2text.HTML2Text()
+    converter.body_width = 0
+    converter.ignore_images = True
+    converter.ignore_emphasis = True
+    converter.protect_links = True
+    return converter.handle(html).strip()
+
+
+def strip_quoted(text: str) -> str:
+    """The new part of a reply: cut at the quoted history or the signature."""
+    lines = text.replace("\r\n", "\n").split("\n")
+    kept: list[str] = []
+    for n, line in enumerate(lines):
+        joined = line + " " + lines[n + 1] if n + 1 < len(lines) else line
+        if line.rstrip() in ("--", "-- ") or _UNDERSCORES.match(line):
+            break
+        if any(p.match(line) for p in _ATTRIBUTION):
+            break
+        if (
+            n + 1 < len(lines)
+            and len(lines[n + 1]) < 60
+            and not any(p.match(lines[n + 1]) for p in _ATTRIBUTION)
+            and any(p.match(joined) for p in _ATTRIBUTION[:5])
+        ):
+            break  # an attribution wrapped over two lines
+        if _OUTLOOK_FROM.match(line) and any(_OUTLOOK_NEXT.match(x) for x in lines[n + 1 : n + 4]):
+            break
+        if line.lstrip().startswith(">"):
+            continue
+        kept.append(line.rstrip())
+    result = "\n".join(kept).strip()
+    return re.sub(r"\n{3,}", "\n\n", result) or text.strip()
+
+
+def _address(value: object) -> tuple[str, str | None]:
+    addresses: tuple[Address, ...] = getattr(value, "addresses", ())
+    if addresses:
+        return addresses[0].addr_spec.lower(), addresses[0].display_name or None
+    name, addr = parseaddr(str(value or ""))
+    return addr.lower(), name or None
+
+
+def automated_reason(msg: Message, envelope_from: str | None = None) -> str | None:
+    """Why this mail came from a machine (never answer it automatically), or None."""
+    auto = str(msg.get("Auto-Submitted", "")).strip().lower()
+    if auto and not auto.startswith("no"):
+        return f"auto-submitted: {auto.split(';')[0]}"
+    if msg.get_content_type() == "multipart/report":
+        return "bounce"
+    return_path = msg.get("Return-Path")
+    if envelope_from == "" or (return_path is not None and str(return_path).strip() in ("<>", "")):
+        return "bounce"
+    sender, _name = _address(msg.get("From"))
+    if sender.split("@")[0] in _BOUNCE_SENDERS:
+        return "bounce"
+    precedence = str(msg.get("Precedence", "")).strip().lower()
+    if precedence in ("bulk", "junk", "list"):
+        return f"precedence: {precedence}"
+    for header in ("X-Autoreply", "X-Autorespond", "X-Autoresponse"):
+        if msg.get(header) is not None:
+            return header.lower()
+    if msg.get("List-Id") is not None or msg.get("List-Unsubscribe") is not None:
+        return "mailing list"
+    return None
+
+
+def _original_ids(msg: Message) -> list[str]:
+    """In a bounce: the Message-ID of the mail that could not be delivered."""
+    for part in msg.walk():
+        kind = part.get_content_type()
+        if kind == "message/rfc822":
+            inner = part.get_payload()
+            if isinstance(inner, list) and inner:
+                return message_ids(str(inner[0].get("Message-ID", "")))
+        elif kind == "text/rfc822-headers":
+            headers = BytesParser(policy=policy.default).parsebytes(
+                decode_text(part).encode(), headersonly=True
+            )
+            return message_ids(str(headers.get("Message-ID", "")))
+    return []
+
+
+def _parts(msg: Message, body: Message | None) -> list[Part]:
+    """The files in the mail: every leaf that is not the body or its alternative."""
+    found: list[Part] = []
+
+    def visit(part: Message) -> None:
+        kind = part.get_content_type()
+        if part is body:
+            return
+        if kind == "message/rfc822":
+            inner = part.get_payload()
+            data = inner[0].as_bytes() if isinstance(inner, list) and inner else b""
+            found.append(Part(part.get_filename() or "message.eml", kind, data))
+            return
+        if part.is_multipart():
+            for sub in part.iter_parts() if isinstance(part, EmailMessage) else part.get_payload():
+                visit(sub)
+            return
+        name = part.get_filename()
+        inline_text = kind in ("text/plain", "text/html") and not name
+        if inline_text and part.get_content_disposition() != "attachment":
+            return  # the other rendering of the body
+        data = part.get_payload(decode=True)
+        if isinstance(data, bytes):
+            found.append(Part(name or f"part-{len(found) + 1}", kind, data))
+
+    visit(msg)
+    return found
+
+
+def _sent_at(msg: Message) -> datetime | None:
+    header = msg.get("Date")
+    when = getattr(header, "datetime", None)
+    if not isinstance(when, datetime):
+        return None
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+
+
+def parse_email(raw: bytes, envelope_from: str | None = None) -> ParsedEmail:
+    """Read one RFC 5322 mail. `envelope_from` is the SMTP MAIL FROM when known."""
+    msg = BytesParser(policy=policy.default).parsebytes(raw)
+    assert isinstance(msg, EmailMessage)
+    ids = message_ids(str(msg.get("Message-ID", "")))
+    message_id = ids[0] if ids else "sha256-" + hashlib.sha256(raw).hexdigest() + "@crocevia"
+    thread: list[str] = []
+    for value in (msg.get("References"), msg.get("In-Reply-To")):
+        for i in message_ids(str(value or "")):
+            if i not in thread and i != message_id:
+                thread.append(i)
+    automated = automated_reason(msg, envelope_from)
+    if automated == "bounce":
+        thread += [i for i in _original_ids(msg) if i not in thread]
+    body = msg.get_body(preferencelist=("plain", "html"))
+    if body is None:
+        full = ""
+    elif body.get_content_type() == "text/html":
+        full = html_to_text(decode_text(body))
+    else:
+        full = decode_text(body).strip()
+    addr, name = _address(msg.get("From"))
+    if not addr and envelope_from:
+        addr = envelope_from.lower()
+    recipients = tuple(
+        a.addr_spec.lower()
+        for header in ("To", "Cc", "Delivered-To")
+        for a in getattr(msg.get(header), "addresses", ())
+    )
+    subject = " ".join(str(msg.get("Subject", "")).split())[:500] or None
+    return ParsedEmail(
+        message_id=message_id,
+        sender=Sender(external_id=addr or "unknown@invalid", name=name, email=addr or None),
+        subject=subject,
+        text=strip_quoted(full) if full else "",
+        full_text=full,
+        thread_ids=tuple(thread),
+        sent_at=_sent_at(msg),
+        automated=automated,
+        recipients=recipients,
+        parts=_parts(msg, body),
+    )

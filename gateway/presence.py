@@ -1,0 +1,74 @@
+"""Which agents have a console connected: a heartbeat per agent in a Redis sorted set.
+
+Each gateway refreshes, every few seconds, the score (the time) of every agent with an
+open `/ws/agent` socket on it. An agent whose score is older than the grace period
+has no console anywhere (closed, crashed, network gone, or their gateway died); the
+router then takes them offline and puts their waiting conversations back in the queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import Counter
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+log = logging.getLogger("crocevia.presence")
+
+SEEN_KEY = "crocevia:agents:seen"
+
+
+class PresenceBeat:
+    def __init__(self, redis: Redis, interval: float = 5.0) -> None:
+        self.redis = redis
+        self.interval = interval
+        self.sockets: Counter[int] = Counter()
+        self._task: asyncio.Task[None] | None = None
+
+    async def join(self, agent_id: int) -> None:
+        self.sockets[agent_id] += 1
+        with contextlib.suppress(RedisError, OSError):
+            await self.redis.zadd(SEEN_KEY, {str(agent_id): time.time()})
+
+    def leave(self, agent_id: int) -> None:
+        self.sockets[agent_id] -= 1
+        if self.sockets[agent_id] <= 0:
+            del self.sockets[agent_id]  # the score ages out: a reload within grace is no blip
+
+    async def beat(self) -> None:
+        if self.sockets:
+            now = time.time()
+            await self.redis.zadd(SEEN_KEY, {str(a): now for a in self.sockets})
+
+    async def run(self) -> None:
+        while True:
+            try:
+                await self.beat()
+            except (RedisError, OSError) as exc:
+                log.warning("presence_beat_failed", extra={"error": str(exc)})
+            await asyncio.sleep(self.interval)
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self.run(), name="presence")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+
+async def connected(redis: Redis, now: float, grace: float) -> set[int]:
+    """Agents whose console beat within `grace` seconds of `now`."""
+    members = await redis.zrangebyscore(SEEN_KEY, now - grace, "+inf")
+    return {int(m) for m in members}
+
+
+async def stale(redis: Redis, now: float, grace: float) -> set[int]:
+    """Agents whose console beat before, but not within `grace` seconds of `now`."""
+    members = await redis.zrangebyscore(SEEN_KEY, "-inf", f"({now - grace}")
+    return {int(m) for m in members}

@@ -1,0 +1,727 @@
+"""The email channel against real servers on 127.0.0.1.
+
+IMAP is a real dovecot (tests/mailservers/dovecot.py), our outbound SMTP peer is a
+real aiosmtpd Controller, our own inbound SMTP server is connectors.email_smtp_inbound
+spoken to with aiosmtplib, and the three-message exchange goes through the session's
+real gateway and worker processes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import shutil
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from email.message import EmailMessage
+from email.utils import formatdate
+from pathlib import Path
+from typing import Any
+
+import aioimaplib
+import aiosmtplib
+import pytest
+from conftest import Services, World
+from crocevia_clients import Clients
+from mailservers.dovecot import DOVECOT, Dovecot
+from mailservers.smtp_peer import SmtpPeer
+from redis.asyncio import Redis
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from connectors.email import EmailConnector, EmailSettings, MailIntake, read_secret
+from connectors.email_imap import ImapFetcher
+from connectors.email_parse import automated_reason, parse_email, strip_quoted
+from connectors.email_smtp_inbound import serve
+from gateway.embedded_redis import free_port
+from inbox.files import FileStore
+from inbox.model import ChannelCursor, Contact, Conversation, Inbox, Message
+from inbox.relay import Relay
+from inbox.types import Attachment, Channel, DeliveryError, OutboundMessage
+
+pytestmark = pytest.mark.timeout(90)
+
+needs_dovecot = pytest.mark.skipif(
+    DOVECOT is None,
+    reason="dovecot is not installed (Debian: apt-get install dovecot-imapd); ./run test installs it",
+)
+
+
+# --- building mail ---------------------------------------------------------------------------
+
+
+def mail(
+    sender: str,
+    subject: str,
+    text: str,
+    *,
+    to: str = "support@shop.test",
+    message_id: str | None = None,
+    in_reply_to: str | None = None,
+    references: list[str] | None = None,
+    headers: dict[str, str] | None = None,
+) -> EmailMessage:
+    m = EmailMessage()
+    m["From"] = sender
+    m["To"] = to
+    m["Subject"] = subject
+    m["Date"] = formatdate()
+    m["Message-ID"] = f"<{message_id or uuid.uuid4().hex + '@customer.test'}>"
+    if in_reply_to:
+        m["In-Reply-To"] = f"<{in_reply_to}>"
+    if references:
+        m["References"] = " ".join(f"<{r}>" for r in references)
+    for name, value in (headers or {}).items():
+        m[name] = value
+    m.set_content(text)
+    return m
+
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
+PDF = b"%PDF-1.4\n%fake but sniffable\n"
+
+
+# --- parsing ---------------------------------------------------------------------------------
+
+
+def test_plain_text_with_quote_and_signature_keeps_the_original() -> None:
+    m = mail(
+        "Giulia Bianchi <Giulia@Example.IT>",
+        "Ordine 1234",
+        "Il pacco è arrivato, grazie!\n\n-- \nGiulia Bianchi\nVia Roma 1\n\n"
+        "Il giorno lun 2 nov 2026 alle ore 10:00 Shop <support@shop.test> ha scritto:\n"
+        "> Il suo ordine è partito.\n",
+        message_id="m1@example.it",
+        in_reply_to="r1@shop.test",
+        references=["first@example.it", "r1@shop.test"],
+    )
+    parsed = parse_email(m.as_bytes())
+    assert parsed.text == "Il pacco è arrivato, grazie!"
+    assert "Via Roma 1" in parsed.full_text and "> Il suo ordine" in parsed.full_text
+    assert parsed.message_id == "m1@example.it"
+    assert parsed.thread_ids == ("first@example.it", "r1@shop.test")
+    assert parsed.sender.external_id == "giulia@example.it"
+    assert parsed.sender.name == "Giulia Bianchi"
+    assert parsed.subject == "Ordine 1234" and parsed.automated is None
+    inbound = parsed.inbound(7)
+    assert inbound.channel is Channel.EMAIL and inbound.external_id == "m1@example.it"
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (
+            "Yes please.\n\nOn Mon, 2 Nov 2026 at 10:00, Shop <support@shop.test> wrote:\n> Shall we?",
+            "Yes please.",
+        ),
+        (
+            "Yes please.\n\nOn Mon, 2 Nov 2026 at 10:00, Shop Support Team\n<support@shop.test> wrote:\n> Q",
+            "Yes please.",
+        ),
+        (
+            "Va bene.\n\n-----Original Message-----\nFrom: Shop\nSent: Monday\nTo: me\n\nold",
+            "Va bene.",
+        ),
+        (
+            "Va bene.\n\n________________________________\nDa: Shop <s@shop.test>\nInviato: lunedì\nA: me\n",
+            "Va bene.",
+        ),
+        ("Va bene.\nDa: Shop <s@shop.test>\nInviato: lunedì\nA: me\nOggetto: x\n\nold", "Va bene."),
+        ("> only a quote\n> more", "> only a quote\n> more"),  # nothing new: keep it all
+        (
+            "Il pacco non è arrivato.\nIl corriere dice di sì.",
+            "Il pacco non è arrivato.\nIl corriere dice di sì.",
+        ),
+    ],
+)
+def test_quoted_history_is_cut(body: str, expected: str) -> None:
+    assert strip_quoted(body) == expected
+
+
+def test_html_only_becomes_readable_text() -> None:
+    m = EmailMessage()
+    m["From"] = "shopper@example.com"
+    m["Subject"] = "Hi"
+    m.set_content(
+        "<html><body><p>Hello <b>team</b>,</p><ul><li>one</li><li>two</li></ul>"
+        "<p>see <a href='https://example.com/x'>this</a></p><blockquote>old</blockquote></body></html>",
+        subtype="html",
+    )
+    parsed = parse_email(m.as_bytes())
+    assert "<" not in parsed.text.replace("<https", "")
+    assert "Hello team," in parsed.text and "* one" in parsed.text
+    assert "https://example.com/x" in parsed.text
+
+
+@pytest.mark.parametrize("charset", ["iso-8859-1", "windows-1252"])
+def test_single_byte_charsets(charset: str) -> None:
+    body = "Perché il prezzo è 10 €? “Grazie”".encode("windows-1252")
+    raw = (
+        b"From: =?" + charset.encode() + b"?q?Jos=E9?= <jose@example.es>\r\n"
+        b"Subject: =?" + charset.encode() + b"?q?Perch=E9?=\r\n"
+        b"Message-ID: <cs-" + charset.encode() + b"@example.es>\r\n"
+        b"MIME-Version: 1.0\r\nContent-Type: text/plain; charset=" + charset.encode() + b"\r\n"
+        b"Content-Transfer-Encoding: 8bit\r\n\r\n" + body + b"\r\n"
+    )
+    parsed = parse_email(raw)
+    assert parsed.text == "Perché il prezzo è 10 €? “Grazie”"
+    assert parsed.sender.name == "José" and parsed.subject == "Perché"
+
+
+def test_unknown_charset_and_no_message_id_still_parse() -> None:
+    raw = (
+        b"From: someone@example.com\r\nSubject: x\r\nContent-Type: text/plain; charset=x-martian\r\n"
+        b"\r\ncaf\xc3\xa9\r\n"
+    )
+    parsed = parse_email(raw)
+    assert parsed.text == "café"
+    assert parsed.message_id.startswith("sha256-")
+    assert parse_email(raw).message_id == parsed.message_id  # the same bytes: the same id
+
+
+def test_attachments_are_kept() -> None:
+    m = mail("a@example.com", "Photos", "See attached.")
+    m.add_alternative("<p>See <i>attached</i>.</p>", subtype="html")
+    m.add_attachment(PNG, maintype="image", subtype="png", filename="foto.png")
+    m.add_attachment(PDF, maintype="application", subtype="pdf", filename="fattura.pdf")
+    parsed = parse_email(m.as_bytes())
+    assert parsed.text == "See attached."
+    assert [(p.name, p.content_type, p.data) for p in parsed.parts] == [
+        ("foto.png", "image/png", PNG),
+        ("fattura.pdf", "application/pdf", PDF),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("headers", "reason"),
+    [
+        ({"Auto-Submitted": "auto-replied"}, "auto-submitted: auto-replied"),
+        ({"Auto-Submitted": "no"}, None),
+        ({"Precedence": "bulk"}, "precedence: bulk"),
+        ({"Precedence": "junk"}, "precedence: junk"),
+        ({"X-Autoreply": "yes"}, "x-autoreply"),
+        ({"X-Autorespond": "Out of office"}, "x-autorespond"),
+        ({"Return-Path": "<>"}, "bounce"),
+        ({"List-Id": "<news.shop.test>"}, "mailing list"),
+    ],
+)
+def test_machine_written_mail_is_recognised(headers: dict[str, str], reason: str | None) -> None:
+    parsed = parse_email(mail("x@example.com", "s", "t", headers=headers).as_bytes())
+    assert parsed.automated == reason
+
+
+def bounce_for(original_id: str, recipient: str) -> bytes:
+    original = mail(
+        "support@shop.test", "Re: hi", "our reply", to=recipient, message_id=original_id
+    )
+    report = EmailMessage()
+    report["From"] = "Mail Delivery System <MAILER-DAEMON@mx.example.com>"
+    report["To"] = "support@shop.test"
+    report["Subject"] = "Undelivered Mail Returned to Sender"
+    report["Message-ID"] = f"<bounce-{uuid.uuid4().hex}@mx.example.com>"
+    report.set_content(f"I'm sorry to have to inform you that <{recipient}> does not exist.")
+    report.add_attachment(original)
+    report.replace_header("Content-Type", report["Content-Type"].replace("mixed", "report"))
+    return report.as_bytes()
+
+
+def test_bounce_is_recognised_and_points_at_the_original() -> None:
+    parsed = parse_email(bounce_for("crocevia.9.abc@shop.test", "gone@example.com"))
+    assert parsed.automated == "bounce"
+    assert "crocevia.9.abc@shop.test" in parsed.thread_ids
+    assert parse_email(b"From: a@b.c\r\nSubject: x\r\n\r\nbody", envelope_from="").automated == (
+        "bounce"
+    )
+    m = mail("MAILER-DAEMON@mx.example.com", "failure", "t")
+    assert automated_reason(m) == "bounce"
+
+
+async def test_never_writes_to_a_robot_nor_reads_passwords_from_settings(tmp_path: Path) -> None:
+    settings = EmailSettings.of(
+        Inbox(id=1, name="Shop", channel="email", settings={"address": "support@shop.test",
+                                                            "smtp_host": "127.0.0.1"})
+    )  # fmt: skip
+    connector = EmailConnector(1, settings)
+    out = OutboundMessage(1, 1, 1, Channel.EMAIL, "mailer-daemon@mx.example.com", "hi")
+    with pytest.raises(DeliveryError) as refused:
+        await connector.send(out)
+    assert not refused.value.retryable
+    with pytest.raises(ValueError, match="smtp_password_env or smtp_password_file"):
+        read_secret({"smtp_password": "plain"}, "smtp_password")
+    (tmp_path / "pw").write_text("from-a-file\n")
+    assert read_secret({"smtp_password_file": str(tmp_path / "pw")}, "smtp_password") == (
+        "from-a-file"
+    )
+
+
+# --- fixtures: servers and an email inbox ---------------------------------------------------
+
+
+PASSWORD = "imap-" + secrets.token_hex(4)
+
+
+@pytest.fixture
+def dovecot() -> Iterator[Dovecot]:
+    if DOVECOT is None:
+        pytest.skip("dovecot is not installed (Debian: apt-get install dovecot-imapd)")
+    # Not under pytest's tmp: dovecot's unprivileged processes could not reach it (0700).
+    root = Path(tempfile.mkdtemp(prefix="crocevia-dovecot-"))
+    server = Dovecot(root, {"support@shop.test": PASSWORD})
+    try:
+        yield server.start()
+    finally:
+        server.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def smtp_peer(tmp_path: Path) -> Iterator[SmtpPeer]:
+    peer = SmtpPeer("relay-user", "relay-" + secrets.token_hex(4), tmp_path).start()
+    yield peer
+    peer.stop()
+
+
+async def make_email_inbox(
+    db: async_sessionmaker[AsyncSession], world: World, secrets_dir: Path, **settings: Any
+) -> int:
+    (secrets_dir / "imap-password").write_text(PASSWORD)
+    async with db() as session, session.begin():
+        inbox = Inbox(
+            name=f"Shop mail {secrets.token_hex(3)}",
+            channel="email",
+            team_id=world.team_id,
+            settings={
+                "address": "support@shop.test",
+                "imap_host": "127.0.0.1",
+                "imap_security": "none",
+                "imap_password_file": str(secrets_dir / "imap-password"),
+                **settings,
+            },
+        )
+        session.add(inbox)
+        await session.flush()
+        return inbox.id
+
+
+@pytest.fixture
+async def intake(
+    db: async_sessionmaker[AsyncSession], data_dir: Path, redis_url: str
+) -> AsyncIterator[MailIntake]:
+    redis = Redis.from_url(redis_url)
+    yield MailIntake(db, Relay(redis, db), FileStore(data_dir / "files"))
+    await redis.aclose()
+
+
+async def messages_of(db: async_sessionmaker[AsyncSession], inbox_id: int) -> list[Message]:
+    async with db() as session:
+        rows = await session.execute(
+            select(Message).where(Message.inbox_id == inbox_id).order_by(Message.id)
+        )
+        return list(rows.scalars())
+
+
+async def imap_append(server: Dovecot, *mails: EmailMessage) -> None:
+    client = aioimaplib.IMAP4("127.0.0.1", server.port)
+    await client.wait_hello_from_server()
+    assert (await client.login("support@shop.test", PASSWORD)).result == "OK"
+    for m in mails:
+        assert (await client.append(m.as_bytes(), "INBOX")).result == "OK"
+    await client.logout()
+
+
+# --- IMAP --------------------------------------------------------------------------------------
+
+
+@needs_dovecot
+async def test_imap_fetch_survives_a_restart_without_missing_or_repeating(
+    dovecot: Dovecot,
+    db: async_sessionmaker[AsyncSession],
+    world: World,
+    intake: MailIntake,
+    tmp_path: Path,
+    data_dir: Path,
+    database_url: str,
+) -> None:
+    inbox_id = await make_email_inbox(db, world, tmp_path, imap_port=dovecot.port)
+    async with db() as session:
+        settings = EmailSettings.of(await session.get_one(Inbox, inbox_id))
+    first = mail("luca@example.it", "Reso", "Vorrei fare un reso.", message_id="a1@example.it")
+    first.add_attachment(PDF, maintype="application", subtype="pdf", filename="scontrino.pdf")
+    await imap_append(dovecot, first, mail("anna@example.it", "Info", "Orari?"))
+
+    assert await ImapFetcher(inbox_id, settings, intake).fetch_once() == 2
+    stored = await messages_of(db, inbox_id)
+    assert [m.text for m in stored] == ["Vorrei fare un reso.", "Orari?"]
+    names = [a["name"] for a in stored[0].attachments]
+    assert names == ["scontrino.pdf", "original.eml"]
+    original = stored[0].attachments[-1]
+    assert original["data"]["role"] == "original" and original["data"]["automated"] is None
+    file_id = original["url"].rsplit("/", 1)[1]
+    from inbox.model import StoredFile
+
+    async with db() as session:
+        row = await session.get_one(StoredFile, file_id)
+    saved = FileStore(data_dir / "files").path(row.sha256).read_bytes()
+    assert b"Message-ID: <a1@example.it>" in saved and b"scontrino.pdf" in saved
+    async with db() as session:
+        cursor = await session.get_one(ChannelCursor, (inbox_id, "imap:INBOX"))
+    assert cursor.state["last_uid"] == 2 and cursor.state["uidvalidity"] > 0
+
+    # A restart: a new fetcher (new engine, new intake) reads only what came after.
+    again = mail("luca@example.it", "Reso", "Vorrei fare un reso.", message_id="a1@example.it")
+    later = mail("luca@example.it", "Re: Reso", "Ecco il numero: 42", in_reply_to="a1@example.it",
+                 references=["a1@example.it"])  # fmt: skip
+    await imap_append(dovecot, again, later)  # `again` is a duplicate Message-ID: nothing new
+    from inbox.db import create_engine, sessionmaker
+
+    engine = create_engine(database_url)
+    restarted = MailIntake(sessionmaker(engine), None, FileStore(data_dir / "files"))
+    try:
+        assert await ImapFetcher(inbox_id, settings, restarted).fetch_once() == 1
+        assert await ImapFetcher(inbox_id, settings, restarted).fetch_once() == 0
+    finally:
+        await engine.dispose()
+    stored = await messages_of(db, inbox_id)
+    assert [m.text for m in stored] == ["Vorrei fare un reso.", "Orari?", "Ecco il numero: 42"]
+    assert stored[2].conversation_id == stored[0].conversation_id  # threaded by In-Reply-To
+    assert stored[1].conversation_id != stored[0].conversation_id
+    async with db() as session:
+        cursor = await session.get_one(ChannelCursor, (inbox_id, "imap:INBOX"))
+    assert cursor.state["last_uid"] == 4
+
+
+@needs_dovecot
+async def test_imap_idle_takes_new_mail_at_once(
+    dovecot: Dovecot,
+    db: async_sessionmaker[AsyncSession],
+    world: World,
+    intake: MailIntake,
+    tmp_path: Path,
+) -> None:
+    # Polling every 10 minutes: only IDLE can bring the mail in within the test.
+    inbox_id = await make_email_inbox(
+        db, world, tmp_path, imap_port=dovecot.port, poll_interval=600
+    )
+    async with db() as session:
+        settings = EmailSettings.of(await session.get_one(Inbox, inbox_id))
+    fetcher = ImapFetcher(inbox_id, settings, intake)
+    task = asyncio.create_task(fetcher.run())
+    try:
+        await asyncio.wait_for(fetcher.idling.wait(), 10)
+        await imap_append(dovecot, mail("idle@example.com", "Ping", "Are you there?"))
+        for _ in range(200):
+            if await messages_of(db, inbox_id):
+                break
+            await asyncio.sleep(0.05)
+        assert [m.text for m in await messages_of(db, inbox_id)] == ["Are you there?"]
+        await asyncio.wait_for(fetcher.idling.wait(), 10)  # and back to IDLE
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+# --- inbound SMTP ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def smtp_inbound(intake: MailIntake) -> AsyncIterator[int]:
+    port = free_port()
+    server = await serve(intake, "127.0.0.1", port, hostname="mx.shop.test")
+    yield port
+    server.close()
+    await server.wait_closed()
+
+
+async def test_inbound_smtp_accepts_our_addresses_and_refuses_others(
+    db: async_sessionmaker[AsyncSession],
+    world: World,
+    smtp_inbound: int,
+    tmp_path: Path,
+) -> None:
+    domain = f"{secrets.token_hex(4)}.shop.test"
+    inbox_id = await make_email_inbox(
+        db, world, tmp_path, address=f"help@{domain}", aliases=[f"aiuto@{domain}"]
+    )
+    first = mail("Marco <marco@example.it>", "Fattura", "Mi serve la fattura.", to=f"help@{domain}")
+    errors, _ = await aiosmtplib.send(first, hostname="127.0.0.1", port=smtp_inbound)
+    assert errors == {}
+    # The same Message-ID again (a retry by the sending server): 250, nothing new.
+    await aiosmtplib.send(first, hostname="127.0.0.1", port=smtp_inbound)
+    plus = mail("marco@example.it", "Altro", "Un'altra cosa.", to=f"aiuto+x@{domain}")
+    await aiosmtplib.send(plus, hostname="127.0.0.1", port=smtp_inbound)
+    with pytest.raises(aiosmtplib.SMTPRecipientsRefused) as refused:
+        await aiosmtplib.send(
+            mail("marco@example.it", "x", "y", to=f"nobody@{domain}"),
+            hostname="127.0.0.1",
+            port=smtp_inbound,
+        )
+    assert refused.value.recipients[0].code == 550
+    stored = await messages_of(db, inbox_id)
+    assert [m.text for m in stored] == ["Mi serve la fattura.", "Un'altra cosa."]
+    assert stored[0].conversation_id != stored[1].conversation_id  # a new subject: a new thread
+    async with db() as session:
+        contact = await session.get_one(Contact, stored[0].author_contact_id)
+        conv = await session.get_one(Conversation, stored[0].conversation_id)
+    assert contact.email == "marco@example.it" and contact.name == "Marco"
+    assert conv.subject == "Fattura" and conv.threaded and conv.team_id == world.team_id
+
+
+# --- the whole exchange through the real gateway and worker ---------------------------------
+
+
+async def wait_status(
+    db: async_sessionmaker[AsyncSession], message_id: int, *statuses: str
+) -> Message:
+    for _ in range(400):
+        async with db() as session:
+            msg = await session.get_one(Message, message_id)
+        if msg.status in statuses:
+            return msg
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"message {message_id} stayed {msg.status}")
+
+
+@pytest.fixture
+async def email_world(
+    services: Services,
+    db: async_sessionmaker[AsyncSession],
+    world: World,
+    smtp_peer: SmtpPeer,
+    tmp_path: Path,
+) -> tuple[int, str]:
+    (tmp_path / "smtp-password").write_text(smtp_peer.password + "\n")
+    domain = f"{secrets.token_hex(4)}.shop.test"
+    inbox_id = await make_email_inbox(
+        db, world, tmp_path, address=f"support@{domain}", from_name="Shop Support",
+        smtp_host="127.0.0.1", smtp_port=smtp_peer.port, smtp_security="starttls",
+        smtp_ca_file=str(smtp_peer.cert),
+        smtp_username=smtp_peer.username, smtp_password_file=str(tmp_path / "smtp-password"),
+    )  # fmt: skip
+    return inbox_id, domain
+
+
+async def agent_reply(clients: Clients, world: World, conversation_id: int, text: str) -> int:
+    _id, email, password = world.agents["anna"]
+    agent = await clients.agent(email, password)
+    r = await agent.http.post(
+        f"/api/conversations/{conversation_id}/messages",
+        json={"text": text, "client_id": uuid.uuid4().hex},
+    )
+    assert r.status_code == 201, r.text
+    return int(r.json()["id"])
+
+
+async def test_three_message_exchange_threads_both_ways(
+    email_world: tuple[int, str],
+    db: async_sessionmaker[AsyncSession],
+    world: World,
+    clients: Clients,
+    smtp_peer: SmtpPeer,
+    smtp_inbound: int,
+) -> None:
+    inbox_id, domain = email_world
+    ours = f"support@{domain}"
+    # 1. The customer writes.
+    first = mail("Sara Verdi <sara@example.it>", "Consegna", "Quando arriva?", to=ours,
+                 message_id=f"s1.{domain}@example.it")  # fmt: skip
+    await aiosmtplib.send(first, hostname="127.0.0.1", port=smtp_inbound)
+    (msg1,) = await messages_of(db, inbox_id)
+    # 2. An agent answers over the HTTP API; the worker sends it through our SMTP peer.
+    reply_id = await agent_reply(clients, world, msg1.conversation_id, "Domani mattina.")
+    sent = await wait_status(db, reply_id, "sent", "failed")
+    assert sent.status == "sent", sent.error
+    (got,) = await smtp_peer.wait(1)
+    assert smtp_peer.logins == [smtp_peer.username]  # the password came from the file
+    out = got.message
+    assert got.rcpt_tos == ["sara@example.it"] and out["To"] == "sara@example.it"
+    assert out["From"] == f"Shop Support <{ours}>"
+    assert out["Subject"] == "Re: Consegna"
+    assert out["In-Reply-To"] == f"<s1.{domain}@example.it>"
+    assert out["References"] == f"<s1.{domain}@example.it>"
+    assert out["Message-ID"] == f"<{sent.external_id}>" and sent.external_id.endswith(f"@{domain}")
+    assert out.get_content().strip() == "Domani mattina."
+    # 3. The customer answers our reply: the same conversation.
+    answer = mail("sara@example.it", "Re: Consegna", "Perfetto, grazie!\n\n> Domani mattina.",
+                  to=ours, in_reply_to=sent.external_id,
+                  references=[f"s1.{domain}@example.it", sent.external_id])  # fmt: skip
+    await aiosmtplib.send(answer, hostname="127.0.0.1", port=smtp_inbound)
+    stored = await messages_of(db, inbox_id)
+    assert [(m.direction, m.text) for m in stored] == [
+        ("in", "Quando arriva?"), ("out", "Domani mattina."), ("in", "Perfetto, grazie!"),
+    ]  # fmt: skip
+    assert {m.conversation_id for m in stored} == {msg1.conversation_id}
+    # A second reply references the whole thread, answering the latest mail.
+    second_id = await agent_reply(clients, world, msg1.conversation_id, "Prego!")
+    assert (await wait_status(db, second_id, "sent", "failed")).status == "sent"
+    second = (await smtp_peer.wait(2))[1].message
+    assert second["In-Reply-To"] == f"<{answer['Message-ID'].strip('<>')}>"
+    assert second["References"].split() == [
+        f"<s1.{domain}@example.it>", f"<{sent.external_id}>", answer["Message-ID"],
+    ]  # fmt: skip
+    # A new subject from the same person opens a new conversation.
+    await aiosmtplib.send(
+        mail("sara@example.it", "Altro ordine", "Un'altra domanda.", to=ours),
+        hostname="127.0.0.1",
+        port=smtp_inbound,
+    )
+    newest = (await messages_of(db, inbox_id))[-1]
+    assert newest.conversation_id != msg1.conversation_id
+
+
+async def test_refused_recipient_marks_the_reply_failed(
+    email_world: tuple[int, str],
+    db: async_sessionmaker[AsyncSession],
+    world: World,
+    clients: Clients,
+    smtp_peer: SmtpPeer,
+    smtp_inbound: int,
+) -> None:
+    inbox_id, domain = email_world
+    await aiosmtplib.send(
+        mail("refuse.me@example.it", "Help", "Ciao", to=f"support@{domain}"),
+        hostname="127.0.0.1",
+        port=smtp_inbound,
+    )
+    (msg,) = await messages_of(db, inbox_id)
+    reply_id = await agent_reply(clients, world, msg.conversation_id, "Eccoci.")
+    failed = await wait_status(db, reply_id, "sent", "failed")
+    assert failed.status == "failed" and "550" in (failed.error or "")
+    assert smtp_peer.received == []
+
+
+async def test_auto_replies_and_bounces_are_stored_flagged_and_never_answered(
+    email_world: tuple[int, str],
+    db: async_sessionmaker[AsyncSession],
+    world: World,
+    clients: Clients,
+    smtp_peer: SmtpPeer,
+    smtp_inbound: int,
+) -> None:
+    inbox_id, domain = email_world
+    ours = f"support@{domain}"
+    await aiosmtplib.send(mail("pia@example.it", "Domanda", "Ciao", to=ours),
+                          hostname="127.0.0.1", port=smtp_inbound)  # fmt: skip
+    (question,) = await messages_of(db, inbox_id)
+    reply_id = await agent_reply(clients, world, question.conversation_id, "Risposta.")
+    reply = await wait_status(db, reply_id, "sent", "failed")
+    assert reply.status == "sent"
+    # Her out-of-office answers our reply; then her server bounces (say) a later mail.
+    vacation = mail("pia@example.it", "Fuori ufficio", "Sono in ferie fino al 10.", to=ours,
+                    in_reply_to=reply.external_id, headers={"Auto-Submitted": "auto-replied",
+                                                            "X-Autoreply": "yes"})  # fmt: skip
+    await aiosmtplib.send(vacation, hostname="127.0.0.1", port=smtp_inbound)
+    async with aiosmtplib.SMTP(hostname="127.0.0.1", port=smtp_inbound) as smtp:  # MAIL FROM:<>
+        await smtp.sendmail("", [ours], bounce_for(str(reply.external_id), "pia@example.it"))
+    stored = await messages_of(db, inbox_id)
+    assert len(stored) == 4
+    flags = [m.attachments[-1]["data"]["automated"] for m in stored if m.direction == "in"]
+    assert flags == [None, "auto-submitted: auto-replied", "bounce"]
+    # Both land in the conversation of our reply (In-Reply-To; the bounced original's id).
+    assert {m.conversation_id for m in stored} == {question.conversation_id}
+    # Nothing answered them: no new outbound message, no mail beyond our one reply.
+    await asyncio.sleep(1.0)
+    assert [m.direction for m in await messages_of(db, inbox_id)] == ["in", "out", "in", "in"]
+    assert len(smtp_peer.received) == 1
+
+
+# --- the connector on its own: attachments, implicit settings, retryable failures ----------
+
+
+async def test_connector_sends_stored_attachments_and_retries_what_may_pass_later(
+    db: async_sessionmaker[AsyncSession],
+    data_dir: Path,
+    smtp_peer: SmtpPeer,
+    tmp_path: Path,
+) -> None:
+    files = FileStore(data_dir / "files")
+    async with db() as session, session.begin():
+        stored = await files.save(session, PDF, "fattura.pdf", inbox_id=None)
+    (tmp_path / "pw").write_text(smtp_peer.password)
+    settings = {
+        "address": "support@shop.test", "smtp_host": "127.0.0.1", "smtp_port": smtp_peer.port,
+        "smtp_security": "starttls", "smtp_ca_file": str(smtp_peer.cert),
+        "smtp_username": smtp_peer.username, "smtp_password_file": str(tmp_path / "pw"),
+    }  # fmt: skip
+    inbox = Inbox(id=1, name="Shop", channel="email", settings=settings)
+    connector = EmailConnector.for_inbox(inbox, sessions=db, files=files)
+    out = OutboundMessage(
+        5, 1, 1, Channel.EMAIL, "cliente@example.it", "In allegato la fattura.",
+        attachments=(Attachment(kind="file", url=f"/api/files/{stored.id}", name="fattura.pdf"),),
+        thread_ids=("q1@example.it",), subject="Fattura",
+    )  # fmt: skip
+    receipt = await connector.send(out)
+    (got,) = await smtp_peer.wait(1)
+    assert got.message["Message-ID"] == f"<{receipt.external_id}>"
+    assert got.message["In-Reply-To"] == "<q1@example.it>"
+    parts = list(got.message.iter_attachments())
+    assert [(p.get_filename(), p.get_content_type(), p.get_content()) for p in parts] == [
+        ("fattura.pdf", "application/pdf", PDF)
+    ]
+    # A 4xx is temporary: tried again later; a 5xx is final.
+    with pytest.raises(DeliveryError) as busy:
+        await connector.send(OutboundMessage(8, 1, 1, Channel.EMAIL, "busy@example.it", "x"))
+    assert busy.value.retryable and "451" in busy.value.reason
+    with pytest.raises(DeliveryError) as gone:
+        await connector.send(OutboundMessage(9, 1, 1, Channel.EMAIL, "refuse@example.it", "x"))
+    assert not gone.value.retryable and "550" in gone.value.reason
+    # Nobody listening: a network failure, tried again later.
+    down = Inbox(id=1, name="Shop", channel="email",
+                 settings={**settings, "smtp_port": free_port()})  # fmt: skip
+    with pytest.raises(DeliveryError) as unreachable:
+        await EmailConnector.for_inbox(down).send(
+            OutboundMessage(6, 1, 1, Channel.EMAIL, "c@example.it", "x")
+        )
+    assert unreachable.value.retryable
+    # A password stored in the settings is refused, visibly and for good.
+    unsafe = Inbox(id=1, name="Shop", channel="email", settings={**settings, "smtp_password": "x"})
+    with pytest.raises(DeliveryError) as refused:
+        await EmailConnector.for_inbox(unsafe).send(
+            OutboundMessage(7, 1, 1, Channel.EMAIL, "c@example.it", "x")
+        )
+    assert not refused.value.retryable and "smtp_password_env" in refused.value.reason
+
+
+async def test_automatic_messages_are_marked_and_never_answer_a_robot(
+    db: async_sessionmaker[AsyncSession],
+    world: World,
+    intake: MailIntake,
+    smtp_peer: SmtpPeer,
+    data_dir: Path,
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "smtp-password").write_text(smtp_peer.password)
+    inbox_id = await make_email_inbox(
+        db, world, tmp_path, address="support@robots.shop.test", smtp_host="127.0.0.1",
+        smtp_port=smtp_peer.port, smtp_security="starttls", smtp_ca_file=str(smtp_peer.cert),
+        smtp_username=smtp_peer.username, smtp_password_file=str(tmp_path / "smtp-password"),
+    )  # fmt: skip
+    first = await intake.take(
+        inbox_id, mail("eva@example.it", "Orari", "Aprite sabato?").as_bytes()
+    )
+    assert first is not None
+    async with db() as session:
+        inbox = await session.get_one(Inbox, inbox_id)
+    connector = EmailConnector.for_inbox(inbox, sessions=db, files=FileStore(data_dir / "files"))
+
+    async def automatic(text: str) -> OutboundMessage:
+        """An outbound message without an agent author, as an out-of-hours auto-reply is."""
+        async with db() as session, session.begin():
+            row = Message(conversation_id=first.conversation.id, inbox_id=inbox_id,
+                          direction="out", text=text, status="pending", attachments=[])  # fmt: skip
+            session.add(row)
+            await session.flush()
+            return OutboundMessage(row.id, first.conversation.id, inbox_id, Channel.EMAIL,
+                                   "eva@example.it", text, thread_ids=(first.message.external_id or "",))  # fmt: skip
+
+    await connector.send(await automatic("Siamo chiusi, rispondiamo lunedì."))
+    (got,) = await smtp_peer.wait(1)
+    assert got.message["Auto-Submitted"] == "auto-replied"
+    # Her vacation responder answers our auto-reply: we must not answer it automatically.
+    vacation = mail("eva@example.it", "Re: Orari", "Sono in ferie.", in_reply_to=first.message.external_id,
+                    headers={"Auto-Submitted": "auto-replied"})  # fmt: skip
+    assert await intake.take(inbox_id, vacation.as_bytes()) is not None
+    with pytest.raises(DeliveryError) as refused:
+        await connector.send(await automatic("Siamo chiusi, rispondiamo lunedì."))
+    assert not refused.value.retryable and "robot" in refused.value.reason
+    assert len(smtp_peer.received) == 1

@@ -1,0 +1,1 @@
+"""Real mail servers for tests: dovecot (IMAP) as a plain daemon, aiosmtpd (SMTP)."""
