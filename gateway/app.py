@@ -19,7 +19,7 @@ from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
 from gateway import ops, webhooks
-from gateway.api import agents_auth, conversations, directory, files, widget
+from gateway.api import agents_auth, conversations, directory, files, reports, widget
 from gateway.api.errors import ApiError, api_error_handler, http_error_handler, limited_handler
 from gateway.batcher import IngestBatcher
 from gateway.hub import Hub
@@ -75,10 +75,15 @@ def api_routes() -> list[BaseRoute]:
         Route("/api/canned_responses", directory.create_canned, methods=["POST"]),
         Route("/api/canned_responses/{id}", directory.delete_canned, methods=["DELETE"]),
         Route("/api/contacts/{id}", directory.get_contact),
+        Route("/api/reports/summary", reports.summary),
+        Route("/api/reports/summary.csv", reports.summary_csv),
+        Route("/api/reports/heatmap", reports.heatmap),
+        Route("/api/live", reports.live),
         Route("/api/widget/sessions", widget.create_session, methods=["POST"]),
         Route("/api/widget/messages", widget.visitor_messages),
         Route("/api/widget/contact", widget.update_contact, methods=["POST"]),
         Route("/api/widget/identify", widget.identify, methods=["POST"]),
+        Route("/api/widget/csat", widget.rate, methods=["POST"]),
         Route("/api/widget/attachments", files.widget_upload, methods=["POST"]),
         Route("/api/attachments", files.agent_upload, methods=["POST"]),
         Route("/api/files/{id}", files.download),
@@ -98,6 +103,7 @@ def routes() -> list[BaseRoute]:
         WebSocketRoute("/ws/widget", widget_socket),
         Route("/widget.js", widget_js),
         Mount("/console", StaticFiles(directory=WEB_DIR / "console", html=True, check_dir=False)),
+        Mount("/lead", StaticFiles(directory=WEB_DIR / "lead", html=True, check_dir=False)),
         Mount("/web", StaticFiles(directory=WEB_DIR, check_dir=False)),
     ]
 

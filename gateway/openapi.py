@@ -192,6 +192,24 @@ def paths() -> S:
         "/api/contacts/{id}": {"get": _op(
             "A contact with identities, conversations and recent sentiment",
             {**_ok({"type": "object"}), **not_found}, params=[ID_PARAM])},
+        "/api/reports/summary": {"get": _op(
+            "Response, waiting and resolution times (median, p90), volumes and CSAT over a period, "
+            "grouped (leads and admins)", _ok({"type": "object"}), params=REPORT_PARAMS)},
+        "/api/reports/summary.csv": {"get": _op(
+            "The same report as CSV", {"200": {"description": "text/csv"}}, params=REPORT_PARAMS)},
+        "/api/reports/heatmap": {"get": _op(
+            "Inbound messages by weekday and hour in the inbox's time zone", _ok({"type": "object"}),
+            params=[*REPORT_PARAMS[:2], _query("inbox_id", INT)])},
+        "/api/live": {"get": _op(
+            "Queues with their longest wait, agents' presence and load, today's figures, SLA "
+            "breaches (leads and admins)", _ok({"type": "object"}))},
+        "/api/widget/csat": {"post": {
+            **_op("The visitor's 1-5 rating of their resolved conversation",
+                  {**_ok(_obj({"conversation_id": INT, "rating": INT, "comment": NSTR})),
+                   "409": {"description": "Not waiting for a rating", **_json(_ref("Error"))}},
+                  body=_obj({"rating": {"type": "integer", "minimum": 1, "maximum": 5},
+                             "comment": NSTR}, ["rating"]), agent=False),
+            "security": [{"visitor": []}]}},
         "/api/widget/sessions": {"post": _op(
             "Start or resume a visitor session for a website inbox",
             {**_ok(_obj({"visitor_token": STR, "visitor_id": STR, "conversation_id": NINT,
@@ -241,6 +259,11 @@ def paths() -> S:
     }  # fmt: skip
 
 
+REPORT_PARAMS = [
+    _query("from", {"type": "string", "format": "date-time"}),
+    _query("to", {"type": "string", "format": "date-time"}),
+    _query("group_by", {"enum": ["none", "channel", "inbox", "team", "agent", "label"]}),
+]
 CANNED = _obj({"id": INT, "short_code": STR, "text": STR})
 FILE = _obj({"id": STR, "name": STR, "content_type": STR, "size": INT, "url": STR})
 UPLOAD = {"required": True, "content": {"multipart/form-data": {"schema": _obj(

@@ -94,7 +94,7 @@ class Router:
                 select(Conversation, Inbox)
                 .join(Inbox, Inbox.id == Conversation.inbox_id)
                 .where(Conversation.status == "open", Conversation.assignee_id.is_(None))
-                .where(Conversation.waiting_since >= now - AWAY_WINDOW)
+                .where(Conversation.waiting_since.between(now - AWAY_WINDOW, now))
                 .where(Conversation.first_response_at.is_(None))
             )
         ).all()

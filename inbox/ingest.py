@@ -19,13 +19,15 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
 from sqlalchemy import false, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from inbox import events
+from inbox import csat, events
+from inbox.conversations import latest_of_contact
 from inbox.model import (
     Contact,
     Conversation,
@@ -195,6 +197,14 @@ async def _thread_of(
     ).scalar_one_or_none()
 
 
+async def _asked_for_rating(
+    session: AsyncSession, inbox_id: int, contact_id: int, now: datetime
+) -> Conversation | None:
+    """The contact's latest conversation here, if it is resolved and waits for a rating."""
+    conv = await latest_of_contact(session, inbox_id, contact_id)
+    return conv if conv is not None and csat.awaits_rating(conv, now) else None
+
+
 def _open(inbox: Inbox, contact: Contact, item: InboundMessage, threaded: bool) -> Conversation:
     now = utcnow()
     return Conversation(
@@ -264,8 +274,11 @@ async def ingest_batch(
             continue
         inbox = inboxes[item.inbox_id]
         contact = contacts[(item.channel.value, item.sender.external_id)]
+        rating: Conversation | None = None
         if item.channel in CHAT_CHANNELS:
             conv = chats.get((inbox.id, contact.id))
+            if conv is None and csat.rating_in(item.text) is not None:
+                conv = rating = await _asked_for_rating(session, inbox.id, contact.id, now)
             if conv is None:
                 conv = chats[(inbox.id, contact.id)] = _open(inbox, contact, item, threaded=False)
                 session.add(conv)
@@ -276,13 +289,15 @@ async def ingest_batch(
                 conv = _open(inbox, contact, item, threaded=True)
                 session.add(conv)
                 opened.add(id(conv))
-        if conv.status != "open":
+        if rating is not None:  # "5" answering our CSAT question: a rating, not a new request
+            await csat.record(session, rating, csat.rating_in(item.text) or 0, None, now)
+        elif conv.status != "open":
             conv.status, conv.snoozed_until = "open", None
             reopened.add(id(conv))
         if item.subject is not None and item.channel in CHAT_CHANNELS:
             conv.subject = item.subject  # X: whether replies are public follows the latest
         conv.last_message_at = now
-        if conv.waiting_since is None:
+        if conv.waiting_since is None and rating is None:
             conv.waiting_since = now
         fresh_at[key] = len(fresh_rows)
         fresh_rows.append(

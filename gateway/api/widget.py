@@ -18,9 +18,20 @@ from gateway.api.agents_auth import bearer, client_ip
 from gateway.api.errors import ApiError, field, json_body
 from gateway.runtime import Runtime, runtime
 from gateway.visitor_tokens import Visitor, identity_hash, issue, verify
+from inbox import csat
 from inbox.conversations import latest_of_contact
-from inbox.model import Agent, Contact, Conversation, Identity, Inbox, Message, agent_teams
-from inbox.serialize import message_dict
+from inbox.hours import InvalidSchedule, schedule_of
+from inbox.model import (
+    Agent,
+    Contact,
+    Conversation,
+    Identity,
+    Inbox,
+    Message,
+    agent_teams,
+    utcnow,
+)
+from inbox.serialize import iso, message_dict
 from inbox.types import Channel
 
 EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{1,63}$")
@@ -92,6 +103,11 @@ async def create_session(request: Request) -> Response:
             await _update_contact(session, visitor.contact_id, name, email)
         conv = await _latest_conversation(session, visitor)
         settings = inbox.settings or {}
+        now = utcnow()
+        try:
+            schedule = schedule_of(inbox.timezone, settings)
+        except InvalidSchedule:
+            schedule = schedule_of(inbox.timezone, None)  # a bad schedule never hides the chat
         body = {
             "visitor_token": issue(rt.settings.secret_key, visitor),
             "visitor_id": visitor.visitor_id,
@@ -99,9 +115,9 @@ async def create_session(request: Request) -> Response:
             "inbox": {
                 "name": inbox.name,
                 "greeting": settings.get("greeting"),
-                "online": await _anyone_online(session, inbox),
+                "online": schedule.is_open(now) and await _anyone_online(session, inbox),
                 "prechat": {**DEFAULT_PRECHAT, **settings.get("prechat", {})},
-                "next_open_at": None,
+                "next_open_at": iso(schedule.next_open(now)),
                 "locale": settings.get("locale"),
             },
         }
@@ -174,6 +190,26 @@ async def update_contact(request: Request) -> Response:
     async with runtime(request).sessions() as session, session.begin():
         await _update_contact(session, visitor.contact_id, name, email)
     return JSONResponse({})
+
+
+async def rate(request: Request) -> Response:
+    """The visitor's CSAT answer for their latest (resolved) conversation."""
+    visitor = require_visitor(request)
+    data = await json_body(request)
+    rating = field(data, "rating", int)
+    comment = field(data, "comment", str, required=False)
+    if comment is not None:
+        comment = comment.strip()[:2000] or None
+    async with runtime(request).sessions() as session, session.begin():
+        conv = await _latest_conversation(session, visitor)
+        if conv is None:
+            raise ApiError(404, "not_found", "no conversation to rate")
+        try:
+            row = await csat.record(session, conv, rating, comment, utcnow())
+        except csat.CsatRefused as exc:
+            raise ApiError(409, "conflict", str(exc)) from None
+        body = {"conversation_id": conv.id, "rating": row.rating, "comment": row.comment}
+    return JSONResponse(body)
 
 
 async def identify(request: Request) -> Response:

@@ -13,11 +13,11 @@
     it: { title: "Scrivici", placeholder: "Scrivi un messaggio…", send: "Invia", open: "Apri la chat",
       close: "Chiudi la chat", sending: "invio…", sent: "inviato", offline: "Siamo offline: lascia la tua email e ti rispondiamo appena possibile.",
       email: "La tua email", name: "Il tuo nome", start: "Inizia", typing: "sta scrivendo…", reconnecting: "Riconnessione…",
-      attach: "Allega un'immagine o un PDF", tooBig: "Il file supera i 10 MB" },
+      attach: "Allega un'immagine o un PDF", tooBig: "Il file supera i 10 MB", rated: "Grazie per la valutazione!", stars: " su 5" },
     en: { title: "Chat with us", placeholder: "Write a message…", send: "Send", open: "Open chat",
       close: "Close chat", sending: "sending…", sent: "sent", offline: "We're offline: leave your email and we'll answer as soon as we can.",
       email: "Your email", name: "Your name", start: "Start", typing: "is typing…", reconnecting: "Reconnecting…",
-      attach: "Attach an image or a PDF", tooBig: "The file is over 10 MB" }
+      attach: "Attach an image or a PDF", tooBig: "The file is over 10 MB", rated: "Thanks for your rating!", stars: " out of 5" }
   };
   var lang = (script.getAttribute("data-locale") || navigator.language || "en").slice(0, 2);
   var t = T[lang] || T.en;
@@ -50,6 +50,7 @@
     "form.compose{display:flex;gap:8px;padding:10px;border-top:1px solid #e3e5e8}textarea{flex:1;resize:none;border:1px solid #cfd3d8;border-radius:10px;padding:8px;font-size:14px;height:40px}",
     "button.send{background:#0b6e4f;color:#fff;border:0;border-radius:10px;padding:0 14px;cursor:pointer;font-size:14px}",
     ".attach{display:grid;place-items:center;width:40px;border:1px solid #cfd3d8;border-radius:10px;color:#555;cursor:pointer;position:relative}.attach:focus-within{outline:2px solid #0b6e4f}.attach input{position:absolute;inset:0;opacity:0;cursor:pointer;width:100%}",
+    ".rate{display:flex;gap:6px;margin-top:8px}.rate button{width:34px;height:34px;border-radius:50%;border:1px solid #0b6e4f;background:#fff;color:#0b6e4f;cursor:pointer;font-size:14px}.rate button:hover{background:#0b6e4f;color:#fff}",
     "a.file{display:block;color:inherit;margin-top:4px}a.file img{max-width:200px;max-height:180px;border-radius:8px;display:block}",
     ".pre{padding:16px;display:flex;flex-direction:column;gap:10px}.pre p{margin:0;font-size:14px;color:#333}.pre input{border:1px solid #cfd3d8;border-radius:8px;padding:9px;font-size:14px}",
     "@media (max-width:480px){.panel{right:0;bottom:0;width:100vw;height:100vh;max-height:100vh;border-radius:0}}"
@@ -110,11 +111,26 @@
       node.appendChild(link);
     });
     if (m.id) place(node, +m.id);
+    if (m.id && /^csat:/.test(m.client_id || "")) node.appendChild(ratingButtons());
     var meta = m.id ? time(m.created_at) + (m.direction === "in" ? " · " + t.sent : "") : t.sending;
     node.appendChild(el("div", "meta", meta));
     list.scrollTop = list.scrollHeight;
     if (fresh && m.direction === "out" && !isOpen) { unread++; renderBadge(); }
     if (fresh && m.direction === "out") emit("message", m);
+  }
+
+  // The CSAT question after a resolution: five buttons, one POST, then thanks.
+  function ratingButtons() {
+    var row = el("div", "rate");
+    [1, 2, 3, 4, 5].forEach(function (n) {
+      var b = el("button", null, String(n)); b.type = "button"; b.setAttribute("aria-label", n + t.stars);
+      b.addEventListener("click", function () {
+        api("/api/widget/csat", { rating: n }).then(function () { row.textContent = t.rated; })
+          .catch(function (err) { console.error("Crocevia: " + err.message); });
+      });
+      row.appendChild(b);
+    });
+    return row;
   }
 
   function api(path, body) {
