@@ -19,7 +19,7 @@ from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
 from gateway import ops, webhooks
-from gateway.api import agents_auth, conversations, directory, files, reports, widget
+from gateway.api import agents_auth, audit, conversations, directory, files, reports, widget
 from gateway.api.errors import ApiError, api_error_handler, http_error_handler, limited_handler
 from gateway.batcher import IngestBatcher
 from gateway.hub import Hub
@@ -79,6 +79,7 @@ def api_routes() -> list[BaseRoute]:
         Route("/api/reports/summary.csv", reports.summary_csv),
         Route("/api/reports/heatmap", reports.heatmap),
         Route("/api/live", reports.live),
+        Route("/api/audit", audit.audit_log),
         Route("/api/widget/sessions", widget.create_session, methods=["POST"]),
         Route("/api/widget/messages", widget.visitor_messages),
         Route("/api/widget/contact", widget.update_contact, methods=["POST"]),

@@ -203,6 +203,10 @@ def paths() -> S:
         "/api/live": {"get": _op(
             "Queues with their longest wait, agents' presence and load, today's figures, SLA "
             "breaches (leads and admins)", _ok({"type": "object"}))},
+        "/api/audit": {"get": _op(
+            "The audit log, newest first (admins)", _ok(_obj({"entries": {"type": "array"}})),
+            params=[_query("action", STR), _query("before_id", INT),
+                    _query("limit", {"type": "integer", "minimum": 1, "maximum": 500})])},
         "/api/widget/csat": {"post": {
             **_op("The visitor's 1-5 rating of their resolved conversation",
                   {**_ok(_obj({"conversation_id": INT, "rating": INT, "comment": NSTR})),

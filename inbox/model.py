@@ -189,6 +189,8 @@ class Contact(Base):
     lifecycle_stage: Mapped[str] = mapped_column(String(20), default="lead")
     attributes: Mapped[dict[str, Any]] = mapped_column(default=dict)
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"))
+    #: Set when the contact's personal data was erased (GDPR art. 17); aggregates remain.
+    erased_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -395,3 +397,64 @@ class CsatResponse(Base):
     rating: Mapped[int]
     comment: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AuditEntry(Base):
+    """Who did what to which record: admin actions, merges, exports, erasures."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    actor_agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id", ondelete="SET NULL"))
+    action: Mapped[str] = mapped_column(String(60), index=True)
+    target_type: Mapped[str] = mapped_column(String(30))
+    target_id: Mapped[str | None] = mapped_column(String(64))
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class Segment(Base):
+    """A saved rule over contacts' signals, e.g. negative on Telegram in the last 30 days."""
+
+    __tablename__ = "segments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    rules: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_by_agent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("agents.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class LifecycleChange(Base):
+    """A contact moving along lead → prospect → customer (→ churned), and who moved it."""
+
+    __tablename__ = "lifecycle_changes"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    contact_id: Mapped[int] = mapped_column(
+        ForeignKey("contacts.id", ondelete="CASCADE"), index=True
+    )
+    from_stage: Mapped[str | None] = mapped_column(String(20))
+    to_stage: Mapped[str] = mapped_column(String(20))
+    source: Mapped[str] = mapped_column(String(20))  # agent | site | rule
+    actor_agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id", ondelete="SET NULL"))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ContactMerge(Base):
+    """Two contacts made one: what moved, so that the merge can be undone within a day."""
+
+    __tablename__ = "contact_merges"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    kept_contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"), index=True)
+    merged_contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"), index=True)
+    moved: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    merged_by_agent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("agents.id", ondelete="SET NULL")
+    )
+    merged_at: Mapped[datetime] = mapped_column(default=utcnow)
+    undone_at: Mapped[datetime | None]

@@ -13,6 +13,7 @@ from gateway.api.agents_auth import require_agent
 from gateway.api.conversations import _path_id
 from gateway.api.errors import ApiError, field, json_body
 from gateway.runtime import runtime
+from inbox import audit
 from inbox.model import (
     Agent,
     CannedResponse,
@@ -70,7 +71,7 @@ def _canned_dict(c: CannedResponse) -> dict[str, Any]:
     return {"id": c.id, "short_code": c.short_code, "text": c.text}
 
 
-async def _canned_fields(request: Request) -> tuple[str, str]:
+async def _canned_fields(request: Request) -> tuple[int, str, str]:
     agent, viewer = await require_agent(request)
     if not viewer.sees_everything:
         raise ApiError(403, "forbidden", "only admins and team leads edit canned responses")
@@ -81,11 +82,11 @@ async def _canned_fields(request: Request) -> tuple[str, str]:
         raise ApiError(400, "invalid_field", "short_code: 1 to 60 letters a-z, digits, '-' or '_'")
     if not text.strip() or len(text) > 5000:
         raise ApiError(400, "invalid_field", "text: 1 to 5000 characters")
-    return code, text
+    return agent.id, code, text
 
 
 async def create_canned(request: Request) -> Response:
-    code, text = await _canned_fields(request)
+    agent_id, code, text = await _canned_fields(request)
     async with runtime(request).sessions() as session, session.begin():
         taken = await session.scalar(
             select(CannedResponse.id).where(CannedResponse.short_code == code)
@@ -95,18 +96,22 @@ async def create_canned(request: Request) -> Response:
         row = CannedResponse(short_code=code, text=text)
         session.add(row)
         await session.flush()
+        audit.record(session, agent_id, "canned_response.created", "canned_response", row.id,
+                     short_code=code)  # fmt: skip
         body = _canned_dict(row)
     return JSONResponse(body, 201)
 
 
 async def delete_canned(request: Request) -> Response:
-    _agent, viewer = await require_agent(request)
+    agent, viewer = await require_agent(request)
     if not viewer.sees_everything:
         raise ApiError(403, "forbidden", "only admins and team leads edit canned responses")
     async with runtime(request).sessions() as session, session.begin():
         row = await session.get(CannedResponse, _path_id(request))
         if row is None:
             raise ApiError(404, "not_found", "no such canned response")
+        audit.record(session, agent.id, "canned_response.deleted", "canned_response", row.id,
+                     short_code=row.short_code)  # fmt: skip
         await session.delete(row)
     return JSONResponse({})
 
