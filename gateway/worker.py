@@ -49,6 +49,7 @@ MAX_TRIES = 5
 SEND_LOCK_MS = 5 * 60 * 1000
 BASE_BACKOFF = 0.5
 MAX_BACKOFF = 60.0
+MAX_RATE_LIMIT_WAIT = 3600.0  # beyond an hour of platform-imposed waits, the reply fails
 
 
 def _s(value: Any) -> str:
@@ -243,25 +244,32 @@ class OutboundWorker:
             log.info("reply_already_in_flight", extra={"message": message_id})
             return
         try:
-            await self._deliver_locked(message_id)
+            await self._deliver_locked(message_id, lock)
         finally:
             await self.redis.delete(lock)
 
-    async def _deliver_locked(self, message_id: int) -> None:
+    async def _deliver_locked(self, message_id: int, lock: str) -> None:
         loaded = await self._load(message_id)
         if loaded is None:
             return
         inbox, out = loaded
         connector = self.connector_for(inbox)
-        for attempt in range(1, MAX_TRIES + 1):
+        failures = 0  # rate-limit waits the platform asked for do not count as failures
+        waited = 0.0
+        while True:
             try:
                 receipt = await connector.send(out)
             except DeliveryError as exc:
-                if exc.retryable and attempt < MAX_TRIES:
+                limited = exc.retry_after is not None
+                failures += 0 if limited else 1
+                waited += exc.retry_after or 0.0
+                if exc.retryable and failures < MAX_TRIES and waited <= MAX_RATE_LIMIT_WAIT:
                     OUTBOUND_RETRIES.labels(inbox.channel).inc()
-                    delay = exc.retry_after or min(BASE_BACKOFF * 2 ** (attempt - 1), MAX_BACKOFF)
+                    delay = exc.retry_after or min(BASE_BACKOFF * 2 ** (failures - 1), MAX_BACKOFF)
                     log.info("reply_retry", extra={"message": message_id, "delay": delay,
                                                    "reason": exc.reason})  # fmt: skip
+                    # Keep the send lock for the whole wait (X's windows last 15 minutes).
+                    await self.redis.pexpire(lock, max(SEND_LOCK_MS, int((delay + 60) * 1000)))
                     await asyncio.sleep(delay)
                     continue
                 MESSAGES_OUT.labels(inbox.channel, "failed").inc()
