@@ -189,6 +189,9 @@ function renderHeader(c) {
   $("chat-title").textContent = c.contact?.name || c.contact?.email || `#${c.id}`;
   $("chat-title").removeAttribute("data-t");
   $("chat-channel").replaceChildren(badge(c.channel));
+  if (c.public) { const pub = el("span", "badge public", t("public")); pub.title = t("public_hint"); $("chat-channel").append(" ", pub); }
+  $("reply").classList.toggle("public", Boolean(c.public));
+  setMode();
   const agents = [...state.agents.values()];
   $("assignee").replaceChildren(option("", t("nobody"), c.assignee_id == null),
     ...agents.map((a) => option(String(a.id), `${a.name} · ${t(a.presence)}`, a.id === c.assignee_id)));
@@ -320,9 +323,21 @@ function connect() {
     else if (f.type === "ack") { if (f.client_id) unsent.delete(f.client_id); renderMessage(f.message); }
     else if (f.type === "typing") showTyping(f);
     else if (f.type === "resync") resync();
-    else if (f.type === "error") { console.error(`Crocevia: ${f.code}: ${f.message}`); if (f.client_id) flash(f.message); }
+    else if (f.type === "error") refused(f);
   };
   ws.onclose = (e) => { if (ws === state.ws) closed(e.code); };
+}
+
+// A frame the server refused: a reply it will never take (for example outside Meta's 24-hour
+// window) is shown as not sent, with the reason, and not sent again after a reconnect.
+function refused(f) {
+  console.error(`Crocevia: ${f.code}: ${f.message}`);
+  if (!f.client_id) return;
+  flash(f.message);
+  if (f.code === "unavailable" || f.code === "rate_limited") return; // sent again on reconnect
+  unsent.delete(f.client_id);
+  const li = $("messages").querySelector(`[data-cid="${CSS.escape(f.client_id)}"]`);
+  if (li) { li.classList.add("refused"); li.title = f.message; li.querySelector(".meta")?.append(el("span", "status failed", ` ${t("not_sent")}`)); }
 }
 
 function closed(code) {
@@ -495,7 +510,8 @@ for (const radio of document.querySelectorAll("input[name=mode]")) radio.addEven
 function setMode() {
   const note = $("private").checked;
   $("reply").classList.toggle("noting", note);
-  $("text").placeholder = note ? t("note_ph") : t("reply_ph");
+  const c = state.conversations.get(state.current);
+  $("text").placeholder = note ? t("note_ph") : c?.public ? t("public_ph") : t("reply_ph");
 }
 
 $("file").addEventListener("change", async () => {

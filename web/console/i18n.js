@@ -29,6 +29,8 @@ const TEXTS = {
     first_response: "prima risposta", next_response: "risposta successiva", conversations_n: "conversazioni",
     messages_in: "ricevuti", messages_out: "inviati", median: "mediana", p90: "90° perc.", resolution: "risoluzione",
     breach_line: "#%s", no_breaches: "Nessun SLA mancato", weekdays: "lun,mar,mer,gio,ven,sab,dom",
+    public: "Pubblico", public_hint: "La risposta sarà un post pubblico, visibile a tutti",
+    public_ph: "Risposta PUBBLICA, visibile a tutti…",
     edited: "modificato", file_too_big: "File troppo grande", site_visitor: "visitatore del sito",
   },
   en: {
@@ -60,6 +62,8 @@ const TEXTS = {
     first_response: "first response", next_response: "next response", conversations_n: "conversations",
     messages_in: "received", messages_out: "sent", median: "median", p90: "90th pct", resolution: "resolution",
     breach_line: "#%s", no_breaches: "No SLA breaches", weekdays: "Mon,Tue,Wed,Thu,Fri,Sat,Sun",
+    public: "Public", public_hint: "The reply will be a public post, visible to everyone",
+    public_ph: "PUBLIC reply, visible to everyone…",
     edited: "edited", file_too_big: "File too large", site_visitor: "site visitor",
   },
 };
