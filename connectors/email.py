@@ -19,7 +19,7 @@ import logging
 import os
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from email.message import EmailMessage
 from email.utils import formataddr, formatdate
 from pathlib import Path
@@ -32,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from connectors.base import ParseError, VerificationError
 from connectors.email_parse import ParsedEmail, parse_email
+from inbox import continuity
 from inbox.files import FileStore
 from inbox.ingest import Ingested, Tagger, ingest_batch
 from inbox.model import Inbox, Message, StoredFile, utcnow
@@ -42,6 +43,7 @@ from inbox.types import (
     DeliveryError,
     InboundMessage,
     OutboundMessage,
+    Sender,
     SentReceipt,
 )
 
@@ -250,6 +252,8 @@ class EmailConnector:
         mail["Subject"] = reply_subject(message.subject)
         mail["Date"] = formatdate(usegmt=True)
         mail["Message-ID"] = f"<{message_id}>"
+        if message.reply_to_address:
+            mail["Reply-To"] = message.reply_to_address
         refs = references(message.thread_ids)
         parent = message.reply_to_external_id or (refs[-1] if refs else None)
         if parent:
@@ -387,6 +391,27 @@ class MailIntake:
         )  # fmt: skip
         return tuple(found)
 
+    async def _continued_chat(
+        self, session: AsyncSession, inbox_id: int, parsed: ParsedEmail
+    ) -> InboundMessage | None:
+        """An answer to a website reply we mailed (inbox/continuity.py): the message for
+        that chat, as if the visitor typed it in the widget."""
+        email_inbox = await session.get(Inbox, inbox_id)
+        conv = (
+            await continuity.website_conversation(session, email_inbox, parsed.recipients)
+            if email_inbox is not None
+            else None
+        )
+        visitor = await continuity.visitor_of(session, conv) if conv is not None else None
+        if conv is None or visitor is None:
+            return None
+        return InboundMessage(
+            channel=Channel.WEBSITE, inbox_id=conv.inbox_id,
+            external_id=f"email:{parsed.message_id}", sender=Sender(external_id=visitor),
+            text=parsed.text, sent_at=parsed.sent_at,
+            raw={"via": "email", "automated": parsed.automated},
+        )  # fmt: skip
+
     async def take(
         self, inbox_id: int, raw: bytes, envelope_from: str | None = None
     ) -> Ingested | None:
@@ -395,13 +420,19 @@ class MailIntake:
         for _attempt in range(3):
             try:
                 async with self.sessions() as session, session.begin():
-                    if await self._known(session, inbox_id, parsed.message_id):
+                    item = await self._continued_chat(session, inbox_id, parsed)
+                    target_inbox = item.inbox_id if item else inbox_id
+                    external = item.external_id if item else parsed.message_id
+                    if await self._known(session, target_inbox, external):
                         log.info("email_duplicate", extra={"message_id": parsed.message_id})
                         return None
-                    attachments = await self._attachments(session, inbox_id, parsed, raw)
-                    (result,), rows = await ingest_batch(
-                        session, [parsed.inbound(inbox_id, attachments)], self.tagger
+                    attachments = await self._attachments(session, target_inbox, parsed, raw)
+                    item = (
+                        replace(item, attachments=attachments)
+                        if item
+                        else parsed.inbound(inbox_id, attachments)
                     )
+                    (result,), rows = await ingest_batch(session, [item], self.tagger)
                     if isinstance(result, BaseException):
                         raise result
             except IntegrityError:

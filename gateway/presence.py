@@ -1,4 +1,5 @@
-"""Which agents have a console connected: a heartbeat per agent in a Redis sorted set.
+"""Which agents have a console connected (and which visitors a widget open): a heartbeat per
+agent (and per visitor's contact) in a Redis sorted set.
 
 Each gateway refreshes, every few seconds, the score (the time) of every agent with an
 open `/ws/agent` socket on it. An agent whose score is older than the grace period
@@ -20,6 +21,7 @@ from redis.exceptions import RedisError
 log = logging.getLogger("crocevia.presence")
 
 SEEN_KEY = "crocevia:agents:seen"
+VISITORS_KEY = "crocevia:visitors:seen"  # by contact id: is a widget open somewhere?
 
 
 class PresenceBeat:
@@ -27,6 +29,8 @@ class PresenceBeat:
         self.redis = redis
         self.interval = interval
         self.sockets: Counter[int] = Counter()
+        self.visitors: Counter[int] = Counter()
+        self._pending: set[asyncio.Task[None]] = set()
         self._task: asyncio.Task[None] | None = None
 
     async def join(self, agent_id: int) -> None:
@@ -39,10 +43,31 @@ class PresenceBeat:
         if self.sockets[agent_id] <= 0:
             del self.sockets[agent_id]  # the score ages out: a reload within grace is no blip
 
+    async def join_visitor(self, contact_id: int) -> None:
+        self.visitors[contact_id] += 1
+        with contextlib.suppress(RedisError, OSError):
+            await self.redis.zadd(VISITORS_KEY, {str(contact_id): time.time()})
+
+    def leave_visitor(self, contact_id: int) -> None:
+        """A visitor who closed their last widget here is gone at once (a widget open on
+        another gateway beats them back within `interval`)."""
+        self.visitors[contact_id] -= 1
+        if self.visitors[contact_id] <= 0:
+            del self.visitors[contact_id]
+            task = asyncio.create_task(self._forget_visitor(contact_id))
+            self._pending.add(task)
+            task.add_done_callback(self._pending.discard)
+
+    async def _forget_visitor(self, contact_id: int) -> None:
+        with contextlib.suppress(RedisError, OSError):
+            await self.redis.zrem(VISITORS_KEY, str(contact_id))
+
     async def beat(self) -> None:
+        now = time.time()
         if self.sockets:
-            now = time.time()
             await self.redis.zadd(SEEN_KEY, {str(a): now for a in self.sockets})
+        if self.visitors:
+            await self.redis.zadd(VISITORS_KEY, {str(c): now for c in self.visitors})
 
     async def run(self) -> None:
         while True:
@@ -72,3 +97,8 @@ async def stale(redis: Redis, now: float, grace: float) -> set[int]:
     """Agents whose console beat before, but not within `grace` seconds of `now`."""
     members = await redis.zrangebyscore(SEEN_KEY, "-inf", f"({now - grace}")
     return {int(m) for m in members}
+
+
+async def visitor_seen_within(redis: Redis, contact_id: int, now: float, seconds: float) -> bool:
+    score = await redis.zscore(VISITORS_KEY, str(contact_id))
+    return score is not None and score >= now - seconds

@@ -7,6 +7,11 @@ honouring `retry_after`; a worker that dies leaves its jobs pending, and another
 worker takes them over with XAUTOCLAIM once they have been idle long enough.
 The status moves `pending -> sent` at most once (a guarded update), so a job
 taken over after its reply was sent is only acknowledged.
+
+While a reply is being sent its worker holds a lock in Redis that it renews; a
+copy of the job that finds the lock taken stays pending (it is claimed again
+later), so the lock of a worker killed mid-send expires within `lock_ms` and the
+reply is then sent by another worker, instead of waiting for a long fixed lease.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from connectors.base import Connector
+from gateway.email_fallback import continue_by_email
 from gateway.metrics import MESSAGES_OUT, OUTBOUND_RETRIES
 from inbox.events import OUTBOUND_GROUP, OUTBOUND_STREAM
 from inbox.model import (
@@ -46,7 +52,8 @@ from inbox.types import Attachment, Channel, DeliveryError, OutboundMessage
 log = logging.getLogger("crocevia.worker")
 
 MAX_TRIES = 5
-SEND_LOCK_MS = 5 * 60 * 1000
+SEND_LOCK_MS = 5 * 60 * 1000  # held through a platform's long rate-limit waits
+MIN_SEND_LOCK_MS = 5_000  # the renewed lease: 2 x claim_idle_ms, at least this
 BASE_BACKOFF = 0.5
 MAX_BACKOFF = 60.0
 MAX_RATE_LIMIT_WAIT = 3600.0  # beyond an hour of platform-imposed waits, the reply fails
@@ -76,6 +83,7 @@ class OutboundWorker:
         self.name = name or f"{socket.gethostname()}-{os.getpid()}"
         self.claim_idle_ms = claim_idle_ms
         self.requeue_after = timedelta(seconds=requeue_after_s)
+        self.lock_ms = max(2 * claim_idle_ms, MIN_SEND_LOCK_MS)
         self._slots = asyncio.Semaphore(concurrency)
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -187,11 +195,13 @@ class OutboundWorker:
             await self.redis.xack(OUTBOUND_STREAM, OUTBOUND_GROUP, entry_id)
             return
         try:
-            await self._deliver(message_id)
+            done = await self._deliver(message_id)
         except (SQLAlchemyError, OSError, RedisError) as exc:
             # Leave the job pending: it is claimed again after claim_idle_ms.
             log.warning("worker_job_deferred", extra={"message": message_id, "error": repr(exc)})
             return
+        if not done:
+            return  # another copy is being sent; this one stays pending, claimed again later
         await self.redis.xack(OUTBOUND_STREAM, OUTBOUND_GROUP, entry_id)
 
     async def _load(self, message_id: int) -> tuple[Inbox, OutboundMessage] | None:
@@ -236,17 +246,35 @@ class OutboundWorker:
                 reply_to_external_id=next((i for i, d in reversed(thread) if d == "in"), None),
             )
 
-    async def _deliver(self, message_id: int) -> None:
+    async def _deliver(self, message_id: int) -> bool:
+        """Send one reply; False when another worker holds its send lock (the job must
+        stay pending: if that worker died, its lock expires and a later claim sends it)."""
         # One sender at a time per reply: a job taken over (XAUTOCLAIM) or queued again
-        # while its first copy is still being sent is dropped, not sent twice.
+        # while its first copy is still being sent is not sent twice.
         lock = f"crocevia:sending:{message_id}"
-        if not await self.redis.set(lock, self.name, nx=True, px=SEND_LOCK_MS):
+        if not await self.redis.set(lock, self.name, nx=True, px=self.lock_ms):
             log.info("reply_already_in_flight", extra={"message": message_id})
-            return
+            return False
+        keeper = asyncio.create_task(self._keep_lock(lock))
         try:
             await self._deliver_locked(message_id, lock)
         finally:
-            await self.redis.delete(lock)
+            keeper.cancel()
+            await asyncio.gather(keeper, return_exceptions=True)
+            if await self.redis.get(lock) == self.name.encode():
+                await self.redis.delete(lock)
+        return True
+
+    async def _keep_lock(self, lock: str) -> None:
+        """Renew the send lock for as long as this worker lives and sends: a worker killed
+        mid-send leaves a lock that expires within `lock_ms`, not a long fixed lease."""
+        while True:
+            await asyncio.sleep(self.lock_ms / 3000)
+            try:  # never shorten a longer lease (a rate-limit wait set one)
+                if await self.redis.pttl(lock) < self.lock_ms:
+                    await self.redis.pexpire(lock, self.lock_ms)
+            except (RedisError, OSError) as exc:
+                log.warning("send_lock_renew_failed", extra={"lock": lock, "error": str(exc)})
 
     async def _deliver_locked(self, message_id: int, lock: str) -> None:
         loaded = await self._load(message_id)
@@ -277,6 +305,10 @@ class OutboundWorker:
                 return
             MESSAGES_OUT.labels(inbox.channel, "sent").inc()
             await self._set(message_id, DeliveryStatus.SENT, external_id=receipt.external_id)
+            if inbox.channel == Channel.WEBSITE and (inbox.settings or {}).get(
+                "email_fallback_inbox_id"
+            ):
+                await continue_by_email(self.sessions, self.redis, self.connector_for, message_id)
             return
 
     async def _set(self, message_id: int, status: DeliveryStatus, **kwargs: Any) -> None:

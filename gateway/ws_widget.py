@@ -107,6 +107,8 @@ async def widget_socket(ws: WebSocket) -> None:
             "message": lambda s, p, f: _message(rt, s, p, f),
             "typing": lambda s, p, f: _typing(rt, p, f),
         },
+        on_open=lambda p: rt.presence.join_visitor(p.visitor.contact_id),
+        on_close=lambda p: rt.presence.leave_visitor(p.visitor.contact_id),
     )
 
 

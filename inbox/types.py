@@ -23,6 +23,18 @@ class Channel(enum.StrEnum):
     WHATSAPP = "whatsapp"
 
 
+def safe_link(url: str | None) -> str | None:
+    """`url` if a browser may open it as a link or image: one of our own files
+    (`/api/files/...`) or an absolute http(s) URL; None for anything else
+    (`javascript:`, `data:`, protocol-relative `//host`), which a platform's payload
+    must never carry into the console (stored XSS)."""
+    if not url or len(url) > 2000 or any(c.isspace() or ord(c) < 32 for c in url):
+        return None
+    if url.startswith("/api/files/") or url.lower().startswith(("https://", "http://")):
+        return url
+    return None
+
+
 #: Channels where a contact has at most one open conversation per inbox.
 #: Email is the exception: each thread is its own conversation.
 CHAT_CHANNELS = frozenset(c for c in Channel if c is not Channel.EMAIL)
@@ -52,7 +64,7 @@ class Attachment:
     def as_dict(self) -> dict[str, Any]:
         return {
             "kind": self.kind,
-            "url": self.url,
+            "url": safe_link(self.url),
             "name": self.name,
             "content_type": self.content_type,
             "size": self.size,
@@ -93,6 +105,7 @@ class OutboundMessage:
     thread_ids: tuple[str, ...] = ()
     subject: str | None = None
     recipient_email: str | None = None
+    reply_to_address: str | None = None  # email: where the customer's answer should go
 
 
 @dataclass(frozen=True, slots=True)

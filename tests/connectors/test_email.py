@@ -725,3 +725,55 @@ async def test_automatic_messages_are_marked_and_never_answer_a_robot(
         await connector.send(await automatic("Siamo chiusi, rispondiamo lunedì."))
     assert not refused.value.retryable and "robot" in refused.value.reason
     assert len(smtp_peer.received) == 1
+
+
+# --- a website chat that continues by email ------------------------------------------------
+
+
+async def test_a_visitor_who_left_gets_the_reply_by_email_and_answers_into_the_chat(
+    email_world: tuple[int, str],
+    db: async_sessionmaker[AsyncSession],
+    world: World,
+    clients: Clients,
+    smtp_peer: SmtpPeer,
+    smtp_inbound: int,
+) -> None:
+    email_inbox, domain = email_world
+    async with db() as session, session.begin():
+        website = await session.get_one(Inbox, world.inbox_id)
+        website.settings = {**website.settings, "email_fallback_inbox_id": email_inbox}
+    visitor = await clients.visitor(world.website_token, name="Luca", email="luca@example.it")
+    await visitor.connect()
+    conv_id = (await visitor.say("Avete la giacca in taglia 44?"))["message"]["conversation_id"]
+    await visitor.close()  # the visitor leaves the shop
+
+    reply_id = await agent_reply(clients, world, conv_id, "Sì, la 44 arriva venerdì.")
+    assert (await wait_status(db, reply_id, "sent", "failed")).status == "sent"
+    (got,) = await smtp_peer.wait(1)
+    out = got.message
+    assert got.rcpt_tos == ["luca@example.it"]
+    reply_to = out["Reply-To"]
+    assert reply_to.startswith(f"support+c{conv_id}.") and reply_to.endswith(f"@{domain}")
+    assert "Sì, la 44 arriva venerdì." in out.get_content()
+
+    # Luca answers from his mail client: the answer lands in the chat, not in a new thread.
+    answer = mail("luca@example.it", f"Re: {out['Subject']}", "Perfetto, la prendo!\n\n> Sì, la 44",
+                  to=reply_to, in_reply_to=out["Message-ID"].strip("<>"))  # fmt: skip
+    await aiosmtplib.send(answer, hostname="127.0.0.1", port=smtp_inbound)
+    chat = await messages_of(db, world.inbox_id)
+    assert [(m.direction, m.text) for m in chat if m.conversation_id == conv_id][-1] == (
+        "in", "Perfetto, la prendo!",
+    )  # fmt: skip
+    assert await messages_of(db, email_inbox) == []
+    # The visitor sees it in the widget on their next visit.
+    history = (await visitor.http.get("/api/widget/messages")).json()["messages"]
+    assert history[-1]["text"] == "Perfetto, la prendo!"
+
+    # A forged conversation token is an ordinary new email, never a way into someone's chat.
+    forged = reply_to.replace(reply_to.split(".")[1].split("@")[0], "0" * 12)
+    await aiosmtplib.send(
+        mail("mallory@example.com", "Re: chat", "fammi entrare", to=forged),
+        hostname="127.0.0.1", port=smtp_inbound,
+    )  # fmt: skip
+    assert [m.text for m in await messages_of(db, email_inbox)] == ["fammi entrare"]
+    assert len(await messages_of(db, world.inbox_id)) == len(chat)

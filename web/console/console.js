@@ -281,6 +281,7 @@ function attachment(a) {
 async function loadCustomer(contactId) {
   let r;
   try { r = await api(`/api/contacts/${contactId}`); } catch { return; }
+  state.contact = contactId; loadDuplicates(contactId);
   const c = r.contact;
   const rows = [["name", c.name], ["email", c.email], ["phone", c.phone], ["stage", c.lifecycle_stage], ["since", time(c.created_at, true)]];
   $("contact-details").replaceChildren(...rows.filter(([, v]) => v).flatMap(([k, v]) => [el("dt", null, t(k)), el("dd", null, v)]));
@@ -299,6 +300,34 @@ async function loadCustomer(contactId) {
     b.type = "button"; b.addEventListener("click", () => { state.conversations.set(pc.id, { ...pc, ...(state.conversations.get(pc.id) || {}) }); openConversation(pc.id); });
     li.append(b); return li;
   }));
+}
+
+// The same customer on other channels (shared email or phone): merge, and undo for a day.
+async function loadDuplicates(contactId) {
+  let r;
+  try { r = await api(`/api/contacts/${contactId}/merge_suggestions`); } catch { r = { suggestions: [] }; }
+  if (state.contact !== contactId) return;
+  const items = r.suggestions.map((s) => {
+    const li = el("li"); const who = s.contact.name || s.contact.email || s.contact.phone || `#${s.contact.id}`;
+    li.append(...s.channels.map(badge), ` ${who} · ${s.reasons.map((k) => t(k)).join(", ")} `);
+    const b = el("button", "link", t("merge_contact")); b.type = "button";
+    b.addEventListener("click", async () => {
+      try {
+        const done = await api(`/api/contacts/${contactId}/merge`, { method: "POST", body: JSON.stringify({ other_id: s.contact.id }) });
+        state.lastMerge = done.merge; flash(t("contacts_merged")); loadCustomer(contactId);
+      } catch (err) { flash(err.message); }
+    });
+    li.append(b); return li;
+  });
+  if (state.lastMerge?.kept_contact_id === contactId) {
+    const b = el("button", "link", t("undo_merge")); b.type = "button";
+    b.addEventListener("click", async () => {
+      try { await api(`/api/contact_merges/${state.lastMerge.id}/undo`, { method: "POST" }); state.lastMerge = null; loadCustomer(contactId); } catch (err) { flash(err.message); }
+    });
+    const li = el("li"); li.append(b); items.push(li);
+  }
+  $("duplicates-title").hidden = !items.length;
+  $("duplicates").replaceChildren(...items);
 }
 
 // ---- live events --------------------------------------------------------------------------
@@ -344,6 +373,7 @@ function closed(code) {
   state.ws = null;
   setConnected(false);
   if (code === 4401) return logout();
+  if (!navigator.onLine) return; // the "online" event reconnects at once
   const delay = Math.min(30000, 500 * 2 ** state.retry++) * (0.5 + Math.random() / 2);
   state.reconnectTimer = setTimeout(connect, delay);
 }
@@ -391,6 +421,10 @@ function applyEvent(f) {
     return;
   }
   const { conversation: c, message: m } = f.data;
+  const cm = f.data.contact_merge; // a merge (or its undo) moved this conversation: refresh the customer
+  if (cm && [cm.kept_contact_id, cm.merged_contact_id].includes(state.contact)) {
+    clearTimeout(state.customerTimer); state.customerTimer = setTimeout(() => loadCustomer(state.contact), 300);
+  }
   if (f.event === "conversation.created") state.opened.add(c.id);
   if (c) {
     const merged = mergeConversation(c);

@@ -179,6 +179,7 @@
     ws = null;
     if (code === 4401) { state.visitorToken = null; save(); }
     status.textContent = t.reconnecting;
+    if (navigator.onLine === false) return; // the "online" event reconnects at once
     var delay = Math.min(30000, 500 * Math.pow(2, retry++)) * (0.5 + Math.random() / 2);
     reconnectTimer = setTimeout(reconnect, delay);
   }
