@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import secrets
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -15,18 +16,15 @@ from inbox.model import Agent, Contact, Conversation, CsatResponse, Inbox, Messa
 
 FIRST = datetime(2031, 3, 3, tzinfo=UTC)  # a Monday; 364 days later is a Monday again
 _weeks = itertools.count()
-START = END = FIRST
-
-
-def at(day: int, hh: int, mm: int = 0) -> datetime:
-    return START + timedelta(days=day, hours=hh, minutes=mm)
 
 
 @pytest.fixture
-async def week(db: async_sessionmaker[AsyncSession]) -> dict[str, int]:
-    global START, END
-    START = FIRST + timedelta(days=364 * next(_weeks))
-    END = START + timedelta(days=7)
+async def week(db: async_sessionmaker[AsyncSession]) -> dict[str, Any]:
+    start = FIRST + timedelta(days=364 * next(_weeks))
+
+    def at(day: int, hh: int, mm: int = 0) -> datetime:
+        return start + timedelta(days=day, hours=hh, minutes=mm)
+
     tag = secrets.token_hex(3)
     async with db() as session, session.begin():
         t1, t2 = Team(name=f"web-{tag}"), Team(name=f"tg-{tag}")
@@ -74,14 +72,15 @@ async def week(db: async_sessionmaker[AsyncSession]) -> dict[str, int]:
             CsatResponse(conversation_id=c1.id, rating=5, created_at=at(0, 10, 5)),
             CsatResponse(conversation_id=c3.id, rating=3, created_at=at(2, 9)),
         ])  # fmt: skip
-        return {"a": a.id, "b": b.id, "x": x.id, "y": y.id, "c1": c1.id}
+        return {"a": a.id, "b": b.id, "x": x.id, "y": y.id, "c1": c1.id,
+                "start": start, "end": start + timedelta(days=7)}  # fmt: skip
 
 
 async def test_totals_match_the_hand_computed_figures(
-    db: async_sessionmaker[AsyncSession], week: dict[str, int]
+    db: async_sessionmaker[AsyncSession], week: dict[str, Any]
 ) -> None:
     async with db() as session:
-        body = await reports.summary(session, START, END)
+        body = await reports.summary(session, week["start"], week["end"])
     (total,) = body["groups"]
     assert total["conversations"] == 3
     assert (total["messages_in"], total["messages_out"]) == (5, 4)  # notes are not messages out
@@ -93,17 +92,22 @@ async def test_totals_match_the_hand_computed_figures(
 
 
 async def test_groups_by_label_channel_and_agent(
-    db: async_sessionmaker[AsyncSession], week: dict[str, int]
+    db: async_sessionmaker[AsyncSession], week: dict[str, Any]
 ) -> None:
     async with db() as session:
         by_label = {
-            g["key"]: g for g in (await reports.summary(session, START, END, "label"))["groups"]
+            g["key"]: g
+            for g in (await reports.summary(session, week["start"], week["end"], "label"))["groups"]
         }
         by_channel = {
-            g["key"]: g for g in (await reports.summary(session, START, END, "channel"))["groups"]
+            g["key"]: g
+            for g in (await reports.summary(session, week["start"], week["end"], "channel"))[
+                "groups"
+            ]
         }
         by_agent = {
-            g["key"]: g for g in (await reports.summary(session, START, END, "agent"))["groups"]
+            g["key"]: g
+            for g in (await reports.summary(session, week["start"], week["end"], "agent"))["groups"]
         }
     assert by_label["vip"]["conversations"] == 2 and by_label["(none)"]["conversations"] == 1
     assert by_label["vip"]["first_response"]["median"] == 120.0
@@ -113,15 +117,17 @@ async def test_groups_by_label_channel_and_agent(
     assert xenia["name"] == "Xenia" and xenia["conversations"] == 2 and xenia["csat"]["count"] == 2
     with pytest.raises(reports.InvalidReport):
         async with db() as session:
-            await reports.summary(session, START, END, "country; DROP TABLE messages")
+            await reports.summary(
+                session, week["start"], week["end"], "country; DROP TABLE messages"
+            )
 
 
 async def test_heatmap_counts_in_the_inbox_zone(
-    db: async_sessionmaker[AsyncSession], week: dict[str, int]
+    db: async_sessionmaker[AsyncSession], week: dict[str, Any]
 ) -> None:
     async with db() as session:
-        web = await reports.heatmap(session, START, END, week["a"])
-        tg = await reports.heatmap(session, START, END, week["b"])
+        web = await reports.heatmap(session, week["start"], week["end"], week["a"])
+        tg = await reports.heatmap(session, week["start"], week["end"], week["b"])
     assert web["zone"] == "Europe/Rome"
     # 09:00 and 09:10 UTC are 10:xx in Rome (CET); 11:00 and 11:01 UTC are 12:xx.
     assert web["cells"][0][10] == 2 and web["cells"][0][12] == 2
