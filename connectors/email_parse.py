@@ -18,6 +18,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email import policy
+from email.errors import MessageError
 from email.headerregistry import Address
 from email.message import EmailMessage, Message
 from email.parser import BytesParser
@@ -248,8 +249,28 @@ def _sent_at(msg: Message) -> datetime | None:
     return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
 
 
+UNREADABLE = "[This mail could not be read; the original is attached.]"
+
+
 def parse_email(raw: bytes, envelope_from: str | None = None) -> ParsedEmail:
-    """Read one RFC 5322 mail. `envelope_from` is the SMTP MAIL FROM when known."""
+    """Read one RFC 5322 mail. `envelope_from` is the SMTP MAIL FROM when known.
+
+    A mail whose headers the standard library's parser chokes on (it raises IndexError
+    or HeaderParseError on some crafted addresses) is still kept: as a message saying
+    so, with the original attached by the intake, from the envelope sender."""
+    try:
+        return _parse(raw, envelope_from)
+    except (IndexError, ValueError, TypeError, AttributeError, MessageError):
+        sender = (envelope_from or "unknown@invalid").lower()
+        return ParsedEmail(
+            message_id="sha256-" + hashlib.sha256(raw).hexdigest() + "@crocevia",
+            sender=Sender(external_id=sender, email=sender if "@" in sender else None),
+            subject=None, text=UNREADABLE, full_text="", thread_ids=(), sent_at=None,
+            automated=None, recipients=(),
+        )  # fmt: skip
+
+
+def _parse(raw: bytes, envelope_from: str | None) -> ParsedEmail:
     msg = BytesParser(policy=policy.default).parsebytes(raw)
     assert isinstance(msg, EmailMessage)
     ids = message_ids(str(msg.get("Message-ID", "")))

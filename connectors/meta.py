@@ -33,6 +33,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -44,6 +45,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from connectors.base import ParseError, VerificationError
 from connectors.secrets import read_secret
+from inbox import safe_fetch
 from inbox.model import Identity, Inbox, utcnow
 from inbox.reply_window import template_of
 from inbox.types import (
@@ -61,6 +63,7 @@ log = logging.getLogger("crocevia.meta")
 GRAPH_API = "https://graph.facebook.com"
 API_VERSION = "v23.0"
 SIGNATURE_HEADER = "x-hub-signature-256"
+GRAPH_ID = re.compile(r"[0-9]{1,40}")
 META_CHANNELS = frozenset({Channel.MESSENGER, Channel.INSTAGRAM, Channel.WHATSAPP})
 OBJECTS = {
     Channel.MESSENGER: "page",
@@ -357,8 +360,10 @@ class MetaConnector:
                 ).scalars()
             )
         senders: dict[str, Sender] = {}
+        # Graph ids are digits: anything else would change the request's path or query.
+        unknown = [u for u in ids - known if GRAPH_ID.fullmatch(u)]
         async with self._http() as http:
-            for user_id in ids - known:
+            for user_id in unknown:
                 senders[user_id] = await self._profile(http, user_id)
         return [replace(i, sender=senders.get(i.sender.external_id, i.sender)) for i in items]
 
@@ -369,7 +374,7 @@ class MetaConnector:
             r = await http.get(f"/{user_id}", params={"fields": fields})
             r.raise_for_status()
             p = r.json()
-        except (httpx.HTTPError, ValueError) as exc:
+        except (httpx.HTTPError, ValueError, safe_fetch.FetchFailed) as exc:
             log.warning("meta_profile_failed", extra={"inbox": self.inbox_id, "error": repr(exc)})
             return Sender(user_id)
         name = p.get("name") or " ".join(x for x in (p.get("first_name"), p.get("last_name")) if x)
@@ -378,10 +383,16 @@ class MetaConnector:
     # -- outbound -----------------------------------------------------------------------------
 
     def _http(self) -> httpx.AsyncClient:
+        """A Graph API client that reaches only the Graph API host (or the configured
+        `api_base_url`), never an internal address, and follows no redirect."""
+        policy = safe_fetch.FetchPolicy.for_api(GRAPH_API, self.config.api_base_url)
         return httpx.AsyncClient(
             base_url=f"{self.config.api_base_url}/{self.config.api_version}",
             headers={"Authorization": f"Bearer {self.config.access_token or ''}"},
             timeout=20.0,
+            follow_redirects=False,
+            trust_env=False,
+            event_hooks={"request": [safe_fetch.guard(policy)]},
         )
 
     def payload(self, message: OutboundMessage) -> dict[str, Any]:
@@ -417,8 +428,10 @@ class MetaConnector:
         try:
             async with self._http() as http:
                 r = await http.post(f"/{node}/messages", json=self.payload(message))
-        except httpx.TransportError as exc:
+        except (httpx.TransportError, safe_fetch.FetchFailed) as exc:
             raise DeliveryError(f"Graph API unreachable: {exc!r}", retryable=True) from None
+        except safe_fetch.UnsafeURL as exc:
+            raise DeliveryError(f"Graph API address refused: {exc}", retryable=False) from None
         if r.is_success:
             body = r.json()
             mid = (body.get("messages") or [{}])[0].get("id") or body.get("message_id")

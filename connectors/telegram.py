@@ -55,6 +55,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from connectors.base import ParseError, VerificationError
+from inbox import safe_fetch
 from inbox.files import FileRefused, FileStore
 from inbox.model import Contact, Identity, Inbox, Message, StoredFile, utcnow
 from inbox.types import (
@@ -78,6 +79,7 @@ from telegram.error import (  # noqa: E402
     ChatMigrated,
     Forbidden,
     InvalidToken,
+    NetworkError,
     RetryAfter,
     TelegramError,
 )
@@ -348,6 +350,12 @@ class TelegramConnector:
             config = TelegramConfig(token=None, webhook_secret=None, problem=str(exc))
         return cls(inbox.id, config, sessions=sessions, files=files)
 
+    def fetch_policy(self) -> safe_fetch.FetchPolicy:
+        """What file downloads may reach: Telegram's API host, or the configured one."""
+        return safe_fetch.FetchPolicy.for_api(
+            DEFAULT_API, self.config.api_base_url, max_bytes=MAX_DOWNLOAD, timeout=60.0
+        )
+
     # -- inbound -----------------------------------------------------------------------
 
     def verify(self, headers: Mapping[str, str], body: bytes) -> None:
@@ -449,10 +457,19 @@ class TelegramConnector:
             return replace(a, data={**a.data, "error": "larger than the Bot API serves (20 MB)"})
         try:
             remote = await bot.get_file(str(file_id))
-            data = bytes(await remote.download_as_bytearray())
         except BadRequest as exc:
             log.warning("telegram_file_refused", extra={"inbox": self.inbox_id, "error": str(exc)})
             return replace(a, data={**a.data, "error": exc.message})
+        # Only over HTTP(S) from the Bot API's own host (inbox/safe_fetch.py): never a
+        # local path that python-telegram-bot would read from our disk, never an
+        # internal address, never more than MAX_DOWNLOAD bytes.
+        try:
+            data, _type = await safe_fetch.fetch(remote.file_path or "", self.fetch_policy())
+        except (safe_fetch.UnsafeURL, safe_fetch.TooLarge) as exc:
+            log.warning("telegram_file_unsafe", extra={"inbox": self.inbox_id, "error": str(exc)})
+            return replace(a, data={**a.data, "error": f"file not downloaded: {exc}"})
+        except safe_fetch.FetchFailed as exc:
+            raise NetworkError(f"file download failed: {exc}") from None
         try:
             async with sessions() as session, session.begin():
                 row = await files.save(

@@ -19,9 +19,20 @@ from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
 from gateway import ops, webhooks
-from gateway.api import agents_auth, audit, conversations, directory, files, reports, widget
+from gateway.api import (
+    agents_auth,
+    audit,
+    contacts,
+    conversations,
+    directory,
+    files,
+    reports,
+    segments,
+    widget,
+)
 from gateway.api.errors import ApiError, api_error_handler, http_error_handler, limited_handler
 from gateway.batcher import IngestBatcher
+from gateway.hardening import RefuseNul
 from gateway.hub import Hub
 from gateway.limits import Limited
 from gateway.metrics import INGEST_BATCH
@@ -75,11 +86,24 @@ def api_routes() -> list[BaseRoute]:
         Route("/api/canned_responses", directory.create_canned, methods=["POST"]),
         Route("/api/canned_responses/{id}", directory.delete_canned, methods=["DELETE"]),
         Route("/api/contacts/{id}", directory.get_contact),
+        Route("/api/contacts/{id}", contacts.patch_contact, methods=["PATCH"]),
+        Route("/api/contacts/{id}/merge_suggestions", contacts.merge_suggestions),
+        Route("/api/contacts/{id}/merge", contacts.merge, methods=["POST"]),
+        Route("/api/contact_merges/{id}/undo", contacts.undo_merge, methods=["POST"]),
+        Route("/api/contacts/{id}/export", contacts.export_contact),
+        Route("/api/contacts/{id}/erase", contacts.erase_contact, methods=["POST"]),
         Route("/api/reports/summary", reports.summary),
         Route("/api/reports/summary.csv", reports.summary_csv),
         Route("/api/reports/heatmap", reports.heatmap),
         Route("/api/live", reports.live),
         Route("/api/audit", audit.audit_log),
+        Route("/api/segments", segments.list_segments),
+        Route("/api/segments", segments.create_segment, methods=["POST"]),
+        Route("/api/segments/{id}", segments.get_segment),
+        Route("/api/segments/{id}", segments.delete_segment, methods=["DELETE"]),
+        Route("/api/segments/{id}/members", segments.segment_members),
+        Route("/api/signals/export", segments.export),
+        Route("/api/marketing/overview", segments.overview),
         Route("/api/widget/sessions", widget.create_session, methods=["POST"]),
         Route("/api/widget/messages", widget.visitor_messages),
         Route("/api/widget/contact", widget.update_contact, methods=["POST"]),
@@ -105,6 +129,9 @@ def routes() -> list[BaseRoute]:
         Route("/widget.js", widget_js),
         Mount("/console", StaticFiles(directory=WEB_DIR / "console", html=True, check_dir=False)),
         Mount("/lead", StaticFiles(directory=WEB_DIR / "lead", html=True, check_dir=False)),
+        Mount(
+            "/marketing", StaticFiles(directory=WEB_DIR / "marketing", html=True, check_dir=False)
+        ),
         Mount("/web", StaticFiles(directory=WEB_DIR, check_dir=False)),
     ]
 
@@ -161,13 +188,14 @@ def create_app() -> Starlette:
     return Starlette(
         routes=routes(),
         middleware=[
+            Middleware(RefuseNul),
             Middleware(
                 CORSMiddleware,
                 allow_origins=["*"],
                 allow_methods=["GET", "POST", "PUT", "PATCH"],
                 allow_headers=["Authorization", "Content-Type"],
                 max_age=600,
-            )
+            ),
         ],
         exception_handlers={
             ApiError: api_error_handler,

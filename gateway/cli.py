@@ -54,6 +54,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
             host=args.host,
             port=args.port,
             ws_max_size=64 * 1024,
+            # permessage-deflate costs memory per socket (docs/benchmarks.md): off by default.
+            ws_per_message_deflate=os.environ.get("CROCEVIA_WS_DEFLATE", "off").lower()
+            in ("on", "1", "true", "yes"),
             log_config=None,
             access_log=False,
             lifespan="on",
@@ -66,6 +69,7 @@ def cmd_worker(_args: argparse.Namespace) -> int:
     from redis.asyncio import Redis
 
     from gateway.channels import connector_for
+    from gateway.crm_webhook import CrmPusher
     from gateway.router import Router
     from gateway.worker import OutboundWorker
     from inbox.db import create_engine, sessionmaker
@@ -86,13 +90,18 @@ def cmd_worker(_args: argparse.Namespace) -> int:
             requeue_after_s=settings.requeue_after_s,
         )  # fmt: skip
         relay_task = asyncio.create_task(relay.run())
-        router = Router(sessions, relay, redis, grace_s=settings.presence_grace_s)
+        crm = CrmPusher.from_env(sessions, redis)
+        router = Router(
+            sessions, relay, redis, grace_s=settings.presence_grace_s, files=files, crm=crm
+        )
         router_task = asyncio.create_task(router.run(settings.timer_interval_s))
         try:
             await worker.run()
         finally:
             relay_task.cancel()
             router_task.cancel()
+            if crm is not None:
+                await crm.aclose()
             await redis.aclose()
             await engine.dispose()
 
@@ -229,6 +238,13 @@ def cmd_x(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_signals(args: argparse.Namespace) -> int:
+    """`crocevia signals export --format csv|ndjson [--segment NAME] [--output FILE]`."""
+    from gateway.signals_cli import run
+
+    return run(Settings.from_env().database_url, args.format, args.segment, args.output)
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="crocevia", description="Omnichannel social inbox")
     sub = p.add_subparsers(dest="command", required=True)
@@ -283,6 +299,14 @@ def parser() -> argparse.ArgumentParser:
     x_poll.add_argument("inbox_id", type=int)
     x_poll.add_argument("--once", action="store_true", help="one round, then exit")
     x.set_defaults(func=cmd_x)
+    signals_cmd = sub.add_parser("signals", help="contacts' Social CRM signals")
+    export = signals_cmd.add_subparsers(dest="signals_command", required=True).add_parser(
+        "export", help="stream every contact's signals (or a segment's) as CSV or NDJSON"
+    )
+    export.add_argument("--format", choices=["csv", "ndjson"], default="csv")
+    export.add_argument("--segment", help="only the members of this saved segment")
+    export.add_argument("--output", help="write to this file instead of stdout")
+    signals_cmd.set_defaults(func=cmd_signals)
     sub.add_parser(
         "sentiment", help="read messages on stdin, print language and sentiment as JSON lines"
     ).set_defaults(func=cmd_sentiment)

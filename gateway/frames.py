@@ -43,10 +43,12 @@ def client_id_field(frame: dict[str, Any]) -> str:
     return cid
 
 
-def int_field(frame: dict[str, Any], name: str) -> int:
+def int_field(frame: dict[str, Any], name: str, bits: int = 32) -> int:
     value = frame.get(name)
     if not isinstance(value, int) or isinstance(value, bool):
         raise FrameError("invalid_frame", f'"{name}" must be an integer')
+    if not -(2 ** (bits - 1)) <= value < 2 ** (bits - 1):
+        raise FrameError("invalid_frame", f'"{name}" is out of range')
     return value
 
 

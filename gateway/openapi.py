@@ -98,6 +98,31 @@ SCHEMAS: S = {
             "unread_count": INT,
         }
     ),  # fmt: skip
+    "Contact": _obj(
+        {
+            "id": INT,
+            "name": NSTR,
+            "email": NSTR,
+            "phone": NSTR,
+            "lifecycle_stage": {"enum": ["lead", "prospect", "customer", "churned"]},
+            "attributes": {"type": "object"},
+            "merged_into_id": NINT,
+            "erased_at": NSTR,
+            "created_at": STR,
+        }
+    ),
+    "ContactMerge": _obj(
+        {
+            "id": INT,
+            "kept_contact_id": INT,
+            "merged_contact_id": INT,
+            "moved": {"type": "object", "description": "ids of every row that moved"},
+            "merged_by_agent_id": NINT,
+            "merged_at": STR,
+            "undone_at": NSTR,
+            "undo_until": NSTR,
+        }
+    ),
 }
 
 
@@ -108,6 +133,7 @@ def _op(summary: str, responses: S, *, body: S | None = None, agent: bool = True
         op["security"] = AGENT
     if body is not None:
         op["requestBody"] = {"required": True, **_json(body)}
+        op["responses"].setdefault("413", {"description": "Body too large", **_json(_ref("Error"))})
     if params:
         op["parameters"] = params
     return op
@@ -126,11 +152,13 @@ def paths() -> S:
          "last_event_id": NSTR}
     )  # fmt: skip
     not_found = {"404": {"description": "No such resource visible to you", **_json(_ref("Error"))}}
+    forbidden = {"403": {"description": "Not for your role", **_json(_ref("Error"))}}
+    limited = {"429": {"description": "Rate limited; see Retry-After", **_json(_ref("Error"))}}
     return {
         "/api/openapi.json": {"get": _op("This document", _ok({"type": "object"}), agent=False)},
         "/api/auth/login": {"post": _op(
             "Log in with email and password; returns a bearer token",
-            _ok(_obj({"token": STR, "expires_at": STR, "agent": _ref("Agent")})),
+            {**_ok(_obj({"token": STR, "expires_at": STR, "agent": _ref("Agent")})), **limited},
             body=_obj({"email": STR, "password": STR}, ["email", "password"]), agent=False)},
         "/api/auth/logout": {"post": _op("Revoke this token", _ok({"type": "object"}))},
         "/api/me": {
@@ -182,35 +210,80 @@ def paths() -> S:
         "/api/canned_responses": {
             "get": _op("Canned responses", _ok({"type": "array"})),
             "post": _op("Add a canned response (admins and leads)",
-                        {**_ok(CANNED, "Stored", "201"),
+                        {**_ok(CANNED, "Stored", "201"), **forbidden,
                          "409": {"description": "Short code taken", **_json(_ref("Error"))}},
                         body=_obj({"short_code": STR, "text": STR}, ["short_code", "text"])),
         },
         "/api/canned_responses/{id}": {"delete": _op(
-            "Remove a canned response (admins and leads)", {**_ok({"type": "object"}), **not_found},
+            "Remove a canned response (admins and leads)",
+            {**_ok({"type": "object"}), **not_found, **forbidden},
             params=[ID_PARAM])},
-        "/api/contacts/{id}": {"get": _op(
-            "A contact with identities, conversations and recent sentiment",
-            {**_ok({"type": "object"}), **not_found}, params=[ID_PARAM])},
+        "/api/contacts/{id}": {
+            "get": _op(
+                "A contact with identities, conversations, recent sentiment and lifecycle history",
+                {**_ok({"type": "object"}), **not_found}, params=[ID_PARAM]),
+            "patch": _op(
+                "Edit name, email, phone (stored in E.164) or lifecycle stage; \"\" clears a field "
+                "(not marketing)",
+                {**_ok(_ref("Contact")), **not_found, **FORBIDDEN,
+                 "409": {"description": "Erased or merged contact", **_json(_ref("Error"))}},
+                body=_obj({"name": STR, "email": STR, "phone": STR,
+                           "lifecycle_stage": {"enum": ["lead", "prospect", "customer", "churned"]}}),
+                params=[ID_PARAM]),
+        },
+        "/api/contacts/{id}/merge_suggestions": {"get": _op(
+            "Contacts sharing an email or a phone (normalised) with this one (not marketing)",
+            {**_ok(_obj({"suggestions": {"type": "array", "items": _obj(
+                {"contact": {"type": "object"}, "reasons": {"type": "array", "items": {"enum": ["email", "phone"]}},
+                 "channels": {"type": "array", "items": STR}})}})), **not_found, **FORBIDDEN},
+            params=[ID_PARAM])},
+        "/api/contacts/{id}/merge": {"post": _op(
+            "Merge other_id into this contact (kept); undoable for 24 hours (not marketing)",
+            {**_ok(_obj({"merge": _ref("ContactMerge"), "contact": _ref("Contact")}), "Merged", "201"),
+             **not_found, **FORBIDDEN,
+             "409": {"description": "Same, merged or erased contact", **_json(_ref("Error"))}},
+            body=_obj({"other_id": INT}, ["other_id"]), params=[ID_PARAM])},
+        "/api/contact_merges/{id}/undo": {"post": _op(
+            "Undo a merge: exactly the rows it moved go back (within 24 hours)",
+            {**_ok(_obj({"merge": _ref("ContactMerge")})), **not_found, **FORBIDDEN,
+             "409": {"description": "Undone already, or older than 24 hours", **_json(_ref("Error"))}},
+            params=[ID_PARAM])},
+        "/api/contacts/{id}/export": {"get": _op(
+            "Everything stored about the contact, as a JSON download (admins; audited)",
+            {**_ok(_obj({"contact": {"type": "object"}, "merged_contacts": {"type": "array"},
+                         "identities": {"type": "array"}, "conversations": {"type": "array"},
+                         "lifecycle_history": {"type": "array"}, "merges": {"type": "array"}})),
+             **not_found, **FORBIDDEN}, params=[ID_PARAM])},
+        "/api/contacts/{id}/erase": {"post": _op(
+            "Erase the contact's personal data, keeping aggregates (admins; audited; irreversible)",
+            {**_ok(_obj({"erased": {"type": "object"}})), **not_found, **FORBIDDEN,
+             "409": {"description": "Erased already, or merged into another", **_json(_ref("Error"))}},
+            params=[ID_PARAM])},
         "/api/reports/summary": {"get": _op(
             "Response, waiting and resolution times (median, p90), volumes and CSAT over a period, "
-            "grouped (leads and admins)", _ok({"type": "object"}), params=REPORT_PARAMS)},
+            "grouped (leads and admins)", {**_ok({"type": "object"}), **forbidden},
+            params=REPORT_PARAMS)},
         "/api/reports/summary.csv": {"get": _op(
-            "The same report as CSV", {"200": {"description": "text/csv"}}, params=REPORT_PARAMS)},
+            "The same report as CSV", {"200": {"description": "text/csv"}, **forbidden},
+            params=REPORT_PARAMS)},
         "/api/reports/heatmap": {"get": _op(
-            "Inbound messages by weekday and hour in the inbox's time zone", _ok({"type": "object"}),
+            "Inbound messages by weekday and hour in the inbox's time zone",
+            {**_ok({"type": "object"}), **forbidden, **not_found},
             params=[*REPORT_PARAMS[:2], _query("inbox_id", INT)])},
         "/api/live": {"get": _op(
             "Queues with their longest wait, agents' presence and load, today's figures, SLA "
-            "breaches (leads and admins)", _ok({"type": "object"}))},
+            "breaches (leads and admins)", {**_ok({"type": "object"}), **forbidden})},
         "/api/audit": {"get": _op(
-            "The audit log, newest first (admins)", _ok(_obj({"entries": {"type": "array"}})),
+            "The audit log, newest first (admins)",
+            {**_ok(_obj({"entries": {"type": "array"}})), **forbidden},
             params=[_query("action", STR), _query("before_id", INT),
                     _query("limit", {"type": "integer", "minimum": 1, "maximum": 500})])},
+        **signal_paths(not_found),
         "/api/widget/csat": {"post": {
             **_op("The visitor's 1-5 rating of their resolved conversation",
                   {**_ok(_obj({"conversation_id": INT, "rating": INT, "comment": NSTR})),
-                   "409": {"description": "Not waiting for a rating", **_json(_ref("Error"))}},
+                   "409": {"description": "Not waiting for a rating", **_json(_ref("Error"))},
+                   "404": {"description": "No conversation to rate", **_json(_ref("Error"))}},
                   body=_obj({"rating": {"type": "integer", "minimum": 1, "maximum": 5},
                              "comment": NSTR}, ["rating"]), agent=False),
             "security": [{"visitor": []}]}},
@@ -218,7 +291,8 @@ def paths() -> S:
             "Start or resume a visitor session for a website inbox",
             {**_ok(_obj({"visitor_token": STR, "visitor_id": STR, "conversation_id": NINT,
                          "inbox": {"type": "object"}})),
-             "404": {"description": "Unknown website_token", **_json(_ref("Error"))}},
+             "404": {"description": "Unknown website_token", **_json(_ref("Error"))},
+             "403": {"description": "Origin not allowed", **_json(_ref("Error"))}, **limited},
             body=_obj({"website_token": STR, "visitor_token": NSTR, "name": NSTR, "email": NSTR},
                       ["website_token"]), agent=False)},
         "/api/widget/messages": {"get": {
@@ -234,7 +308,11 @@ def paths() -> S:
                   {**_ok(_obj({"contact_id": INT, "visitor_token": STR})),
                    "403": {"description": "Wrong hash", **_json(_ref("Error"))}},
                   body=_obj({"id": {"type": ["string", "integer"]}, "hash": STR, "name": NSTR,
-                             "email": NSTR}, ["id", "hash"]), agent=False),
+                             "email": NSTR,
+                             "attributes": {"type": "object", "maxProperties": 50,
+                                            "additionalProperties": {
+                                                "type": ["string", "number", "boolean", "null"]}}},
+                            ["id", "hash"]), agent=False),
             "security": [{"visitor": []}]}},
         "/api/widget/attachments": {"post": {
             **_op("Upload an image or PDF as a visitor (multipart 'file'); type sniffed from content",
@@ -257,10 +335,70 @@ def paths() -> S:
                  "503": {"description": "Not stored; deliver again", **_json(_ref("Error"))}},
                 body={"type": "object"}, agent=False, params=WEBHOOK_PARAMS),
             "get": _op(
-                "Subscription check: Meta's hub.challenge, X's CRC", _ok({"type": ["object", "string"]}),
+                "Subscription check: Meta's hub.challenge, X's CRC",
+                {**_ok({"type": ["object", "string"]}), **not_found,
+                 "403": {"description": "Verification failed", **_json(_ref("Error"))},
+                 "405": {"description": "The channel has no check", **_json(_ref("Error"))}},
                 agent=False, params=WEBHOOK_PARAMS),
         },
     }  # fmt: skip
+
+
+def signal_paths(not_found: S) -> S:
+    """Segments, signal exports and the marketing overview (marketing, leads and admins)."""
+    forbidden = {"403": {"description": "Not for this role", **_json(_ref("Error"))}}
+    segment = _obj({"id": INT, "name": STR, "rules": RULES, "created_by_agent_id": NINT,
+                    "created_at": STR, "updated_at": STR})  # fmt: skip
+    return {
+        "/api/segments": {
+            "get": _op("Saved segments", {**_ok(_obj({"segments": {"type": "array",
+                                                                   "items": segment}})),
+                                          **forbidden}),
+            "post": _op(
+                "Save a segment: a rule over contacts' signals (see docs/api.md, Segments)",
+                {**_ok(segment, "Stored", "201"), **forbidden,
+                 "409": {"description": "Name taken", **_json(_ref("Error"))}},
+                body=_obj({"name": STR, "rules": RULES}, ["name", "rules"])),
+        },
+        "/api/segments/{id}": {
+            "get": _op("A segment with its live count of contacts",
+                       {**_ok(_obj({**segment["properties"], "count": INT, "counted_at": STR})),
+                        **not_found, **forbidden}, params=[ID_PARAM]),
+            "delete": _op("Delete a segment", {**_ok({"type": "object"}), **not_found,
+                                               **forbidden}, params=[ID_PARAM]),
+        },
+        "/api/segments/{id}/members": {"get": _op(
+            "The segment's contacts with their signals, by ascending contact id",
+            {**_ok(_obj({"members": {"type": "array", "items": SIGNALS},
+                         "next_cursor": NSTR})), **not_found, **forbidden},
+            params=[ID_PARAM, _query("cursor", STR),
+                    _query("limit", {"type": "integer", "minimum": 1, "maximum": 500})])},
+        "/api/signals/export": {"get": _op(
+            "Every contact's signals (or a segment's members), streamed; audited",
+            {"200": {"description": "CSV (text/csv) or NDJSON (application/x-ndjson)"},
+             **not_found, **forbidden},
+            params=[_query("format", {"enum": ["csv", "ndjson"]}), _query("segment", STR)])},
+        "/api/marketing/overview": {"get": _op(
+            "Sentiment and volume by channel per week, segment sizes, lifecycle funnel",
+            {**_ok(_obj({"from": STR, "to": STR, "weeks": {"type": "array", "items": STR},
+                         "channels": {"type": "array"}, "segments": {"type": "array"},
+                         "funnel": {"type": "array"}})), **forbidden},
+            params=REPORT_PARAMS[:2])},
+    }  # fmt: skip
+
+
+RULES: S = {"type": "object", "description": "{all|any: [rule]}, {not: rule} or "
+            "{signal, op, value} (attribute conditions add key)"}  # fmt: skip
+NNUM: S = {"type": ["number", "null"]}
+SIGNALS: S = _obj(
+    {"contact_id": INT, "name": NSTR, "email": NSTR, "lifecycle_stage": STR,
+     "channels": {"type": "array", "items": STR}, "first_interaction": NSTR,
+     "last_interaction": NSTR, "messages_in": INT, "messages_out": INT,
+     "sentiment_current": NNUM, "sentiment_trend": {"enum": ["improving", "worsening", "stable", None]},
+     "sentiment_avg_30d": NNUM, "sentiment_avg_90d": NNUM, "negative_streak": INT,
+     "first_response_median_s": NNUM, "csat_avg": NNUM, "csat_count": INT,
+     "labels": {"type": "array", "items": STR}, "attributes": {"type": "object"}}
+)  # fmt: skip
 
 
 REPORT_PARAMS = [
@@ -268,6 +406,7 @@ REPORT_PARAMS = [
     _query("to", {"type": "string", "format": "date-time"}),
     _query("group_by", {"enum": ["none", "channel", "inbox", "team", "agent", "label"]}),
 ]
+FORBIDDEN = {"403": {"description": "Your role may not do this", **_json(_ref("Error"))}}
 CANNED = _obj({"id": INT, "short_code": STR, "text": STR})
 FILE = _obj({"id": STR, "name": STR, "content_type": STR, "size": INT, "url": STR})
 UPLOAD = {"required": True, "content": {"multipart/form-data": {"schema": _obj(

@@ -7,7 +7,10 @@ outbound worker. Each pass:
 3. assigns waiting conversations team by team (inbox/routing.py);
 4. sends the out-of-hours auto-reply once to conversations that started waiting;
 5. records SLA breaches (inbox/sla.py);
-6. resolves pending conversations idle past their inbox's timeout.
+6. resolves pending conversations idle past their inbox's timeout;
+7. every minute, moves contacts along their lifecycle by rule (inbox/lifecycle.py), and
+   every ten minutes applies the message retention settings (inbox/privacy.py);
+8. pushes changed contact signals to the CRM webhook, when one is configured.
 
 A pass runs as soon as an event arrives on `crocevia:events` (so a new conversation
 reaches an agent in milliseconds) and at least every `interval` seconds. Several
@@ -28,9 +31,11 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway import presence
-from inbox import auto_messages, routing, sla
+from gateway.crm_webhook import CrmPusher
+from inbox import auto_messages, lifecycle, privacy, routing, sla
 from inbox.conversations import update, wake_snoozed
 from inbox.events import EVENTS_STREAM
+from inbox.files import FileStore
 from inbox.hours import schedule_of
 from inbox.model import Agent, Conversation, Inbox, Outbox, Presence, agent_teams, utcnow
 from inbox.relay import Relay
@@ -49,12 +54,18 @@ class Router:
         *,
         grace_s: float = 60.0,
         clock: Callable[[], datetime] = utcnow,
+        files: FileStore | None = None,
+        crm: CrmPusher | None = None,
     ) -> None:
         self.sessions = sessions
         self.relay = relay
         self.redis = redis
         self.grace_s = grace_s
         self.clock = clock
+        self.files = files
+        self.crm = crm
+        self._next_rules: datetime | None = None
+        self._next_retention: datetime | None = None
 
     async def _commit(self, step: Callable[[AsyncSession, list[Outbox]], object]) -> None:
         outbox: list[Outbox] = []
@@ -78,6 +89,14 @@ class Router:
         await self._commit(lambda s, o: self._away(s, now, connected, o))
         await self._commit(lambda s, o: sla.check_breaches(s, now, o))
         await self._commit(lambda s, o: self._idle_pending(s, now, o))
+        if self._next_rules is None or now >= self._next_rules:
+            self._next_rules = now + lifecycle.RULES_EVERY
+            await self._commit(lambda s, o: lifecycle.apply_rules(s, now, o))
+        if self._next_retention is None or now >= self._next_retention:
+            self._next_retention = now + privacy.RETENTION_EVERY
+            await self._commit(lambda s, o: privacy.apply_retention(s, now, o, store=self.files))
+        if self.crm is not None:
+            await self.crm.tick(now)  # signal changes to the CRM webhook, with retries
 
     async def _absent(
         self, session: AsyncSession, connected: set[int], outbox: list[Outbox]

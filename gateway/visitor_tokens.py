@@ -47,7 +47,8 @@ def verify(key: str, token: str, now: float | None = None) -> Visitor | None:
     parts = token.split(".")
     if len(parts) != 3 or parts[0] != "v1":
         return None
-    if not hmac.compare_digest(_sign(key, parts[1]), parts[2]):
+    # Bytes: compare_digest raises TypeError on non-ASCII str (a 500 for a crafted token).
+    if not hmac.compare_digest(_sign(key, parts[1]).encode(), parts[2].encode()):
         return None
     try:
         body = json.loads(_unb64(parts[1]))

@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from connectors.base import ParseError, VerificationError
-from gateway.api.errors import ApiError, read_body
+from gateway.api.errors import INT64, ApiError, read_body
 from gateway.channels import UnknownChannel, webhook_connector_for
 from gateway.metrics import MESSAGES_IN
 from gateway.runtime import runtime
@@ -35,6 +35,8 @@ async def _inbox(request: Request) -> tuple[Inbox, Any]:
     channel = request.path_params["channel"]
     try:
         inbox_id = int(request.path_params["inbox"])
+        if inbox_id not in INT64:
+            raise ValueError(inbox_id)
     except ValueError:
         raise ApiError(404, "unknown_inbox", "no such inbox") from None
     async with runtime(request).sessions() as session:

@@ -53,7 +53,7 @@ log = logging.getLogger("crocevia.worker")
 
 MAX_TRIES = 5
 SEND_LOCK_MS = 5 * 60 * 1000  # held through a platform's long rate-limit waits
-MIN_SEND_LOCK_MS = 5_000  # the renewed lease: 2 x claim_idle_ms, at least this
+MIN_SEND_LOCK_MS = 15_000  # the renewed lease: 2 x claim_idle_ms, at least this
 BASE_BACKOFF = 0.5
 MAX_BACKOFF = 60.0
 MAX_RATE_LIMIT_WAIT = 3600.0  # beyond an hour of platform-imposed waits, the reply fails

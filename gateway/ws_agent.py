@@ -111,7 +111,7 @@ async def _reply(rt: Runtime, s: sockets.Session, p: AgentPrincipal, frame: dict
 
 
 async def _retry(rt: Runtime, s: sockets.Session, p: AgentPrincipal, frame: dict[str, Any]) -> None:
-    message_id = int_field(frame, "message_id")
+    message_id = int_field(frame, "message_id", bits=64)
     outbox: list[Any] = []
     async with rt.sessions() as session, session.begin():
         msg = await session.get(Message, message_id)

@@ -40,7 +40,7 @@ from inbox.model import (
     utcnow,
 )
 from inbox.serialize import conversation_dict, message_dict
-from inbox.types import CHAT_CHANNELS, InboundMessage
+from inbox.types import CHAT_CHANNELS, InboundMessage, safe_link
 
 log = logging.getLogger("crocevia.ingest")
 
@@ -157,7 +157,7 @@ async def _contacts(
             Identity(
                 channel=key[0], external_id=key[1], contact_id=found[key].id,
                 handle=item.sender.handle, display_name=item.sender.name,
-                avatar_url=item.sender.avatar_url,
+                avatar_url=safe_link(item.sender.avatar_url),
             )
             for key, item in new
         )  # fmt: skip

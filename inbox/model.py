@@ -458,3 +458,49 @@ class ContactMerge(Base):
     )
     merged_at: Mapped[datetime] = mapped_column(default=utcnow)
     undone_at: Mapped[datetime | None]
+
+
+class CrmDelivery(Base):
+    """A contact's changed signals, queued for the CRM webhook (gateway/crm_webhook.py).
+
+    The body is kept byte for byte, so every retry sends and signs the same thing; rows
+    are the queue, so a restart loses nothing."""
+
+    __tablename__ = "crm_deliveries"
+    __table_args__ = (Index("ix_crm_deliveries_due", "delivered_at", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    contact_id: Mapped[int] = mapped_column(
+        ForeignKey("contacts.id", ondelete="CASCADE"), index=True
+    )
+    body: Mapped[str] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    delivered_at: Mapped[datetime | None]
+    #: Set when the CRM refused it for good (a 4xx) or the attempts ran out.
+    failed_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CrmContactState(Base):
+    """What the CRM was last sent for a contact (a hash of the signals), so that only
+    real changes are pushed."""
+
+    __tablename__ = "crm_contact_state"
+
+    contact_id: Mapped[int] = mapped_column(
+        ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True
+    )
+    signals_hash: Mapped[str] = mapped_column(String(64))
+    queued_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SignalCursor(Base):
+    """How far the CRM push has read a table of changes (gateway/crm_webhook.py)."""
+
+    __tablename__ = "signal_cursors"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    state: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -27,6 +27,8 @@ log = logging.getLogger("crocevia.relay")
 
 STREAM_MAXLEN = 100_000
 SWEEP_GRACE = timedelta(seconds=3)
+CLOCK_MARGIN_MS = 5_000  # stream ids come from Redis's clock, created_at from ours
+SCAN_LIMIT = 50_000  # entries looked at per sweep; past it, republish (at least once)
 KEEP_PUBLISHED = timedelta(hours=6)
 
 
@@ -120,9 +122,34 @@ class Relay:
                 ).scalars()
             )
         if rows:
-            await self.publish(rows)
-            log.info("relay_swept", extra={"rows": len(rows)})
+            there = await self._in_stream(rows)
+            self._to_mark.extend(row.id for row in rows if row.id in there)
+            await self.publish([row for row in rows if row.id not in there])
+            log.info("relay_swept", extra={"rows": len(rows), "found_published": len(there)})
         return len(rows)
+
+    async def _in_stream(self, rows: Sequence[Outbox]) -> set[int]:
+        """The ids of `rows` already in their stream (published, but never marked)."""
+        found: set[int] = set()
+        for stream in {row.stream for row in rows}:
+            group = [row for row in rows if row.stream == stream]
+            wanted = {str(row.id) for row in group}
+            oldest = min(row.created_at for row in group)
+            start = f"{max(int(oldest.timestamp() * 1000) - CLOCK_MARGIN_MS, 0)}-0"
+            scanned = 0
+            while scanned < SCAN_LIMIT:
+                entries = await self.redis.xrange(STREAM_KEYS[stream], start, "+", count=1000)
+                for _entry_id, fields in entries:
+                    eid = fields.get(b"eid", fields.get("eid"))
+                    eid = eid.decode() if isinstance(eid, bytes) else eid
+                    if eid in wanted:
+                        found.add(int(eid))
+                if len(entries) < 1000 or len(found) == len(wanted):
+                    break
+                scanned += len(entries)
+                last = entries[-1][0]
+                start = "(" + (last.decode() if isinstance(last, bytes) else str(last))
+        return found
 
     async def prune(self) -> None:
         async with self.sessions() as session, session.begin():

@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from gateway.api.agents_auth import require_agent
-from gateway.api.errors import ApiError, field, json_body
+from gateway.api.errors import BIG_INT, INT64, ApiError, field, json_body, no_nul
 from gateway.frames import MAX_CLIENT_ID
 from gateway.runtime import runtime
 from inbox import conversations, replies
@@ -19,15 +19,20 @@ from inbox.reply_window import ReplyWindowClosed
 from inbox.serialize import conversation_dict, message_dict
 from inbox.states import InvalidTransition
 
+READ_ONLY_FIELDS = ("id", "inbox_id", "contact_id", "channel", "created_at")
+
 
 def _int_param(request: Request, name: str) -> int | None:
     raw = request.query_params.get(name)
     if raw is None or raw == "":
         return None
     try:
-        return int(raw)
+        value = int(raw)
     except ValueError:
         raise ApiError(400, "invalid_field", f"{name} must be an integer, got {raw!r}") from None
+    if value not in INT64:
+        raise ApiError(400, "invalid_field", f"{name} is out of range")
+    return value
 
 
 def _aware(raw: str, name: str) -> datetime:
@@ -41,15 +46,19 @@ def _aware(raw: str, name: str) -> datetime:
     return value.astimezone(UTC)
 
 
-def _path_id(request: Request, name: str = "id") -> int:
+def _path_id(request: Request, name: str = "id", bound: range = INT64) -> int:
     try:
-        return int(request.path_params[name])
+        value = int(request.path_params[name])
     except ValueError:
         raise ApiError(404, "not_found", "no such resource") from None
+    if value not in bound:
+        raise ApiError(404, "not_found", "no such resource")
+    return value
 
 
 async def list_conversations(request: Request) -> Response:
     _agent, viewer = await require_agent(request)
+    no_nul(request)
     q = request.query_params
     status = q.get("status", "open")
     try:
@@ -121,6 +130,11 @@ async def patch_conversation(request: Request) -> Response:
     """Status (with `snoozed_until`), priority, assignee, team (a transfer) and labels."""
     _agent, viewer = await require_agent(request)
     data = await json_body(request)
+    # Where a conversation belongs is never writable: an agent moves it between teams
+    # (team_id) and people (assignee_id), never into another inbox or contact.
+    for name in READ_ONLY_FIELDS:
+        if name in data:
+            raise ApiError(400, "read_only_field", f"{name!r} cannot be changed")
     changes: dict[str, Any] = {}
     if "status" in data:
         changes["status"] = field(data, "status", str)
@@ -172,7 +186,7 @@ async def retry_message(request: Request) -> Response:
     rt = runtime(request)
     outbox: list[Outbox] = []
     async with rt.sessions() as session, session.begin():
-        msg = await session.get(Message, _path_id(request))
+        msg = await session.get(Message, _path_id(request, bound=BIG_INT))
         conv = (
             await conversations.get_visible(session, viewer, msg.conversation_id) if msg else None
         )

@@ -13,7 +13,7 @@ from gateway.api.agents_auth import require_agent
 from gateway.api.conversations import _path_id
 from gateway.api.errors import ApiError, field, json_body
 from gateway.runtime import runtime
-from inbox import audit
+from inbox import audit, lifecycle, sentiment_rollups
 from inbox.model import (
     Agent,
     CannedResponse,
@@ -23,6 +23,7 @@ from inbox.model import (
     Inbox,
     Message,
     Team,
+    utcnow,
 )
 from inbox.serialize import agent_public_dict, conversation_dict, iso
 
@@ -152,7 +153,9 @@ async def get_contact(request: Request) -> Response:
                 "id": contact.id, "name": contact.name, "email": contact.email,
                 "phone": contact.phone, "lifecycle_stage": contact.lifecycle_stage,
                 "attributes": contact.attributes, "created_at": iso(contact.created_at),
+                "erased_at": iso(contact.erased_at),
             },
+            "lifecycle_history": await lifecycle.history(session, contact.id),
             "identities": [
                 {"channel": i.channel, "external_id": i.external_id, "handle": i.handle}
                 for i in identities
@@ -165,4 +168,15 @@ async def get_contact(request: Request) -> Response:
                 for m in recent
             ],
         }  # fmt: skip
+        # Sentiment rollups: the contact's current mood, trend, averages and negative streak,
+        # and each listed conversation's current sentiment and trend.
+        body["sentiment"] = {
+            **await sentiment_rollups.contact(session, contact.id, utcnow()),
+            "conversations": {
+                str(cid): v
+                for cid, v in (
+                    await sentiment_rollups.conversations(session, [c.id for c in convs])
+                ).items()
+            },
+        }
     return JSONResponse(body)

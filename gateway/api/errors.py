@@ -10,6 +10,16 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 MAX_BODY = 256 * 1024
+# Integers the id columns hold (INTEGER on PostgreSQL): a larger id is not an id, it is
+# a 400 or 404 rather than a database error.
+INT64 = range(-(2**31), 2**31)
+BIG_INT = range(-(2**63), 2**63)  # message and event ids (BIGINT)
+
+
+def no_nul(request: Request) -> None:
+    """Query parameters with a NUL character: 400 (PostgreSQL text cannot hold one)."""
+    if any("\x00" in v for v in request.query_params.values()):
+        raise ApiError(400, "invalid_field", "query parameters must not contain NUL characters")
 
 
 class ApiError(Exception):
@@ -73,6 +83,10 @@ def field(data: dict[str, Any], name: str, kind: type | tuple[type, ...], *, req
         raise ApiError(
             400, "invalid_field", f"{name!r} must be {_kind(kind)}, got {type(value).__name__}"
         )
+    if isinstance(value, int) and not isinstance(value, bool) and value not in INT64:
+        raise ApiError(400, "invalid_field", f"{name!r} is out of range")
+    if isinstance(value, str) and "\x00" in value:  # PostgreSQL text cannot hold NUL
+        raise ApiError(400, "invalid_field", f"{name!r} contains a NUL character")
     return value
 
 

@@ -88,8 +88,11 @@ async def agent_upload(request: Request) -> Response:
 
 async def download(request: Request) -> Response:
     rt = runtime(request)
+    file_id = str(request.path_params["id"])
+    if not file_id.isalnum() or len(file_id) > 64:  # ids are hex; NUL would be a DB error
+        raise ApiError(404, "not_found", "no such file")
     async with rt.sessions() as session:
-        row = await session.get(StoredFile, str(request.path_params["id"]))
+        row = await session.get(StoredFile, file_id)
     path = FileStore(rt.settings.data_dir / "files").path(row.sha256) if row else None
     if row is None or path is None or not path.exists():
         raise ApiError(404, "not_found", "no such file")

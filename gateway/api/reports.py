@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from gateway.api.agents_auth import require_agent
-from gateway.api.errors import ApiError
+from gateway.api.errors import INT64, ApiError
 from gateway.runtime import runtime
 from inbox import reports
 from inbox.model import utcnow
@@ -82,6 +82,8 @@ async def heatmap(request: Request) -> Response:
     raw = request.query_params.get("inbox_id")
     try:
         inbox_id = int(raw) if raw else None
+        if inbox_id is not None and inbox_id not in INT64:
+            raise ValueError(raw)
     except ValueError:
         raise ApiError(400, "invalid_field", "inbox_id must be an integer") from None
     async with runtime(request).sessions() as session:

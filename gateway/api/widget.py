@@ -18,7 +18,7 @@ from gateway.api.agents_auth import bearer, client_ip
 from gateway.api.errors import ApiError, field, json_body
 from gateway.runtime import Runtime, runtime
 from gateway.visitor_tokens import Visitor, identity_hash, issue, verify
-from inbox import csat
+from inbox import contacts, csat, lifecycle
 from inbox.conversations import latest_of_contact
 from inbox.hours import InvalidSchedule, schedule_of
 from inbox.model import (
@@ -91,6 +91,8 @@ async def create_session(request: Request) -> Response:
         inbox = await _inbox_by_token(session, website_token)
         check_origin(inbox, request.headers.get("origin"))
         visitor = verify(rt.settings.secret_key, old) if old else None
+        if visitor is not None:  # the contact may have been merged into another, or erased
+            visitor = await _current(session, visitor)
         if visitor is None or visitor.inbox_id != inbox.id:
             contact = Contact(name=name, email=email, attributes={})
             session.add(contact)
@@ -122,6 +124,16 @@ async def create_session(request: Request) -> Response:
             },
         }
     return JSONResponse(body)
+
+
+async def _current(session: AsyncSession, visitor: Visitor) -> Visitor | None:
+    """The visitor as their contact is now: followed through merges; None once erased."""
+    contact = await session.get(Contact, visitor.contact_id)
+    while contact is not None and contact.merged_into_id is not None:
+        contact = await session.get(Contact, contact.merged_into_id)
+    if contact is None or contact.erased_at is not None:
+        return None
+    return Visitor(visitor.inbox_id, visitor.visitor_id, contact.id)
 
 
 async def _update_contact(
@@ -221,19 +233,37 @@ async def identify(request: Request) -> Response:
     given = field(data, "hash", str)
     name = _clean_name(field(data, "name", str, required=False))
     email = _clean_email(field(data, "email", str, required=False))
+    attributes = field(data, "attributes", dict, required=False)
+    try:
+        attributes = contacts.clean_attributes(attributes) if attributes is not None else None
+    except contacts.InvalidContactField as exc:
+        raise ApiError(400, "invalid_field", str(exc)) from None
     rt = runtime(request)
     async with rt.sessions() as session, session.begin():
         inbox = await session.get_one(Inbox, visitor.inbox_id)
         if not inbox.hmac_secret or not hmac.compare_digest(
-            identity_hash(inbox.hmac_secret, user_id), given.lower()
+            identity_hash(inbox.hmac_secret, user_id).encode(), given.lower().encode()
         ):
             raise ApiError(403, "bad_hash", "the identity hash does not match this user id")
         contact_id = await _link_user(session, rt, visitor, inbox, user_id)
         await _update_contact(session, contact_id, name, email)
+        if attributes is not None:
+            await _site_attributes(session, contact_id, attributes)
     linked = Visitor(visitor.inbox_id, visitor.visitor_id, contact_id)
     return JSONResponse(
         {"contact_id": contact_id, "visitor_token": issue(rt.settings.secret_key, linked)}
     )
+
+
+async def _site_attributes(session: AsyncSession, contact_id: int, given: dict[str, Any]) -> None:
+    """The site's attributes (an order count...) join the contact's; rules may move its stage."""
+    contact = await session.get_one(Contact, contact_id)
+    before = dict(contact.attributes or {})
+    try:
+        contact.attributes = contacts.merge_attributes(before, given)
+    except contacts.InvalidContactField as exc:
+        raise ApiError(400, "invalid_field", str(exc)) from None
+    await lifecycle.apply_site_attributes(session, contact, before)
 
 
 async def _link_user(

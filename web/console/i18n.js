@@ -32,6 +32,7 @@ const TEXTS = {
     public: "Pubblico", public_hint: "La risposta sarà un post pubblico, visibile a tutti",
     public_ph: "Risposta PUBBLICA, visibile a tutti…",
     edited: "modificato", file_too_big: "File troppo grande", site_visitor: "visitatore del sito",
+    duplicates: "Possibili duplicati", merge_contact: "Unisci", contacts_merged: "Contatti uniti", undo_merge: "Annulla unione",
   },
   en: {
     email: "Email", password: "Password", login: "Log in", conversations: "Conversations",
@@ -65,6 +66,7 @@ const TEXTS = {
     public: "Public", public_hint: "The reply will be a public post, visible to everyone",
     public_ph: "PUBLIC reply, visible to everyone…",
     edited: "edited", file_too_big: "File too large", site_visitor: "site visitor",
+    duplicates: "Possible duplicates", merge_contact: "Merge", contacts_merged: "Contacts merged", undo_merge: "Undo merge",
   },
 };
 
