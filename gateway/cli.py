@@ -153,6 +153,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             "\nCrocevia is running.\n"
             f"  agent console:  {base}/console/\n"
             f"  team lead view: {base}/lead/\n"
+            f"  marketing page: {base}/marketing/\n"
             f"  demo shop page: {base}/web/demo/shop.html#{token}\n"
             f"  API document:   {base}/api/openapi.json\n"
             f"  database:       {settings.database_url}\n"
