@@ -179,6 +179,7 @@ async def _churn_rule(session: AsyncSession, now: datetime) -> int:
             select(Contact)
             .where(Contact.lifecycle_stage == "customer")
             .where(Contact.merged_into_id.is_(None), Contact.erased_at.is_(None))
+            .where(Contact.created_at <= cutoff)  # known for longer than the idle period
             .where(~recent_message, ~recent_change)
             .limit(BATCH)
         )

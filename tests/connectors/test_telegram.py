@@ -403,11 +403,22 @@ async def test_poll_process_restart_neither_misses_nor_repeats(
             assert time.monotonic() < deadline, "the poller did not store the messages"
             await asyncio.sleep(0.1)
 
+    async def wait_offset(offset: int) -> None:
+        deadline = time.monotonic() + 30
+        while True:
+            async with db() as session:
+                cursor = await session.get(ChannelCursor, (bot.inbox_id, CURSOR_KIND))
+            if cursor is not None and int(cursor.state.get("offset", 0)) >= offset:
+                return
+            assert time.monotonic() < deadline, "the poller did not store its offset"
+            await asyncio.sleep(0.1)
+
     proc = start()
     try:
         fake.push_update(update("uno", update_id=500))
         fake.push_update(update("due", update_id=501))
         await wait_count(2)
+        await wait_offset(502)  # stored after the messages, in its own transaction
     finally:
         services.stop(proc)
     assert fake.webhook == {}
