@@ -1,5 +1,6 @@
 // Crocevia agent console: REST for state, /ws/agent for live events (docs/api.md).
 // Every text from a customer is put in the page with textContent, never as HTML.
+import { el, makeApi } from "./http.js";
 import { fill, insert, matches, slashQuery, variables } from "./canned.js";
 import { language, setLanguage, t } from "./i18n.js";
 
@@ -19,22 +20,7 @@ const state = {
 
 // ---- plumbing -----------------------------------------------------------------------------
 
-async function api(path, opts = {}) {
-  const headers = { ...(opts.body instanceof FormData ? {} : { "Content-Type": "application/json" }),
-    ...(state.token ? { Authorization: `Bearer ${state.token}` } : {}) };
-  const r = await fetch(path, { ...opts, headers });
-  const body = await r.json().catch(() => ({}));
-  if (r.status === 401 && state.token) { logout(); throw new Error("unauthorized"); }
-  if (!r.ok) throw new Error(body.error ? body.error.message : r.statusText);
-  return body;
-}
-
-function el(tag, cls, text) {
-  const e = document.createElement(tag);
-  if (cls) e.className = cls;
-  if (text != null) e.textContent = text; // always text, never HTML
-  return e;
-}
+const api = makeApi(() => state.token, () => logout());
 
 function badge(channel) {
   const b = el("span", `badge ch-${channel}`, CHANNELS[channel] || channel); b.title = channel; return b;

@@ -1,27 +1,13 @@
 // Crocevia team lead's live view: /api/live for queues, agents and breaches, /api/reports/*
 // for the figures; /ws/agent events trigger a refresh, so the page is live without reloads.
+import { el, makeApi } from "../console/http.js";
 import { language, setLanguage, t } from "../console/i18n.js";
 
 const $ = (id) => document.getElementById(id);
 const state = { token: sessionStorage.getItem("crocevia:token"), agent: null, ws: null, retry: 0,
   lastId: null, live: null, refreshTimer: null, freshBreaches: new Set() };
 
-async function api(path, opts = {}) {
-  const r = await fetch(path, { ...opts, headers: { "Content-Type": "application/json",
-    ...(state.token ? { Authorization: `Bearer ${state.token}` } : {}) } });
-  if (r.status === 401 && state.token) { logout(); throw new Error("unauthorized"); }
-  if (opts.raw) { if (!r.ok) throw new Error(r.statusText); return r; }
-  const body = await r.json().catch(() => ({}));
-  if (!r.ok) throw new Error(body.error ? body.error.message : r.statusText);
-  return body;
-}
-
-function el(tag, cls, text) {
-  const e = document.createElement(tag);
-  if (cls) e.className = cls;
-  if (text != null) e.textContent = text; // always text, never HTML
-  return e;
-}
+const api = makeApi(() => state.token, () => logout());
 
 function duration(seconds) {
   if (seconds == null) return "—";

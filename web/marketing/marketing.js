@@ -2,6 +2,7 @@
 // per week, segment sizes and the lifecycle funnel (SVG and CSS, no chart library);
 // /api/segments saves segments; /api/signals/export downloads CSV or NDJSON.
 // Marketing never sees message text: nothing here asks for it.
+import { el, makeApi } from "../console/http.js";
 import { language, setLanguage } from "../console/i18n.js";
 
 const TEXTS = {
@@ -73,22 +74,7 @@ const SVG = "http://www.w3.org/2000/svg";
 const $ = (id) => document.getElementById(id);
 const state = { token: sessionStorage.getItem("crocevia:token"), agent: null, data: null };
 
-async function api(path, opts = {}) {
-  const r = await fetch(path, { ...opts, headers: { "Content-Type": "application/json",
-    ...(state.token ? { Authorization: `Bearer ${state.token}` } : {}) } });
-  if (r.status === 401 && state.token) { logout(); throw new Error("unauthorized"); }
-  if (opts.raw) { if (!r.ok) throw new Error(r.statusText); return r; }
-  const body = await r.json().catch(() => ({}));
-  if (!r.ok) throw new Error(body.error ? body.error.message : r.statusText);
-  return body;
-}
-
-function el(tag, cls, text) {
-  const e = document.createElement(tag);
-  if (cls) e.className = cls;
-  if (text != null) e.textContent = text; // always text, never HTML
-  return e;
-}
+const api = makeApi(() => state.token, () => logout());
 
 function svg(tag, attrs = {}, text) {
   const e = document.createElementNS(SVG, tag);
