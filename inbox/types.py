@@ -40,6 +40,9 @@ def safe_link(url: str | None) -> str | None:
 CHAT_CHANNELS = frozenset(c for c in Channel if c is not Channel.EMAIL)
 
 
+_SENDER_LIMITS = {"name": 200, "handle": 200, "email": 320, "phone": 32, "avatar_url": 1000}
+
+
 @dataclass(frozen=True, slots=True)
 class Sender:
     """Who wrote, as the platform knows them."""
@@ -50,6 +53,14 @@ class Sender:
     email: str | None = None
     phone: str | None = None
     avatar_url: str | None = None
+
+    def __post_init__(self) -> None:
+        """A platform's payload may carry anything: what is not text is dropped and text is
+        cut to what the contact's columns hold, so a strange profile never fails a store."""
+        object.__setattr__(self, "external_id", str(self.external_id)[:255])
+        for name, limit in _SENDER_LIMITS.items():
+            value = getattr(self, name)
+            object.__setattr__(self, name, value[:limit] if isinstance(value, str) else None)
 
 
 @dataclass(frozen=True, slots=True)
