@@ -26,6 +26,7 @@ from pathlib import Path
 import httpx
 import pytest
 from crocevia_clients import Clients
+from process_logs import LogWatch, report
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.auth import hash_password
@@ -33,7 +34,6 @@ from gateway.embedded_redis import EmbeddedRedis, free_port
 from inbox.db import create_engine, sessionmaker
 from inbox.migrate import upgrade
 from inbox.model import Agent, Inbox, Team
-from process_logs import LogWatch, report
 
 pytest_plugins = ["browser"]
 

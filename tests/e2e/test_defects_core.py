@@ -5,7 +5,7 @@ presence beats an old heartbeat."""
 
 from __future__ import annotations
 
-import uuid
+import asyncio
 from datetime import UTC, datetime
 
 import pytest
@@ -54,3 +54,28 @@ async def test_a_sent_reply_is_published_by_its_worker_not_by_the_relay_sweep(
     # commit leaves it to the relay's sweep, which waits SWEEP_GRACE first.
     late = stream_time(seen["id"]) - row.created_at
     assert late < SWEEP_GRACE, f"the 'sent' event went out {late} after its commit"
+
+
+async def test_a_message_no_database_can_store_is_refused_to_its_sender_alone(
+    clients: Clients, world: World
+) -> None:
+    visitors = [await clients.visitor(world.website_token, name=f"V{n}") for n in range(30)]
+    for v in visitors:
+        await v.connect()
+    bad = {3: "ordine \x00 1234", 17: "ordine \ud800 1234"}  # NUL; a lone surrogate
+    answers = await asyncio.gather(
+        *(v.say(bad.get(n, f"Salve, sono il visitatore {n}")) for n, v in enumerate(visitors))
+    )
+    for n, answer in enumerate(answers):
+        if n in bad:
+            assert answer["type"] == "error" and answer["code"] == "invalid_frame", answer
+            assert '"text" contains' in answer["message"]
+        else:
+            assert answer["type"] == "ack", (n, answer)
+    # The refused visitors' sockets stay open and usable.
+    for n in bad:
+        again = await visitors[n].say("ordine 1234, scusate")
+        assert again["type"] == "ack" and again["message"]["text"] == "ordine 1234, scusate"
+    cid = "id-\x00"
+    refused = await visitors[3].say("ciao", client_id=cid)
+    assert refused["type"] == "error" and '"client_id" contains a NUL' in refused["message"]
