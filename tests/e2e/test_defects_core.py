@@ -6,13 +6,16 @@ presence beats an old heartbeat."""
 from __future__ import annotations
 
 import asyncio
+import os
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
-from conftest import World
-from crocevia_clients import Clients
+from conftest import Services, World
+from crocevia_clients import Clients, VisitorClient
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from gateway.embedded_redis import free_port
 from inbox.model import Outbox
 from inbox.relay import SWEEP_GRACE
 
@@ -79,3 +82,41 @@ async def test_a_message_no_database_can_store_is_refused_to_its_sender_alone(
     cid = "id-\x00"
     refused = await visitors[3].say("ciao", client_id=cid)
     assert refused["type"] == "error" and '"client_id" contains a NUL' in refused["message"]
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time a process has used (Linux /proc): unlike wall time, it
+    does not grow when other processes load the machine."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+async def test_a_fresh_gateway_scores_its_first_sentiment_bearing_message_without_loading_models(
+    services: Services, world: World
+) -> None:
+    port = free_port()
+    gateway = services.start_gateway(port)  # returns once /readyz says ready
+    try:
+        session = (await VisitorClient.start(services.base_url, services.ws_url,
+                                             world.website_token)).session  # fmt: skip
+        visitor = VisitorClient(f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}", session)
+        await visitor.connect()
+        # Opens the conversation and warms the database paths: two words, no model needed.
+        assert (await visitor.say("Buongiorno, grazie!"))["type"] == "ack"
+
+        async def cpu_to_store(text: str) -> float:
+            before = cpu_seconds(gateway.pid)
+            ack = await visitor.say(text)
+            assert ack["type"] == "ack" and ack["message"]["sentiment"] is not None, ack
+            return cpu_seconds(gateway.pid) - before
+
+        first = await cpu_to_store("Il servizio è pessimo e sono molto arrabbiato con voi")
+        later = await cpu_to_store("Il pacco è arrivato rotto e sono davvero deluso")
+        # Loading the language model on the first message costs about half a second of CPU.
+        assert first - later < 0.25, (
+            f"first message {first:.2f} s of CPU, a later one {later:.2f} s"
+        )
+        await visitor.aclose()
+    finally:
+        services.stop(gateway)
