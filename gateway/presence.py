@@ -4,7 +4,9 @@ agent (and per visitor's contact) in a Redis sorted set.
 Each gateway refreshes, every few seconds, the score (the time) of every agent with an
 open `/ws/agent` socket on it. An agent whose score is older than the grace period
 has no console anywhere (closed, crashed, network gone, or their gateway died); the
-router then takes them offline and puts their waiting conversations back in the queue.
+router then takes them offline, puts their waiting conversations back in the queue and
+forgets that old score, so it cannot take them offline again once they are back: only
+a console's newer beat counts.
 """
 
 from __future__ import annotations
@@ -97,6 +99,16 @@ async def stale(redis: Redis, now: float, grace: float) -> set[int]:
     """Agents whose console beat before, but not within `grace` seconds of `now`."""
     members = await redis.zrangebyscore(SEEN_KEY, "-inf", f"({now - grace}")
     return {int(m) for m in members}
+
+
+async def forget_stale(redis: Redis, now: float, grace: float) -> None:
+    """Drop the heartbeats `stale(now, grace)` returned, once their agents are offline.
+
+    A heartbeat left behind would outlive its console: after the agent logs in again and
+    says they are online, it would take them offline at once, before (or while) their
+    new console's first beat arrives. Only scores still that old go: a console that beat
+    meanwhile keeps its newer score."""
+    await redis.zremrangebyscore(SEEN_KEY, "-inf", f"({now - grace}")
 
 
 async def visitor_seen_within(redis: Redis, contact_id: int, now: float, seconds: float) -> bool:

@@ -2,8 +2,9 @@
 outbound worker. Each pass:
 
 1. wakes snoozed conversations whose time has come;
-2. takes offline the agents whose console stopped beating (gateway/presence.py) and puts
-   their unanswered conversations back in the queue;
+2. takes offline the agents whose console stopped beating (gateway/presence.py), puts
+   their unanswered conversations back in the queue and forgets those old beats (a
+   newer login's presence then wins);
 3. assigns waiting conversations team by team (inbox/routing.py);
 4. sends the out-of-hours auto-reply once to conversations that started waiting;
 5. records SLA breaches (inbox/sla.py);
@@ -79,9 +80,12 @@ class Router:
     async def tick(self) -> None:
         now = self.clock()
         connected = await self.connected()
-        stale = await presence.stale(self.redis, now.timestamp(), self.grace_s)
         await self._commit(lambda s, o: wake_snoozed(s, now, o))
+        # Read as late as possible: a console that beat meanwhile is not stale.
+        stale = await presence.stale(self.redis, now.timestamp(), self.grace_s)
         await self._commit(lambda s, o: self._absent(s, stale, o))
+        if stale:  # they are offline now: their old beats must not outlive this
+            await presence.forget_stale(self.redis, now.timestamp(), self.grace_s)
         async with self.sessions() as session:
             teams = await routing.routed_teams(session)
         for team_id in teams:

@@ -7,16 +7,19 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from conftest import Services, World
-from crocevia_clients import Clients, VisitorClient
+from crocevia_clients import AgentClient, Clients, VisitorClient
+from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.embedded_redis import free_port
-from inbox.model import Outbox
+from gateway.presence import SEEN_KEY
+from inbox.model import Outbox, Team
 from inbox.relay import SWEEP_GRACE
 
 pytestmark = pytest.mark.timeout(90)
@@ -120,3 +123,59 @@ async def test_a_fresh_gateway_scores_its_first_sentiment_bearing_message_withou
         await visitor.aclose()
     finally:
         services.stop(gateway)
+
+
+async def presence_of(agent: AgentClient) -> str:
+    r = await agent.http.get("/api/me")
+    r.raise_for_status()
+    return str(r.json()["presence"])
+
+
+async def test_a_second_login_stays_online_and_gets_the_waiting_customers(
+    services: Services, world: World, clients: Clients, db: async_sessionmaker[AsyncSession]
+) -> None:
+    async with db() as session, session.begin():
+        (await session.get_one(Team, world.team_id)).routing_policy = "round_robin"
+    anna_id, email, password = world.agents["anna"]
+    first = await clients.agent(email, password)
+    # Anna's console last beat an hour ago (closed, laptop gone): the router takes her
+    # offline.
+    redis = Redis.from_url(services.redis_url)
+    try:
+        await redis.zadd(SEEN_KEY, {str(anna_id): time.time() - 3600})
+    finally:
+        await redis.aclose()
+    await until(lambda: presence_of(first), "offline")
+
+    visitor = await clients.visitor(world.website_token, name="Paola")
+    await visitor.connect()
+    ack = await visitor.say("Buongiorno, c'è qualcuno?")
+    conv_id = ack["message"]["conversation_id"]
+
+    # She logs in again; the console says she is online and opens its socket a moment
+    # later (it replays what it missed first).
+    second = await clients.agent(email, password)
+    r = await second.http.patch("/api/me", json={"presence": "online"})
+    assert r.status_code == 200 and r.json()["presence"] == "online"
+    await asyncio.sleep(2.0)  # four router passes
+    assert await presence_of(second) == "online", "the old heartbeat took her offline again"
+
+    await second.connect()
+    assigned = await second.wait_for(
+        lambda f: (
+            f.get("event") == "conversation.updated"
+            and f["data"]["conversation"]["id"] == conv_id
+            and f["data"]["conversation"]["assignee_id"] == anna_id
+        ),
+        timeout=15,
+    )
+    assert assigned["data"]["conversation"]["status"] == "open"
+    await asyncio.sleep(4.0)  # where the old heartbeat used to win
+    assert await presence_of(second) == "online"
+
+
+async def until(get, wanted: object, timeout: float = 15.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while (got := await get()) != wanted:
+        assert time.monotonic() < deadline, f"still {got!r}, expected {wanted!r}"
+        await asyncio.sleep(0.1)

@@ -264,3 +264,7 @@ async def test_an_agent_whose_console_stops_beating_goes_offline_and_requeues(
         assert (await session.get_one(Agent, bruno)).presence == "online"
     got = await assignees(db, [unanswered, answered])
     assert got == {unanswered: bruno, answered: anna}  # requeued, then routed to Bruno
+    # Anna's old beat is forgotten: back online after a new login, it cannot take her
+    # offline again; Bruno's fresh one stays.
+    assert await redis.zscore(SEEN_KEY, str(anna)) is None
+    assert await redis.zscore(SEEN_KEY, str(bruno)) == pytest.approx(now)
