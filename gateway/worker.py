@@ -117,6 +117,10 @@ class OutboundWorker:
                 log.warning("worker_read_failed", extra={"error": str(exc)})
                 await asyncio.sleep(1.0)
                 continue
+            except Exception:  # a bug in one pass must not end the worker's process
+                log.exception("worker_pass_crashed")
+                await asyncio.sleep(1.0)
+                continue
             for _stream, entries in batch or []:
                 for entry_id, fields in entries:
                     await self._spawn(_s(entry_id), fields)
