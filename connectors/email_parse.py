@@ -32,6 +32,7 @@ from inbox.types import Attachment, Channel, InboundMessage, Sender
 #: Charsets that mail clients write but mean windows-1252 (as browsers read them).
 _CP1252_ALIASES = frozenset({"iso-8859-1", "iso8859-1", "latin-1", "latin1", "us-ascii", "ascii"})
 _MAILTO = re.compile(r"\[([^\]\n]*)\]\(<?mailto:[^)\s]*?>?\)")  # html2text's [a@b](<mailto:a@b>)
+_MD_ESCAPE = re.compile(r"^(\s*(?:\d+)?)\\([-+#.])", re.MULTILINE)  # html2text's "\-", "1\."
 _MSGID = re.compile(r"<([^<>\s]+)>")
 _MAX_ID = 255
 
@@ -121,7 +122,8 @@ def html_to_text(html: str) -> str:
     converter.ignore_images = True
     converter.ignore_emphasis = True
     converter.protect_links = True
-    return _MAILTO.sub(r"\1", converter.handle(html)).strip()
+    text = _MAILTO.sub(r"\1", converter.handle(html))
+    return _MD_ESCAPE.sub(r"\1\2", text).strip()  # the console shows text, not Markdown
 
 
 def strip_quoted(text: str) -> str:

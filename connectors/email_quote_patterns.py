@@ -52,12 +52,18 @@ SEPARATOR = re.compile(
     r"forwarded|reply message|original e-mail|e-mail original)\s*[-=_*]{2,}\s*$",
     re.IGNORECASE,
 )
-#: A forward: its separator words, or Apple Mail's "Begin forwarded message:".
+#: The words that make a separator a forward's ("---------- Forwarded message ---------").
 FORWARD = re.compile(
     r"forward|inoltrat|transféré|réexpédié|weitergeleitet|reenviado|doorgestuurd|encaminhad|"
-    r"przekazan|vidarebefordra|videresendt|välitetty|^\s*(?:begin forwarded message|"
-    r"inizio messaggio inoltrato|début du message réexpédié|anfang der weitergeleiteten nachricht|"
-    r"comienzo del mensaje reenviado|begin doorgestuurd bericht|início da mensagem reencaminhada)\s*:",
+    r"przekazan|vidarebefordra|videresendt|välitetty",
+    re.IGNORECASE,
+)
+#: Apple Mail's forward line, alone on its line: "Begin forwarded message:".
+FORWARD_INTRO = re.compile(
+    r"^\s*(?:begin forwarded message|inizio messaggio inoltrato|début du message réexpédié|"
+    r"anfang der weitergeleiteten nachricht|comienzo del mensaje reenviado|"
+    r"begin doorgestuurd bericht|início da mensagem reencaminhada|"
+    r"początek przekazywanej wiadomości|vidarebefordrat brev|videresendt melding)\s*:\s*$",
     re.IGNORECASE,
 )
 
@@ -68,7 +74,7 @@ _FROM_LABELS = (
 _OTHER_LABELS = (
     r"sent|date|to|cc|bcc|subject|reply-to|inviato|data|a|oggetto|ccn|rispondi a|envoyé|"
     r"envoyé le|à|objet|gesendet|datum|an|betreff|kopie|enviado|enviado el|enviada|fecha|para|"
-    r"sujet|copie à|message du|asunto|verzonden|aan|onderwerp|assunto|wysłano|wysłane|do|temat|dw|skickat|till|ämne|"
+    r"ogg|sujet|copie à|message du|asunto|verzonden|aan|onderwerp|assunto|wysłano|wysłane|do|temat|dw|skickat|till|ämne|"
     r"kopia|sendt|til|emne|dato|kopi|lähetetty|vastaanottaja|aihe|päivämäärä|kopio|"
     r"отправлено|кому|тема|дата|копия"
 )
@@ -79,7 +85,7 @@ HEADER_LABEL = re.compile(_LABEL.format(_OTHER_LABELS + "|" + _FROM_LABELS), re.
 #: The last line a phone or webmail app adds: "Inviato da iPhone", "Sent from my Galaxy".
 MOBILE_SIGNATURE = re.compile(
     r"^\s*(?:sent from|sent with|sent via|sent using|get outlook for|inviato da|inviato dal|"
-    r"inviato con|inviato tramite|scarica outlook|envoyé de|envoyé depuis|envoyé à partir de|"
+    r"inviato con|inviato tramite|scarica outlook|ottieni outlook|envoyé de|envoyé depuis|envoyé à partir de|"
     r"envoyé avec|obtenir outlook|télécharger outlook|von meinem|gesendet von|gesendet mit|"
     r"gesendet vom|holen sie sich outlook|enviado desde|enviado de|enviado do|enviado con|"
     r"obtener outlook|verzonden vanaf|verstuurd vanaf|verzonden met|verstuurd met|"

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 from connectors.email_quote_patterns import (
     FORWARD,
+    FORWARD_INTRO,
     HEADER_LABEL,
     MOBILE_SIGNATURE,
     SEPARATOR,
@@ -92,7 +93,7 @@ def _cut_at(lines: list[str]) -> tuple[int, int, bool] | None:
             continue
         if SEPARATOR.match(line):
             return n, 1, bool(FORWARD.search(line))
-        if FORWARD.match(line):
+        if FORWARD_INTRO.match(line):
             return n, 1, True
         if _UNDERSCORES.match(line) and any(
             from_label(x) for x in lines[n + 1 : n + 4] if x.strip()
@@ -181,6 +182,9 @@ def split_reply(text: str) -> Reply:
     body, signature = _drop_signature(head)
     if not _tidy(body):
         return Reply(_tidy(lines), "")  # nothing but history: show it rather than nothing
+    quoted_above = next((i for i in range(start) if _is_quote(lines[i])), start)
+    if quoted_above < start:
+        return Reply(_tidy(body), _tidy(lines[quoted_above:]))
     return Reply(_tidy(body), _tidy([*signature, *lines[start:]]))
 
 

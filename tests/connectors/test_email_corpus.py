@@ -1,0 +1,74 @@
+"""Replies written the way real mail clients write them: the agent reads the customer's
+words, exactly, and nothing the customer wrote is lost (what is hidden is folded).
+
+The corpus is in tests/connectors/email_corpus (see its README)."""
+
+from __future__ import annotations
+
+import base64
+import re
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from connectors.email_parse import html_to_text, parse_email
+from connectors.email_quotes import split_reply
+
+CORPUS = Path(__file__).parent / "email_corpus"
+
+
+def _cases() -> list[tuple[str, str, str, str]]:
+    """(id, kind, raw, expected) for every case of every corpus file (raw: a path for .eml)."""
+    found = []
+    for path in sorted(CORPUS.glob("*.txt")):
+        chunks = re.split(r"^#### ", path.read_text(encoding="utf-8"), flags=re.MULTILINE)
+        for chunk in chunks[1:]:
+            title, _, body = chunk.partition("\n")
+            raw, _, expected = body.partition("\n---- expected\n")
+            kind = "html" if title.startswith("html:") else "text"
+            found.append((f"{path.stem}: {title.strip()}", kind, raw, expected))
+    for path in sorted(CORPUS.glob("*.eml")):
+        found.append((path.name, "eml", str(path), ""))
+    return found
+
+
+CASES = _cases()
+
+
+def _norm(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _words(text: str) -> Counter[str]:
+    return Counter(re.findall(r"\w+", text.lower()))
+
+
+def test_the_corpus_is_large_and_italian_first() -> None:
+    assert len(CASES) >= 150
+    assert sum(1 for c in CASES if c[0].startswith("it")) >= 40
+
+
+@pytest.mark.parametrize(
+    ("kind", "raw", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
+)
+def test_reply_reads_as_the_customer_wrote_it(kind: str, raw: str, expected: str) -> None:
+    if kind == "eml":
+        data = Path(raw).read_bytes()
+        mail = parse_email(data)
+        want = base64.b64decode(mail_header(data.decode("latin-1"), "X-Expected-Visible")).decode()
+        assert _norm(mail.text) == _norm(want)
+        text, visible, quoted = mail.full_text, mail.text, mail.quoted
+    else:
+        text = html_to_text(raw) if kind == "html" else raw
+        reply = split_reply(text)
+        assert _norm(reply.visible) == _norm(expected)
+        visible, quoted = reply.visible, reply.quoted
+    # nothing is lost: every word is either shown or in the folded quote
+    assert not _words(text) - _words(visible) - _words(quoted)
+
+
+def mail_header(raw: str, name: str) -> str:
+    match = re.search(rf"^{name}: *(.*)$", raw, flags=re.MULTILINE)
+    assert match, f"{name} header expected in the corpus mail"
+    return match.group(1).strip()
