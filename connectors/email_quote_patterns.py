@@ -15,7 +15,7 @@ _VERBS = (
     r"wrote|writes|ha scritto|hai scritto|scrive|a écrit|a ecrit|écrit|schrieb|schreibt|"
     r"escribió|escribio|escreveu|escrevi|schreef|skrev|skrev følgende|kirjoitti|"
     r"napisał\(a\)|napisał|napisała|napisal|pisze|пишет|написал\(а\)|написал|написала|"
-    r"yazdı|írta|napsal\(a\)|napsal|scrise|έγραψε"
+    r"пише|yazdı|írta|napsal\(a\)|napsal|scrise|έγραψε"
 )
 #: "… wrote:" at the end, or the verb then who wrote it ("schrieb Max <m@x.de>:").
 _ATTRIBUTION = re.compile(rf"^.{{0,400}}?\b(?:{_VERBS})(?:\s.{{0,250}})?\s*:\s*$", re.IGNORECASE)
@@ -30,6 +30,15 @@ _DATED_ADDRESS = re.compile(
 #: Zoho's "---- On Wed, 24 Feb 2021 14:02:50 +0530 a@b wrote ----"; "On … a@b wrote" with no colon.
 _DASHED = re.compile(rf"^\s*-{{2,}}\s*.{{5,300}}\b(?:{_VERBS})\s*-{{2,}}\s*$", re.IGNORECASE)
 _NO_COLON = re.compile(rf"^\s*on\s.{{5,300}}@.{{0,100}}\b(?:{_VERBS})\s*$", re.IGNORECASE)
+#: Google Inbox and others put the name first: "Max <m@x.de> schrieb am Fr., 28. Apr. 2017:".
+_NAME_FIRST = re.compile(
+    rf"^[^<>:]{{1,100}}[<(][\w.+'-]+@[\w-]+(?:\.[\w-]+)+[>)]\s*(?:{_VERBS})\b", re.IGNORECASE
+)
+#: Gmail's date-first form without the colon: "2013/7/20 Name <a@b>", "2016-03-03 17:21 GMT+01:00 Name".
+_GMAIL_DATE = re.compile(
+    r"^\s*(?:\d{4}[-/]\d{1,2}[-/]\d{1,2}\s.{0,150}<[\w.+'-]+@[\w-]+(?:\.[\w-]+)+>|"
+    r"\d{4}-\d{2}-\d{2} \d{1,2}:\d{2} GMT[+-]\d{1,2}:?\d{2}\s.{1,150})\s*:?\s*$"
+)
 _STRONG_LEAD = re.compile(
     r"^\s*(?:(?:on|il|in data|le|am|el|em|op|den|på|w dniu|dnia|dne|в)\s|\d)", re.IGNORECASE
 )
@@ -108,24 +117,23 @@ def _joinable(line: str) -> bool:
 def _is_attribution(text: str) -> bool:
     if len(text) > 500:
         return False
-    if _DATE_FIRST.match(text) or _DATED_ADDRESS.match(text) or _DASHED.match(text):
+    if any(p.match(text) for p in (_DATE_FIRST, _DATED_ADDRESS, _DASHED, _NO_COLON, _GMAIL_DATE)):
         return True
-    if _NO_COLON.match(text):
-        return True
-    return bool(
-        _ATTRIBUTION.match(text) and _LEAD.match(text) and (re.search(r"\d", text) or "@" in text)
-    )
+    if not _ATTRIBUTION.match(text) or not (re.search(r"\d", text) or "@" in text):
+        return False
+    return bool(_LEAD.match(text) or _NAME_FIRST.match(text))
 
 
 def attribution_at(lines: list[str], n: int) -> int:
-    """How many lines the attribution starting at line `n` spans (1 to 3), or 0."""
+    """How many lines the attribution starting at line `n` spans (1 to 3, or up to 7
+    for an "On …" line that a client broke around blank lines), or 0."""
     if not _joinable(lines[n]) or lines[n].lstrip().startswith(">"):
         return 0
     joined = lines[n].strip()
     for span in (1, 2, 3):
         if span > 1:
             if n + span - 1 >= len(lines) or not _joinable(lines[n + span - 1]):
-                return 0
+                return _broken_span(lines, n)
             nxt = lines[n + span - 1].strip()
             joined = joined + ("" if nxt.startswith(">") or joined.endswith("<") else " ") + nxt
         if _is_attribution(joined):
@@ -134,4 +142,21 @@ def attribution_at(lines: list[str], n: int) -> int:
             return span
         if joined.endswith(":"):
             return 0
+    return 0
+
+
+def _broken_span(lines: list[str], n: int) -> int:
+    """ "On Thu, 31 Mar 2016 at 11:16 Name", blank, "<", "mailto:…", "> wrote:"."""
+    if not _STRONG_LEAD.match(lines[n]) or lines[n].rstrip().endswith((".", "!", "?", ",")):
+        return 0
+    joined = lines[n].strip()
+    for end in range(n + 1, min(n + 7, len(lines))):
+        part = lines[end].strip()
+        if part and not (
+            part.startswith(("<", ">", "mailto:")) or ("@" in part and len(part) < 100)
+        ):
+            return 0
+        joined += " " + part
+        if lines[end].rstrip().endswith(":"):
+            return end - n + 1 if _is_attribution(" ".join(joined.split())) else 0
     return 0

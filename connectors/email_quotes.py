@@ -37,6 +37,9 @@ from connectors.email_quote_patterns import (
 
 _UNDERSCORES = re.compile(r"^\s*_{20,}\s*$")
 _RULE = re.compile(r"^\s*(?:[-=_*]{3,}|\* \* \*)\s*$")
+_INITIALS_QUOTE = re.compile(r"^\s*[A-Z]{1,3}>(?:\s|$)")
+_INVISIBLE = re.compile(r"^[\s\u1427\u200b-\u200f\u2060\ufeff]+$")  # e.g. Gmail trackers' "ᐧ"
+_SIG_RULE = re.compile(r"^\s*_{5,}\s*$")
 _FOOTER_RULE = re.compile(r"^\s*(?:_{2,}|—{2,}|-{5,}|={5,})\s*$")
 _FOOTER_LINES = 6
 _SIG_DASHES = frozenset({"--", "-- ", "—"})
@@ -52,7 +55,8 @@ class Reply:
 
 
 def _is_quote(line: str) -> bool:
-    return line.lstrip().startswith(">")
+    """ "> " in front, or Supercite's initials ("JD> ")."""
+    return line.lstrip().startswith(">") or bool(_INITIALS_QUOTE.match(line))
 
 
 def _header_block(lines: list[str], n: int) -> bool:
@@ -142,7 +146,11 @@ def _drop_signature(lines: list[str]) -> tuple[list[str], list[str]]:
         end -= 1
     for n in range(max(0, end - _FOOTER_LINES - 1), end):
         block = " ".join(lines[n + 1 : end])
-        if _FOOTER_RULE.match(lines[n]) and re.search(r"@|https?://|\+?\d[\d .-]{6,}", block):
+        if (
+            _SIG_RULE.match(lines[n])
+            or _FOOTER_RULE.match(lines[n])
+            and re.search(r"@|https?://|\+?\d[\d .-]{6,}", block)
+        ):
             return lines[:n], lines[n:]  # a rule, then a card or a list footer
     if end and MOBILE_SIGNATURE.match(lines[end - 1]):
         return lines[: end - 1], lines[end - 1 :]
@@ -150,7 +158,7 @@ def _drop_signature(lines: list[str]) -> tuple[list[str], list[str]]:
 
 
 def _tidy(lines: list[str]) -> str:
-    text = "\n".join(line.rstrip() for line in lines).strip("\n")
+    text = "\n".join(_INVISIBLE.sub("", line).rstrip() for line in lines).strip("\n")
     return re.sub(r"\n{3,}", "\n\n", text).strip()
 
 
@@ -180,12 +188,35 @@ def split_reply(text: str) -> Reply:
         if _tidy(body):
             return Reply(_tidy(body), _tidy(lines[start:]))
     body, signature = _drop_signature(head)
+    if (
+        not _tidy(body)
+        and not _tidy(head)
+        and span
+        and below is None
+        and not _quoted(after[: _first_text(after) + 1])
+    ):
+        # an attribution on top of plain text: the client dropped the "> " (or the
+        # customer wrote under it); the text is shown, the attribution folded
+        inner = split_reply("\n".join(after))
+        if inner.visible and inner.visible != _tidy(after):
+            return Reply(inner.visible, _tidy([*lines[start : start + span], "", inner.quoted]))
+        kept, _signature = _drop_signature(after)
+        if _tidy(kept) and not _cut_at(kept):
+            return Reply(_tidy(kept), _tidy(lines[start : start + span]))
     if not _tidy(body):
         return Reply(_tidy(lines), "")  # nothing but history: show it rather than nothing
     quoted_above = next((i for i in range(start) if _is_quote(lines[i])), start)
     if quoted_above < start:
         return Reply(_tidy(body), _tidy(lines[quoted_above:]))
     return Reply(_tidy(body), _tidy([*signature, *lines[start:]]))
+
+
+def _first_text(lines: list[str]) -> int:
+    return next((i for i, x in enumerate(lines) if x.strip()), len(lines))
+
+
+def _quoted(lines: list[str]) -> bool:
+    return any(_is_quote(x) for x in lines)
 
 
 def _continues_quote(after: list[str], i: int) -> bool:

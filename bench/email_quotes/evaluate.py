@@ -1,6 +1,6 @@
 """How well the quote stripper reads replies written by mail clients we did not write.
 
-    python bench/email_quotes/evaluate.py FOLDER [--show]
+    python bench/email_quotes/evaluate.py FOLDER [--expected FILE.json] [--show]
 
 FOLDER holds raw replies (`*.txt` plain text, `*.html` HTML bodies, `*.eml` whole
 mails) and `expected.json`: {"relative/path": "the visible text we expect"}. A reply
@@ -46,9 +46,14 @@ def _words(text: str) -> Counter[str]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("folder", type=Path)
+    parser.add_argument(
+        "--expected", type=Path, help="expectations (default: FOLDER/expected.json)"
+    )
     parser.add_argument("--show", action="store_true", help="print each reply that is not right")
     args = parser.parse_args()
-    expected: dict[str, str] = json.loads((args.folder / "expected.json").read_text())
+    expected: dict[str, str] = json.loads(
+        (args.expected or args.folder / "expected.json").read_text()
+    )
     right = lost = 0
     for name, want in sorted(expected.items()):
         got = visible(args.folder / name)
