@@ -38,7 +38,8 @@ from connectors.email_quote_patterns import (
 _UNDERSCORES = re.compile(r"^\s*_{20,}\s*$")
 _RULE = re.compile(r"^\s*(?:[-=_*]{3,}|\* \* \*)\s*$")
 _INITIALS_QUOTE = re.compile(r"^\s*[A-Z]{1,3}>(?:\s|$)")
-_INVISIBLE = re.compile(r"^[\s\u1427\u200b-\u200f\u2060\ufeff]+$")  # e.g. Gmail trackers' "ᐧ"
+_INVISIBLE = re.compile(r"^[\s\u200b-\u200f\u2060\ufeff]+$")
+_TRACKER = re.compile(r"^\s*\u1427\s*$")  # the "ᐧ" that Gmail mail trackers add at the end
 _SIG_RULE = re.compile(r"^\s*_{5,}\s*$")
 _FOOTER_RULE = re.compile(r"^\s*(?:_{2,}|—{2,}|-{5,}|={5,})\s*$")
 _FOOTER_LINES = 6
@@ -137,24 +138,25 @@ def _phone_cut(lines: list[str], n: int) -> bool:
 
 
 def _drop_signature(lines: list[str]) -> tuple[list[str], list[str]]:
-    """The lines before a signature, and the signature itself."""
+    """The lines before a signature, and the signature itself: from a "-- " line, a
+    rule over a card or a list footer, and a last "Sent from my phone" line."""
+    body, signature = lines, []
     for n, line in enumerate(lines):
-        if line.rstrip() in _SIG_DASHES or line == "-- ":
-            return lines[:n], lines[n:]
-    end = len(lines)
-    while end and not lines[end - 1].strip():
+        if line.rstrip() in _SIG_DASHES:
+            body, signature = lines[:n], lines[n:]
+            break
+    end = len(body)
+    while end and not body[end - 1].strip():
         end -= 1
     for n in range(max(0, end - _FOOTER_LINES - 1), end):
-        block = " ".join(lines[n + 1 : end])
-        if (
-            _SIG_RULE.match(lines[n])
-            or _FOOTER_RULE.match(lines[n])
-            and re.search(r"@|https?://|\+?\d[\d .-]{6,}", block)
+        block = " ".join(body[n + 1 : end])
+        if _SIG_RULE.match(body[n]) or (
+            _FOOTER_RULE.match(body[n]) and re.search(r"@|https?://|\+?\d[\d .-]{6,}", block)
         ):
-            return lines[:n], lines[n:]  # a rule, then a card or a list footer
-    if end and MOBILE_SIGNATURE.match(lines[end - 1]):
-        return lines[: end - 1], lines[end - 1 :]
-    return lines, []
+            return body[:n], body[n:] + signature
+    if end and (MOBILE_SIGNATURE.match(body[end - 1]) or _TRACKER.match(body[end - 1])):
+        return body[: end - 1], body[end - 1 :] + signature
+    return body, signature
 
 
 def _tidy(lines: list[str]) -> str:
