@@ -166,7 +166,10 @@ def _tidy(lines: list[str]) -> str:
 
 def split_reply(text: str) -> Reply:
     """The new part of a reply and the quoted part (history, signature) to fold."""
-    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    return _split(text.replace("\r\n", "\n").replace("\r", "\n").split("\n"), nested=False)
+
+
+def _split(lines: list[str], *, nested: bool) -> Reply:
     cut = _cut_at(lines)
     if cut is not None and cut[2]:
         return Reply(_tidy(lines), "")  # a forward: what was forwarded is the message
@@ -183,28 +186,22 @@ def split_reply(text: str) -> Reply:
     below = _end_of_quotes(after)
     if below is not None:  # written below or between the quotes: all of it is the customer's
         tail = [x for x in after[below:] if not _is_quote(x)]
-        inner = _cut_at(tail)
-        if inner is not None and not inner[2]:
-            tail = tail[: inner[0]]
+        later = _cut_at(tail)
+        if later is not None and not later[2]:
+            tail = tail[: later[0]]
         body, _signature = _drop_signature([*head, "", *tail])
         if _tidy(body):
             return Reply(_tidy(body), _tidy(lines[start:]))
-    body, signature = _drop_signature(head)
-    if (
-        not _tidy(body)
-        and not _tidy(head)
-        and span
-        and below is None
-        and not _quoted(after[: _first_text(after) + 1])
-    ):
+    if not _tidy(head) and below is None and not nested and not _is_quote(_first(after)):
         # an attribution on top of plain text: the client dropped the "> " (or the
         # customer wrote under it); the text is shown, the attribution folded
-        inner = split_reply("\n".join(after))
-        if inner.visible and inner.visible != _tidy(after):
-            return Reply(inner.visible, _tidy([*lines[start : start + span], "", inner.quoted]))
+        under = _split(after, nested=True)
+        if under.visible and under.visible != _tidy(after):
+            return Reply(under.visible, _tidy([*lines[start : start + span], "", under.quoted]))
         kept, _signature = _drop_signature(after)
         if _tidy(kept) and not _cut_at(kept):
             return Reply(_tidy(kept), _tidy(lines[start : start + span]))
+    body, signature = _drop_signature(head)
     if not _tidy(body):
         return Reply(_tidy(lines), "")  # nothing but history: show it rather than nothing
     quoted_above = next((i for i in range(start) if _is_quote(lines[i])), start)
@@ -213,12 +210,9 @@ def split_reply(text: str) -> Reply:
     return Reply(_tidy(body), _tidy([*signature, *lines[start:]]))
 
 
-def _first_text(lines: list[str]) -> int:
-    return next((i for i, x in enumerate(lines) if x.strip()), len(lines))
-
-
-def _quoted(lines: list[str]) -> bool:
-    return any(_is_quote(x) for x in lines)
+def _first(lines: list[str]) -> str:
+    """The first line with text ("" if none)."""
+    return next((x for x in lines if x.strip()), "")
 
 
 def _continues_quote(after: list[str], i: int) -> bool:

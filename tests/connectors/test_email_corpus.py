@@ -72,3 +72,11 @@ def mail_header(raw: str, name: str) -> str:
     match = re.search(rf"^{name}: *(.*)$", raw, flags=re.MULTILINE)
     assert match, f"{name} header expected in the corpus mail"
     return match.group(1).strip()
+
+
+def test_a_reply_of_thousands_of_attributions_is_read_quickly() -> None:
+    """A crafted mail: attribution after attribution, each on top of the rest."""
+    text = "On Mon, 3 Mar 2025 at 10:00 Shop <s@shop.test> wrote:\n\n" * 3000 + "ciao"
+    reply = split_reply(text)
+    assert reply.visible.endswith("ciao")
+    assert not _words(text) - _words(reply.visible) - _words(reply.quoted)
