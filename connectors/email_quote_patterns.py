@@ -15,7 +15,7 @@ _VERBS = (
     r"wrote|writes|ha scritto|hai scritto|scrive|a écrit|a ecrit|écrit|schrieb|schreibt|"
     r"escribió|escribio|escreveu|escrevi|schreef|skrev|skrev følgende|kirjoitti|"
     r"napisał\(a\)|napisał|napisała|napisal|pisze|пишет|написал\(а\)|написал|написала|"
-    r"пише|yazdı|írta|napsal\(a\)|napsal|scrise|έγραψε"
+    r"пише|написав|написала|yazdı|írta|napsal\(a\)|napsal|scrise|έγραψε"
 )
 #: "… wrote:" at the end, or the verb then who wrote it ("schrieb Max <m@x.de>:").
 _ATTRIBUTION = re.compile(rf"^.{{0,400}}?\b(?:{_VERBS})(?:\s.{{0,250}})?\s*:\s*$", re.IGNORECASE)
@@ -78,16 +78,16 @@ FORWARD_INTRO = re.compile(
 
 _FROM_LABELS = (
     r"from|da|de|von|van|fra|från|od|lähettäjä|mittente|remitente|expéditeur|absender|"
-    r"afzender|nadawca|avsändare|kimden|от|de la"
+    r"afzender|nadawca|avsändare|kimden|от|de la|发件人|寄件者"
 )
 _OTHER_LABELS = (
     r"sent|date|to|cc|bcc|subject|reply-to|inviato|data|a|oggetto|ccn|rispondi a|envoyé|"
     r"envoyé le|à|objet|gesendet|datum|an|betreff|kopie|enviado|enviado el|enviada|fecha|para|"
     r"ogg|sujet|copie à|message du|asunto|verzonden|aan|onderwerp|assunto|wysłano|wysłane|do|temat|dw|skickat|till|ämne|"
     r"kopia|sendt|til|emne|dato|kopi|lähetetty|vastaanottaja|aihe|päivämäärä|kopio|"
-    r"отправлено|кому|тема|дата|копия"
+    r"отправлено|кому|тема|дата|копия|发送时间|收件人|主题|抄送|日期|寄件日期|收件者|主旨"
 )
-_LABEL = r"^\s*\**\s*(?:{})\s*\**\s*:"
+_LABEL = r"^\s*\**\s*(?:{})\s*\**\s*[:：]"
 _FROM = re.compile(_LABEL.format(_FROM_LABELS) + r"\s*\**\s*\S", re.IGNORECASE)
 HEADER_LABEL = re.compile(_LABEL.format(_OTHER_LABELS + "|" + _FROM_LABELS), re.IGNORECASE)
 
