@@ -23,6 +23,7 @@ recognised, everything is visible.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass
 
 from connectors.email_quote_patterns import (
@@ -45,6 +46,7 @@ _FOOTER_RULE = re.compile(r"^\s*(?:_{2,}|—{2,}|-{5,}|={5,})\s*$")
 _FOOTER_LINES = 6
 _SIG_DASHES = frozenset({"--", "-- ", "—"})
 _MAX_HEADER_GAP = 2
+_WORD = re.compile(r"\w+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,8 +167,17 @@ def _tidy(lines: list[str]) -> str:
 
 
 def split_reply(text: str) -> Reply:
-    """The new part of a reply and the quoted part (history, signature) to fold."""
-    return _split(text.replace("\r\n", "\n").replace("\r", "\n").split("\n"), nested=False)
+    """The new part of a reply and the quoted part (history, signature) to fold.
+
+    Every word of `text` is in one of the two: when a split would leave a word out
+    of both (quotes above an attribution, a signature above a bottom-posted answer),
+    the fold holds the whole text."""
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    reply = _split(lines, nested=False)
+    words = Counter(_WORD.findall(text.lower()))
+    if words - Counter(_WORD.findall(f"{reply.visible}\n{reply.quoted}".lower())):
+        return Reply(reply.visible, _tidy(lines))
+    return reply
 
 
 def _split(lines: list[str], *, nested: bool) -> Reply:

@@ -11,6 +11,8 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from connectors.email_parse import html_to_text, parse_email
 from connectors.email_quotes import split_reply
@@ -80,3 +82,51 @@ def test_a_reply_of_thousands_of_attributions_is_read_quickly() -> None:
     reply = split_reply(text)
     assert reply.visible.endswith("ciao")
     assert not _words(text) - _words(reply.visible) - _words(reply.quoted)
+
+
+#: Lines a reply is made of: the customer's, and every kind of marker the splitter knows.
+LINES = [
+    "Grazie mille",
+    "Il pacco è arrivato rotto.",
+    "Ciao,",
+    "",
+    "",
+    "Saluti\nMarta",
+    "On Monday I wrote:",
+    "Il giorno lun 3 mar 2025 alle ore 10:12 Shop <s@shop.test> ha scritto:",
+    "Il giorno lun 3 mar 2025 alle ore 10:12 Shop <",
+    "s@shop.test> ha scritto:",
+    "On Thu, 6 Mar 2025 at 11:16 Shop",
+    "<",
+    "> wrote:",
+    "> Quale taglia?",
+    ">> vecchio",
+    "JD> citato",
+    "-- ",
+    "--",
+    "Inviato da iPhone",
+    "ᐧ",
+    "________________________________",
+    "_____",
+    "marta@example.it",
+    "-----Messaggio originale-----",
+    "Da: Shop <s@shop.test>",
+    "Inviato: lunedì 3 marzo 2025 10:12",
+    "A: Marta",
+    "Oggetto: Ordine",
+    "---------- Forwarded message ---------",
+    "Inizio messaggio inoltrato:",
+    "2017-11-24 16:32 GMT+01:00 Shop <s@shop.test>:",
+    "Sent from my phone",
+    "====",
+]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(LINES), max_size=25))
+def test_no_word_is_ever_lost_whatever_the_mix(lines: list[str]) -> None:
+    """Whatever the order of markers and text: each word is shown or folded."""
+    text = "\n".join(lines)
+    reply = split_reply(text)
+    assert not _words(text) - _words(reply.visible) - _words(reply.quoted)
+    assert reply.visible or not _words(text)  # never an empty message for a mail with words
