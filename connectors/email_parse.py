@@ -31,7 +31,7 @@ from inbox.types import Attachment, Channel, InboundMessage, Sender
 
 #: Charsets that mail clients write but mean windows-1252 (as browsers read them).
 _CP1252_ALIASES = frozenset({"iso-8859-1", "iso8859-1", "latin-1", "latin1", "us-ascii", "ascii"})
-_MAILTO = re.compile(r"\[([^\]\n]*)\]\(<?mailto:[^)\s]*?>?\)")  # html2text's [a@b](<mailto:a@b>)
+_MAILTO = re.compile(r"\[([^\]\n]*)\]\(<?mailto:([^)\s]*?)>?\)")  # html2text's [a@b](<mailto:a@b>)
 _MD_ESCAPE = re.compile(r"^(\s*(?:\d+)?)\\([-+#.])", re.MULTILINE)  # html2text's "\-", "1\."
 _MSGID = re.compile(r"<([^<>\s]+)>")
 _MAX_ID = 255
@@ -116,13 +116,19 @@ def decode_text(part: Message) -> str:
     return text.replace("\r\n", "\n")
 
 
+def _mail_link(match: re.Match[str]) -> str:
+    """A mailto link as mail clients show it: the address, or "name <address>"."""
+    label, address = match.group(1), match.group(2).split("?")[0]
+    return label if label in (address, "") or not address else f"{label} <{address}>"
+
+
 def html_to_text(html: str) -> str:
     converter = html2text.HTML2Text()
     converter.body_width = 0
     converter.ignore_images = True
     converter.ignore_emphasis = True
     converter.protect_links = True
-    text = _MAILTO.sub(r"\1", converter.handle(html))
+    text = _MAILTO.sub(_mail_link, converter.handle(html))
     return _MD_ESCAPE.sub(r"\1\2", text).strip()  # the console shows text, not Markdown
 
 

@@ -821,3 +821,18 @@ async def test_a_mail_with_nothing_quoted_has_nothing_to_fold(
     assert await intake.take(inbox_id, mail("leo@example.it", "Info", "Aprite sabato?").as_bytes())
     (stored,) = await messages_of(db, inbox_id)
     assert stored.text == "Aprite sabato?" and stored.attachments[-1]["data"]["quoted"] is None
+
+
+def test_html_text_reads_as_plain_text_not_markdown() -> None:
+    """The console shows text: no "\\-" escapes and no "[a@b](<mailto:a@b>)" links."""
+    from connectors.email_parse import html_to_text
+
+    text = html_to_text(
+        '<p>- prima riga</p><p>1. seconda</p><p>Scrivete a <a href="mailto:vendite@shop.test">'
+        'ufficio vendite</a> o a <a href="mailto:info@shop.test">info@shop.test</a></p>'
+    )
+    assert text.split("\n\n") == [
+        "- prima riga",
+        "1. seconda",
+        "Scrivete a ufficio vendite <vendite@shop.test> o a info@shop.test",
+    ]
