@@ -263,7 +263,8 @@ def _parse(raw: bytes, envelope_from: str | None) -> ParsedEmail:
         full = html_to_text(decode_text(body))
     else:
         full = decode_text(body).strip()
-    reply = split_reply(full)
+    subject = " ".join(str(msg.get("Subject", "")).split())[:500] or None
+    reply = split_reply(full, subject=subject)
     addr, name = _address(msg.get("From"))
     if not addr and envelope_from:
         addr = envelope_from.lower()
@@ -272,7 +273,6 @@ def _parse(raw: bytes, envelope_from: str | None) -> ParsedEmail:
         for header in ("To", "Cc", "Delivered-To")
         for a in getattr(msg.get(header), "addresses", ())
     )
-    subject = " ".join(str(msg.get("Subject", "")).split())[:500] or None
     return ParsedEmail(
         message_id=message_id,
         sender=Sender(external_id=addr or "unknown@invalid", name=name, email=addr or None),

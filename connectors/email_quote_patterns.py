@@ -76,6 +76,14 @@ FORWARD_INTRO = re.compile(
     re.IGNORECASE,
 )
 
+#: The subject of a forward, as clients prefix it: "Fwd:", "FW:", Outlook's "I:" (it),
+#: "TR:" (fr), "WG:" (de), "RV:" (es), "ENC:" (pt), "Doorst:" (nl), "PD:" (pl),
+#: "VB:" (sv), "VS:" (da, no), "VL:" (fi).
+FORWARD_SUBJECT = re.compile(
+    r"^\s*(?:\[[^\]]*\]\s*)?(?:fwd?|i|inoltro|tr|wg|rv|enc|doorst|pd|vb|vs|vl|fs)\s*:",
+    re.IGNORECASE,
+)
+
 _FROM_LABELS = (
     r"from|da|de|von|van|fra|från|od|lähettäjä|mittente|remitente|expéditeur|absender|"
     r"afzender|nadawca|avsändare|kimden|от|de la|发件人|寄件者"

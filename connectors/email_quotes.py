@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from connectors.email_quote_patterns import (
     FORWARD,
     FORWARD_INTRO,
+    FORWARD_SUBJECT,
     HEADER_LABEL,
     MOBILE_SIGNATURE,
     SEPARATOR,
@@ -166,13 +167,17 @@ def _tidy(lines: list[str]) -> str:
     return re.sub(r"\n{3,}", "\n\n", text).strip()
 
 
-def split_reply(text: str) -> Reply:
+def split_reply(text: str, *, subject: str | None = None) -> Reply:
     """The new part of a reply and the quoted part (history, signature) to fold.
 
+    A mail whose `subject` says it is a forward ("I:", "Fwd:", "WG:", "TR:", …: Outlook
+    writes a forward like a reply) is the forwarded mail: it is shown whole.
     Every word of `text` is in one of the two: when a split would leave a word out
     of both (quotes above an attribution, a signature above a bottom-posted answer),
     the fold holds the whole text."""
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    if subject and FORWARD_SUBJECT.match(subject):
+        return Reply(_tidy(lines), "")
     reply = _split(lines, nested=False)
     words = Counter(_WORD.findall(text.lower()))
     if words - Counter(_WORD.findall(f"{reply.visible}\n{reply.quoted}".lower())):
