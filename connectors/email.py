@@ -386,7 +386,8 @@ class MailIntake:
                 kind="file", url=f"/api/files/{original.id}", name="original.eml",
                 content_type="message/rfc822", size=original.size,
                 data={"role": "original", "sha256": digest, "automated": parsed.automated,
-                      "full_text": parsed.full_text[:20000] if parsed.full_text != parsed.text else None},
+                      "full_text": parsed.full_text[:20000] if parsed.full_text != parsed.text else None,
+                      "quoted": parsed.quoted[:20000] or None},
             )
         )  # fmt: skip
         return tuple(found)

@@ -1,10 +1,10 @@
 """MIME to `InboundMessage`: the text an agent reads, the thread hints, the attachments.
 
 The text is the plain-text body when there is one, else the HTML body turned into
-readable text (html2text). Quoted history ("On ... wrote:", "Il giorno ... ha
-scritto:", "> " lines, Outlook's "-----Original Message-----" / "Da:" blocks) and
-the signature (after "-- ") are cut from that text; the whole original stays in
-the message as an .eml attachment (see `connectors.email_inbound`). Any charset is
+readable text (html2text). Quoted history and the signature are split from that
+text (`connectors.email_quotes`): the agent reads the customer's own words and the
+console folds the rest; the whole original stays in the message as an .eml
+attachment (see `MailIntake` in `connectors.email`). Any charset is
 read, with fallbacks: a part that lies about its charset is still shown.
 
 Mail written by machines (auto-replies, bulk mail, bounces) is recognised and
@@ -26,30 +26,16 @@ from email.utils import parseaddr
 
 import html2text
 
+from connectors.email_quotes import split_reply
 from inbox.types import Attachment, Channel, InboundMessage, Sender
 
 #: Charsets that mail clients write but mean windows-1252 (as browsers read them).
 _CP1252_ALIASES = frozenset({"iso-8859-1", "iso8859-1", "latin-1", "latin1", "us-ascii", "ascii"})
+_MAILTO = re.compile(r"\[([^\]\n]*)\]\(<?mailto:([^)\s]*?)>?\)")  # html2text's [a@b](<mailto:a@b>)
+_MD_ESCAPE = re.compile(r"^(\s*(?:\d+)?)\\([-+#.])", re.MULTILINE)  # html2text's "\-", "1\."
 _MSGID = re.compile(r"<([^<>\s]+)>")
 _MAX_ID = 255
 
-_ATTRIBUTION = [
-    re.compile(r"^\s*On\b.{0,300}\bwrote:\s*$", re.IGNORECASE),
-    re.compile(r"^\s*Il\b.{0,300}\bha scritto:\s*$", re.IGNORECASE),
-    re.compile(r"^\s*Le\b.{0,300}\ba écrit\s*:\s*$", re.IGNORECASE),
-    re.compile(r"^\s*Am\b.{0,300}\bschrieb.{0,100}:\s*$", re.IGNORECASE),
-    re.compile(r"^\s*El\b.{0,300}\bescribió:\s*$", re.IGNORECASE),
-    re.compile(
-        r"^\s*-{2,}\s*(Original Message|Messaggio originale|Message d'origine)\s*-{2,}\s*$",
-        re.IGNORECASE,
-    ),
-    re.compile(r"^\s*-{2,}\s*(Forwarded message|Messaggio inoltrato)\s*-{2,}\s*$", re.IGNORECASE),
-]
-_OUTLOOK_FROM = re.compile(r"^\s*\**(From|Da|De|Von)\s*:\**\s*\S", re.IGNORECASE)
-_OUTLOOK_NEXT = re.compile(
-    r"^\s*\**(Sent|Date|Inviato|Data|To|A|Subject|Oggetto|Cc|Envoyé|Gesendet)\s*:", re.IGNORECASE
-)
-_UNDERSCORES = re.compile(r"^\s*_{20,}\s*$")
 _BOUNCE_SENDERS = frozenset({"mailer-daemon", "postmaster", "mail-daemon"})
 
 
@@ -70,6 +56,7 @@ class ParsedEmail:
     sender: Sender
     subject: str | None
     text: str  # what the agent reads: quotes and signature cut
+    quoted: str  # what was cut, for the console to fold ("" when nothing was)
     full_text: str  # the whole body as text
     thread_ids: tuple[str, ...]
     sent_at: datetime | None
@@ -129,39 +116,25 @@ def decode_text(part: Message) -> str:
     return text.replace("\r\n", "\n")
 
 
+def _mail_link(match: re.Match[str]) -> str:
+    """A mailto link as mail clients show it: the address, or "name <address>"."""
+    label, address = match.group(1), match.group(2).split("?")[0]
+    return label if label in (address, "") or not address else f"{label} <{address}>"
+
+
 def html_to_text(html: str) -> str:
     converter = html2text.HTML2Text()
     converter.body_width = 0
     converter.ignore_images = True
     converter.ignore_emphasis = True
     converter.protect_links = True
-    return converter.handle(html).strip()
+    text = _MAILTO.sub(_mail_link, converter.handle(html))
+    return _MD_ESCAPE.sub(r"\1\2", text).strip()  # the console shows text, not Markdown
 
 
 def strip_quoted(text: str) -> str:
-    """The new part of a reply: cut at the quoted history or the signature."""
-    lines = text.replace("\r\n", "\n").split("\n")
-    kept: list[str] = []
-    for n, line in enumerate(lines):
-        joined = line + " " + lines[n + 1] if n + 1 < len(lines) else line
-        if line.rstrip() in ("--", "-- ") or _UNDERSCORES.match(line):
-            break
-        if any(p.match(line) for p in _ATTRIBUTION):
-            break
-        if (
-            n + 1 < len(lines)
-            and len(lines[n + 1]) < 60
-            and not any(p.match(lines[n + 1]) for p in _ATTRIBUTION)
-            and any(p.match(joined) for p in _ATTRIBUTION[:5])
-        ):
-            break  # an attribution wrapped over two lines
-        if _OUTLOOK_FROM.match(line) and any(_OUTLOOK_NEXT.match(x) for x in lines[n + 1 : n + 4]):
-            break
-        if line.lstrip().startswith(">"):
-            continue
-        kept.append(line.rstrip())
-    result = "\n".join(kept).strip()
-    return re.sub(r"\n{3,}", "\n\n", result) or text.strip()
+    """The new part of a reply: without the quoted history and the signature."""
+    return split_reply(text).visible
 
 
 def _address(value: object) -> tuple[str, str | None]:
@@ -265,7 +238,7 @@ def parse_email(raw: bytes, envelope_from: str | None = None) -> ParsedEmail:
         return ParsedEmail(
             message_id="sha256-" + hashlib.sha256(raw).hexdigest() + "@crocevia",
             sender=Sender(external_id=sender, email=sender if "@" in sender else None),
-            subject=None, text=UNREADABLE, full_text="", thread_ids=(), sent_at=None,
+            subject=None, text=UNREADABLE, quoted="", full_text="", thread_ids=(), sent_at=None,
             automated=None, recipients=(),
         )  # fmt: skip
 
@@ -290,6 +263,8 @@ def _parse(raw: bytes, envelope_from: str | None) -> ParsedEmail:
         full = html_to_text(decode_text(body))
     else:
         full = decode_text(body).strip()
+    subject = " ".join(str(msg.get("Subject", "")).split())[:500] or None
+    reply = split_reply(full, subject=subject)
     addr, name = _address(msg.get("From"))
     if not addr and envelope_from:
         addr = envelope_from.lower()
@@ -298,12 +273,12 @@ def _parse(raw: bytes, envelope_from: str | None) -> ParsedEmail:
         for header in ("To", "Cc", "Delivered-To")
         for a in getattr(msg.get(header), "addresses", ())
     )
-    subject = " ".join(str(msg.get("Subject", "")).split())[:500] or None
     return ParsedEmail(
         message_id=message_id,
         sender=Sender(external_id=addr or "unknown@invalid", name=name, email=addr or None),
         subject=subject,
-        text=strip_quoted(full) if full else "",
+        text=reply.visible,
+        quoted=reply.quoted,
         full_text=full,
         thread_ids=tuple(thread),
         sent_at=_sent_at(msg),

@@ -777,3 +777,62 @@ async def test_a_visitor_who_left_gets_the_reply_by_email_and_answers_into_the_c
     )  # fmt: skip
     assert [m.text for m in await messages_of(db, email_inbox)] == ["fammi entrare"]
     assert len(await messages_of(db, world.inbox_id)) == len(chat)
+
+
+# --- the customer's words and the folded quote -------------------------------------------------
+
+
+async def test_a_bottom_posted_reply_is_stored_with_the_quote_folded_beside_it(
+    db: async_sessionmaker[AsyncSession], world: World, intake: MailIntake, tmp_path: Path
+) -> None:
+    """Thunderbird writes the answer below the quote: the agent reads the answer, not the
+    quote and not only a greeting; the quote is kept for the console to fold."""
+    inbox_id = await make_email_inbox(db, world, tmp_path)
+    body = (
+        "Ciao,\n\nIl 03/03/25 10:12, Shop ha scritto:\n> Qual è il numero d'ordine?\n\n"
+        "È il 4812, comprato a gennaio.\n\n-- \nFrancesca\n"
+    )
+    assert await intake.take(inbox_id, mail("fra@example.it", "Re: Ordine", body).as_bytes())
+    (stored,) = await messages_of(db, inbox_id)
+    assert stored.text == "Ciao,\n\nÈ il 4812, comprato a gennaio."
+    original = stored.attachments[-1]["data"]
+    assert original["role"] == "original"
+    assert "> Qual è il numero d'ordine?" in original["quoted"]
+
+
+async def test_an_outlook_reply_in_french_keeps_only_the_new_words(
+    db: async_sessionmaker[AsyncSession], world: World, intake: MailIntake, tmp_path: Path
+) -> None:
+    inbox_id = await make_email_inbox(db, world, tmp_path)
+    body = (
+        "Merci, c'est noté.\n\nDe : Shop <support@shop.test>\nEnvoyé : lundi 3 mars 2025 10:12\n"
+        "À : Claire <claire@example.fr>\nObjet : Livraison\n\nLivraison demain.\n"
+    )
+    assert await intake.take(inbox_id, mail("claire@example.fr", "RE: Livraison", body).as_bytes())
+    (stored,) = await messages_of(db, inbox_id)
+    assert stored.text == "Merci, c'est noté."
+    assert stored.attachments[-1]["data"]["quoted"].startswith("De : Shop")
+
+
+async def test_a_mail_with_nothing_quoted_has_nothing_to_fold(
+    db: async_sessionmaker[AsyncSession], world: World, intake: MailIntake, tmp_path: Path
+) -> None:
+    inbox_id = await make_email_inbox(db, world, tmp_path)
+    assert await intake.take(inbox_id, mail("leo@example.it", "Info", "Aprite sabato?").as_bytes())
+    (stored,) = await messages_of(db, inbox_id)
+    assert stored.text == "Aprite sabato?" and stored.attachments[-1]["data"]["quoted"] is None
+
+
+def test_html_text_reads_as_plain_text_not_markdown() -> None:
+    """The console shows text: no "\\-" escapes and no "[a@b](<mailto:a@b>)" links."""
+    from connectors.email_parse import html_to_text
+
+    text = html_to_text(
+        '<p>- prima riga</p><p>1. seconda</p><p>Scrivete a <a href="mailto:vendite@shop.test">'
+        'ufficio vendite</a> o a <a href="mailto:info@shop.test">info@shop.test</a></p>'
+    )
+    assert text.split("\n\n") == [
+        "- prima riga",
+        "1. seconda",
+        "Scrivete a ufficio vendite <vendite@shop.test> o a info@shop.test",
+    ]

@@ -234,6 +234,11 @@ function renderMessage(m) {
   li.textContent = "";
   if (m.direction === "note") li.append(el("div", "note-tag", t("private_note")));
   if (m.text) li.append(el("div", "text", m.text));
+  const quoted = (m.attachments || []).find((a) => a.data?.role === "original" && a.data.quoted)?.data.quoted;
+  if (quoted) { // an email's quoted history and signature, folded (connectors/email_quotes.py)
+    const fold = el("details", "quoted"); fold.append(el("summary", null, t("quoted_text")), el("div", "quoted-text", quoted));
+    li.append(fold);
+  }
   for (const a of m.attachments || []) li.append(attachment(a));
   const meta = el("div", "meta", `${m.author?.name || ""} ${time(m.created_at)}${m.edited_at ? ` · ${t("edited")}` : ""}`);
   if (m.sentiment && m.direction === "in") meta.append(el("span", `mood ${m.sentiment.label}`, ` · ${t(m.sentiment.label)}`));

@@ -33,6 +33,7 @@ const TEXTS = {
     public_ph: "Risposta PUBBLICA, visibile a tutti…",
     edited: "modificato", file_too_big: "File troppo grande", site_visitor: "visitatore del sito",
     duplicates: "Possibili duplicati", merge_contact: "Unisci", contacts_merged: "Contatti uniti", undo_merge: "Annulla unione",
+    quoted_text: "Testo citato",
   },
   en: {
     email: "Email", password: "Password", login: "Log in", conversations: "Conversations",
@@ -67,6 +68,7 @@ const TEXTS = {
     public_ph: "PUBLIC reply, visible to everyone…",
     edited: "edited", file_too_big: "File too large", site_visitor: "site visitor",
     duplicates: "Possible duplicates", merge_contact: "Merge", contacts_merged: "Contacts merged", undo_merge: "Undo merge",
+    quoted_text: "Quoted text",
   },
 };
 
