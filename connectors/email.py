@@ -369,7 +369,7 @@ class MailIntake:
         found: list[Attachment] = []
         for part in parsed.parts:
             if len(part.data) > MAX_PART:
-                log.warning("email_part_too_large", extra={"name": part.name})
+                log.warning("email_part_too_large", extra={"part": part.name})
                 continue
             row = await self.files.save(session, part.data, part.name, inbox_id=inbox_id)
             found.append(

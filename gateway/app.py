@@ -140,11 +140,9 @@ def _tagger() -> Tagger | None:
     """Language and sentiment of inbound messages; CROCEVIA_SENTIMENT=off turns it off."""
     if os.environ.get("CROCEVIA_SENTIMENT", "on") == "off":
         return None
-    from inbox.sentiment import analyse
+    from inbox.sentiment import analyse, warm_up
 
-    # Load the models now, not on a customer's first message.
-    analyse("Buongiorno, grazie!")
-    analyse("Hello, thank you!")
+    warm_up()  # the models load now, before serving, not on a customer's first message
     return analyse
 
 

@@ -4,6 +4,8 @@ Messages that arrive while a transaction is being committed wait and go
 together in the next one: one message alone under light load (no added delay),
 batches of dozens at saturation. Each sender is answered only after the
 transaction holding its message has committed; the events are then published.
+A message the database refuses fails alone (inbox/ingest.py retries a failed
+batch one message per transaction); only an unreachable database fails them all.
 """
 
 from __future__ import annotations
@@ -65,7 +67,13 @@ class IngestBatcher:
             batch = [await self._queue.get()]
             while len(batch) < MAX_BATCH and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
-            await self._commit(batch)
+            try:
+                await self._commit(batch)
+            except Exception as exc:  # a bug here must not stop ingest for everyone after
+                log.exception("ingest_batch_crashed", extra={"size": len(batch)})
+                for p in batch:
+                    if not p.future.done():
+                        p.future.set_exception(exc)
 
     async def _commit(self, batch: list[_Pending]) -> None:
         started = time.perf_counter()
@@ -78,7 +86,8 @@ class IngestBatcher:
             results, rows = await ingest_many(
                 self.sessions, [p.item for p in batch], self.tagger, also=mark
             )
-        except Exception as exc:  # the database is down: every sender hears it
+        except Exception as exc:  # the database is down: every sender hears it (one
+            # refused message fails alone: ingest_many stores the items one by one then)
             self.relay.give_back(marks)
             log.warning("ingest_failed", extra={"size": len(batch), "error": repr(exc)})
             for p in batch:

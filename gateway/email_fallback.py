@@ -64,7 +64,7 @@ async def continue_by_email(
     try:
         await connector_for(email_inbox).send(out)
     except DeliveryError as exc:
-        log.warning("email_fallback_failed", extra={"message": message_id, "reason": exc.reason})
+        log.warning("email_fallback_failed", extra={"message_id": message_id, "reason": exc.reason})
         return False
-    log.info("email_fallback_sent", extra={"message": message_id, "conversation": conv.id})
+    log.info("email_fallback_sent", extra={"message_id": message_id, "conversation": conv.id})
     return True

@@ -1,7 +1,14 @@
-"""Checking the fields of client frames (docs/api.md)."""
+"""Checking the fields of client frames (docs/api.md).
+
+A string the database cannot store is refused here, with an error frame to its sender:
+PostgreSQL text holds no NUL character, and no database takes a lone UTF-16 surrogate
+(JSON can spell one, `"\\ud800"`). Refused at the frame, it never reaches the ingest
+batch it would otherwise share with other visitors' messages.
+"""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from gateway.sockets import FrameError
@@ -10,6 +17,17 @@ MAX_CLIENT_ID = 100
 
 
 MAX_ATTACHMENTS = 5
+
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def storable(name: str, value: str) -> str:
+    """`value`, unless it holds a character no database stores (NUL, a lone surrogate)."""
+    found = _UNSTORABLE.search(value)
+    if found is not None:
+        what = "a NUL character" if found.group() == "\x00" else "an unpaired surrogate"
+        raise FrameError("invalid_frame", f'"{name}" contains {what} at position {found.start()}')
+    return value
 
 
 def attachment_ids(frame: dict[str, Any]) -> list[str]:
@@ -22,7 +40,7 @@ def attachment_ids(frame: dict[str, Any]) -> list[str]:
         raise FrameError(
             "invalid_frame", f'"attachments" must be a list of at most {MAX_ATTACHMENTS} file ids'
         )
-    return ids
+    return [storable("attachments", i) for i in ids]
 
 
 def text_field(frame: dict[str, Any], max_text: int, *, allow_empty: bool = False) -> str:
@@ -31,7 +49,7 @@ def text_field(frame: dict[str, Any], max_text: int, *, allow_empty: bool = Fals
         raise FrameError("invalid_frame", '"text" must be a non-empty string')
     if len(text) > max_text:
         raise FrameError("too_long", f"text is {len(text)} characters; the limit is {max_text}")
-    return text
+    return storable("text", text)
 
 
 def client_id_field(frame: dict[str, Any]) -> str:
@@ -40,7 +58,7 @@ def client_id_field(frame: dict[str, Any]) -> str:
         raise FrameError(
             "invalid_frame", f'"client_id" must be a string of 1 to {MAX_CLIENT_ID} characters'
         )
-    return cid
+    return storable("client_id", cid)
 
 
 def int_field(frame: dict[str, Any], name: str, bits: int = 32) -> int:

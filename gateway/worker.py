@@ -155,7 +155,7 @@ class OutboundWorker:
                     {"eid": f"requeue-{message_id}", "event": "outbound.send",
                      "data": json.dumps({"message_id": message_id})},
                 )  # fmt: skip
-                log.info("reply_requeued", extra={"message": message_id})
+                log.info("reply_requeued", extra={"message_id": message_id})
         return len(ids)
 
     async def _claim_abandoned(self) -> None:
@@ -198,7 +198,7 @@ class OutboundWorker:
             done = await self._deliver(message_id)
         except (SQLAlchemyError, OSError, RedisError) as exc:
             # Leave the job pending: it is claimed again after claim_idle_ms.
-            log.warning("worker_job_deferred", extra={"message": message_id, "error": repr(exc)})
+            log.warning("worker_job_deferred", extra={"message_id": message_id, "error": repr(exc)})
             return
         if not done:
             return  # another copy is being sent; this one stays pending, claimed again later
@@ -253,7 +253,7 @@ class OutboundWorker:
         # while its first copy is still being sent is not sent twice.
         lock = f"crocevia:sending:{message_id}"
         if not await self.redis.set(lock, self.name, nx=True, px=self.lock_ms):
-            log.info("reply_already_in_flight", extra={"message": message_id})
+            log.info("reply_already_in_flight", extra={"message_id": message_id})
             return False
         keeper = asyncio.create_task(self._keep_lock(lock))
         try:
@@ -294,7 +294,7 @@ class OutboundWorker:
                 if exc.retryable and failures < MAX_TRIES and waited <= MAX_RATE_LIMIT_WAIT:
                     OUTBOUND_RETRIES.labels(inbox.channel).inc()
                     delay = exc.retry_after or min(BASE_BACKOFF * 2 ** (failures - 1), MAX_BACKOFF)
-                    log.info("reply_retry", extra={"message": message_id, "delay": delay,
+                    log.info("reply_retry", extra={"message_id": message_id, "delay": delay,
                                                    "reason": exc.reason})  # fmt: skip
                     # Keep the send lock for the whole wait (X's windows last 15 minutes).
                     await self.redis.pexpire(lock, max(SEND_LOCK_MS, int((delay + 60) * 1000)))
@@ -316,7 +316,7 @@ class OutboundWorker:
         async with self.sessions() as session, session.begin():
             moved = await set_delivery_status(session, message_id, status, outbox=rows, **kwargs)
         if moved is not None:
-            log.info("reply_status", extra={"message": message_id, "status": status.value})
+            log.info("reply_status", extra={"message_id": message_id, "status": status.value})
         await self.relay.publish_quietly(rows)
 
     async def drain(self) -> None:

@@ -9,8 +9,9 @@ The caller commits, and only then acknowledges the platform.
 Work is set-based: a batch costs a handful of statements whatever its size
 (one look-up of known messages, one of identities, one of open conversations,
 then the inserts), which is what lets group commit keep up under load. When a
-batch hits a race (a unique constraint that another transaction won), it is
-retried one message per transaction, which then finds the winner's rows.
+batch fails (a unique constraint that another transaction won, or one message the
+database refuses), it is retried one message per transaction: a race then finds
+the winner's rows, and only the refused message fails.
 """
 
 from __future__ import annotations
@@ -23,7 +24,13 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from sqlalchemy import false, insert, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import (
+    DBAPIError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+)
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from inbox import csat, events
@@ -351,6 +358,14 @@ async def ingest_batch(
     return [r for r in results if r is not None], outbox
 
 
+def unavailable(exc: BaseException) -> bool:
+    """Whether `exc` says the database is unreachable (no item of a batch can be stored),
+    rather than that something in the batch was refused."""
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(exc, OperationalError | InterfaceError | PoolTimeout | OSError | TimeoutError)
+
+
 async def ingest_many(
     sessions: async_sessionmaker[AsyncSession],
     items: Sequence[InboundMessage],
@@ -359,17 +374,27 @@ async def ingest_many(
 ) -> tuple[list[Result], list[Outbox]]:
     """Store a batch and commit; returns one result (or the error for that item) per
     item, in order, and the committed outbox rows. Nothing is returned uncommitted.
-    `also` runs inside each transaction (the relay marks published rows there)."""
+    `also` runs inside each transaction (the relay marks published rows there).
+
+    One item never fails its neighbours: when the batch's transaction fails for any
+    reason but an unreachable database (which raises), the items are stored again one
+    per transaction, so only the item at fault gets an error. A unique-key race is
+    retried (the second try finds the winner's rows)."""
     try:
         async with sessions() as session, session.begin():
             if also is not None:
                 await also(session)
             return await ingest_batch(session, items, tagger)
-    except IntegrityError as exc:
-        log.info("ingest_batch_race", extra={"size": len(items), "error": str(exc.orig)[:200]})
+    except Exception as exc:
+        if unavailable(exc):
+            raise
+        log.info(
+            "ingest_batch_split",
+            extra={"size": len(items), "error": str(getattr(exc, "orig", exc))[:200]},
+        )
     results: list[Result] = []
     rows: list[Outbox] = []
-    for item in items:
+    for n, item in enumerate(items):
         result: Result = RuntimeError("not stored")
         for _attempt in range(3):
             try:
@@ -380,6 +405,17 @@ async def ingest_many(
                 rows.extend(got)
                 break
             except IntegrityError as exc:
+                result = exc  # a race: the next try finds the winner's rows
+            except Exception as exc:
+                if unavailable(exc):  # gone meanwhile: the rest cannot be stored either
+                    results += [exc] * (len(items) - n)
+                    return results, rows
                 result = exc
+                log.warning(
+                    "ingest_item_refused",
+                    extra={"inbox": item.inbox_id, "channel": item.channel.value,
+                           "external_id": item.external_id[:100], "error": repr(exc)[:300]},
+                )  # fmt: skip
+                break
         results.append(result)
     return results, rows

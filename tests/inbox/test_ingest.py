@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from inbox.db import create_engine, sessionmaker
 from inbox.ingest import Ingested, UnknownInbox, ingest_many
 from inbox.model import Contact, Conversation, Inbox, Message, Outbox
 from inbox.types import Channel, InboundMessage, Sender
@@ -130,3 +132,33 @@ async def test_an_edit_updates_the_stored_message(db: async_sessionmaker[AsyncSe
     assert r.message.text == "ordine 5" and r.message.edited_at is not None
     assert [row.event for row in rows] == ["message.updated"]
     assert await count(db, Outbox) >= 1
+
+
+async def test_a_message_the_database_refuses_fails_alone_not_its_batch(
+    db: async_sessionmaker[AsyncSession], database_url: str
+) -> None:
+    inbox = await new_inbox(db)
+    good = [msg(inbox, f"visitor-{n}", f"good-{n}", f"ciao da {n}") for n in range(20)]
+    # No database stores a lone surrogate; PostgreSQL text refuses NUL as well.
+    surrogate = msg(inbox, "bad-1", "bad-1", "rotto \ud800 qui")
+    nul = msg(inbox, "bad-2", "bad-2", "nul \x00 qui")
+    items = [*good[:7], surrogate, *good[7:14], nul, *good[14:]]
+    results, rows = await ingest_many(db, items)
+    assert len(results) == len(items)
+    by_ext = dict(zip([i.external_id for i in items], results, strict=True))
+    assert all(isinstance(by_ext[g.external_id], Ingested) for g in good)
+    assert isinstance(by_ext["bad-1"], Exception)
+    if database_url.startswith("postgresql"):
+        assert isinstance(by_ext["bad-2"], Exception)
+    stored = await count(db, Message, inbox_id=inbox)
+    assert stored == 20 + (0 if database_url.startswith("postgresql") else 1)
+    assert sum(r.event == "message.created" for r in rows) == stored
+
+
+async def test_an_unreachable_database_fails_the_batch_at_once(tmp_path: Path) -> None:
+    engine = create_engine(f"sqlite:///{tmp_path / 'no-such-folder' / 'x.sqlite3'}")
+    try:
+        with pytest.raises(OperationalError):
+            await ingest_many(sessionmaker(engine), [msg(1, "v", "a"), msg(1, "w", "b")])
+    finally:
+        await engine.dispose()
