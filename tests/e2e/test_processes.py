@@ -98,7 +98,11 @@ def redis_servers_of(folder: Path) -> list[int]:
             cwd = os.readlink(entry / "cwd")
         except OSError:
             continue
-        if name.startswith("redis-server") and cwd.startswith(str(folder)) and alive(int(entry.name)):
+        if (
+            name.startswith("redis-server")
+            and cwd.startswith(str(folder))
+            and alive(int(entry.name))
+        ):
             found.append(int(entry.name))
     return found
 
@@ -152,21 +156,27 @@ async def test_serve_and_worker_share_one_embedded_redis_and_replies_arrive(
         await visitor.connect()
         ack = await visitor.say("Buongiorno, dov'è il mio ordine?")
         created = await agent.wait_for(
-            lambda f: f.get("event") == "message.created"
-            and f["data"]["message"]["id"] == ack["message"]["id"]
+            lambda f: (
+                f.get("event") == "message.created"
+                and f["data"]["message"]["id"] == ack["message"]["id"]
+            )
         )
         conversation_id = created["data"]["conversation"]["id"]
         reply = await agent.reply(conversation_id, "Arriva domani, grazie per l'attesa")
         assert reply["type"] == "ack"
         got = await visitor.wait_for(
-            lambda f: f.get("event") == "message.created"
-            and f["data"]["message"]["text"] == "Arriva domani, grazie per l'attesa",
+            lambda f: (
+                f.get("event") == "message.created"
+                and f["data"]["message"]["text"] == "Arriva domani, grazie per l'attesa"
+            ),
             timeout=15,
         )
         sent = await agent.wait_for(
-            lambda f: f.get("event") == "message.updated"
-            and f["data"]["message"]["id"] == got["data"]["message"]["id"]
-            and f["data"]["message"]["status"] == "sent",
+            lambda f: (
+                f.get("event") == "message.updated"
+                and f["data"]["message"]["id"] == got["data"]["message"]["id"]
+                and f["data"]["message"]["status"] == "sent"
+            ),
             timeout=15,
         )
         assert sent
@@ -226,3 +236,34 @@ def test_sigterm_stops_everything_without_a_traceback(install: Install, command:
     assert proc.wait(30) == 0, install.output(proc)
     assert wait_gone([*family, *servers]) == []
     assert "Traceback" not in install.output(proc), install.output(proc)
+
+
+def failed_logins(port: int, forwarded_for: list[str]) -> list[int]:
+    codes = []
+    for ip in forwarded_for:
+        r = httpx.post(f"http://127.0.0.1:{port}/api/auth/login",
+                       json={"email": "nobody@crocevia.local", "password": "wrong"},
+                       headers={"X-Forwarded-For": ip}, timeout=10)  # fmt: skip
+        codes.append(r.status_code)
+    return codes
+
+
+@pytest.mark.parametrize("trusted", ["127.0.0.1", ""])
+def test_per_ip_limits_see_the_client_behind_a_trusted_proxy_only(
+    install: Install, trusted: str
+) -> None:
+    install.env |= {"CROCEVIA_TRUSTED_PROXIES": trusted, "CROCEVIA_LIMIT_LOGIN_IP": "3",
+                    "CROCEVIA_LIMIT_LOGIN_EMAIL": "1000"}  # fmt: skip
+    install.run("migrate")
+    port = free_port()
+    gateway = install.spawn("serve", "--port", str(port))
+    install.wait_ready(port, gateway)
+    attacker = failed_logins(port, ["203.0.113.7"] * 4)
+    assert attacker == [401, 401, 401, 429]
+    others = failed_logins(port, ["198.51.100.9", "198.51.100.10"])
+    if trusted:
+        # Behind the proxy: the attacker is locked out, the agents are not.
+        assert others == [401, 401]
+    else:
+        # A peer that is not a trusted proxy cannot pick its address with a header.
+        assert others == [429, 429]
