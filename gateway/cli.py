@@ -21,18 +21,16 @@ from inbox.migrate import upgrade
 
 @contextlib.contextmanager
 def redis_url(settings: Settings) -> Iterator[str]:
-    """The configured Redis, or an embedded redis-server for as long as we run."""
+    """The configured Redis, or the data folder's embedded redis-server, shared with every
+    other Crocevia process of that folder (gateway/shared_redis.py)."""
     if settings.redis_url:
         yield settings.redis_url
         return
-    from gateway.embedded_redis import EmbeddedRedis
+    from gateway.shared_redis import shared_redis
 
-    server = EmbeddedRedis(settings.data_dir / "redis").start()
-    print(f"embedded redis-server on {server.url}", file=sys.stderr)
-    try:
-        yield server.url
-    finally:
-        server.stop()
+    with shared_redis(settings.data_dir / "redis") as url:
+        print(f"embedded redis-server on {url}", file=sys.stderr)
+        yield url
 
 
 def cmd_migrate(_args: argparse.Namespace) -> int:
@@ -59,6 +57,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
             in ("on", "1", "true", "yes"),
             log_config=None,
             access_log=False,
+            # X-Forwarded-For is believed only from these proxies (docs/security.md).
+            proxy_headers=bool(settings.trusted_proxies),
+            forwarded_allow_ips=settings.trusted_proxies or None,
             lifespan="on",
             timeout_graceful_shutdown=5,
         )
@@ -79,6 +80,10 @@ def cmd_worker(_args: argparse.Namespace) -> int:
     settings = Settings.from_env()
 
     async def main(url: str) -> None:
+        # SIGTERM cancels the work like Ctrl-C does under asyncio.run: the `finally` below runs.
+        me = asyncio.current_task()
+        if me is not None:
+            asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, me.cancel)
         engine = create_engine(settings.database_url)
         sessions = sessionmaker(engine)
         redis = Redis.from_url(url, health_check_interval=10)
@@ -105,7 +110,7 @@ def cmd_worker(_args: argparse.Namespace) -> int:
             await redis.aclose()
             await engine.dispose()
 
-    with redis_url(settings) as url, contextlib.suppress(KeyboardInterrupt):
+    with redis_url(settings) as url, contextlib.suppress(KeyboardInterrupt, asyncio.CancelledError):
         asyncio.run(main(url))
     return 0
 
@@ -318,7 +323,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     if args.command != "sentiment":
         logs.configure(os.environ.get("CROCEVIA_LOG_LEVEL", "INFO"))
-    return int(args.func(args))
+    # SIGTERM (docker stop, systemctl stop, kill) stops us like Ctrl-C: every `finally`
+    # runs, children and the embedded redis-server are stopped, nothing is left behind.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        return int(args.func(args))
+    except KeyboardInterrupt:
+        return 0
 
 
 if __name__ == "__main__":

@@ -39,7 +39,9 @@ class EmbeddedRedis:
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
-    def start(self, timeout: float = 10.0) -> EmbeddedRedis:
+    def start(self, timeout: float = 10.0, *, detached: bool = False) -> EmbeddedRedis:
+        """Start the server; `detached` puts it in a session of its own, out of reach of the
+        terminal's Ctrl-C, for a server that other processes share (gateway/shared_redis.py)."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.process = subprocess.Popen(
             [
@@ -55,6 +57,7 @@ class EmbeddedRedis:
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            start_new_session=detached,
         )  # fmt: skip
         client = redis.Redis(port=self.port)
         deadline = time.monotonic() + timeout
@@ -68,6 +71,11 @@ class EmbeddedRedis:
                 time.sleep(0.05)
         client.close()
         return self
+
+    def reap(self) -> None:
+        """Collect the exit status of a server that another process shut down, if it has."""
+        if self.process is not None and self.process.poll() is not None:
+            self.process = None
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:

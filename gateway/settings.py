@@ -45,6 +45,7 @@ class Settings:
     timer_interval_s: float
     presence_grace_s: float
     log_level: str
+    trusted_proxies: str  # comma-separated IPs/CIDRs whose X-Forwarded-For is believed
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -63,4 +64,5 @@ class Settings:
             timer_interval_s=float(os.environ.get("CROCEVIA_TIMER_INTERVAL_S", "2")),
             presence_grace_s=float(os.environ.get("CROCEVIA_PRESENCE_GRACE_S", "60")),
             log_level=os.environ.get("CROCEVIA_LOG_LEVEL", "INFO"),
+            trusted_proxies=os.environ.get("CROCEVIA_TRUSTED_PROXIES", "").strip(),
         )
