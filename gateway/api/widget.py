@@ -5,6 +5,7 @@ from __future__ import annotations
 import hmac
 import re
 import secrets
+import time
 from typing import Any
 
 from sqlalchemy import select, update
@@ -225,12 +226,14 @@ async def rate(request: Request) -> Response:
 
 
 async def identify(request: Request) -> Response:
-    """Link a shop's logged-in customer: `hash` = hex HMAC-SHA256(inbox secret, id)."""
+    """Link a shop's logged-in customer: `hash` = hex HMAC-SHA256(inbox secret, id), or of
+    `id:expires` when the site gives the proof an expiry (`expires`, unix seconds)."""
     visitor = require_visitor(request)
     data = await json_body(request)
     user_id = field(data, "id", (str, int))
     user_id = str(user_id)[:200]
     given = field(data, "hash", str)
+    expires = field(data, "expires", int, required=False)
     name = _clean_name(field(data, "name", str, required=False))
     email = _clean_email(field(data, "email", str, required=False))
     attributes = field(data, "attributes", dict, required=False)
@@ -241,8 +244,9 @@ async def identify(request: Request) -> Response:
     rt = runtime(request)
     async with rt.sessions() as session, session.begin():
         inbox = await session.get_one(Inbox, visitor.inbox_id)
+        _check_expiry(inbox, expires)
         if not inbox.hmac_secret or not hmac.compare_digest(
-            identity_hash(inbox.hmac_secret, user_id).encode(), given.lower().encode()
+            identity_hash(inbox.hmac_secret, user_id, expires).encode(), given.lower().encode()
         ):
             raise ApiError(403, "bad_hash", "the identity hash does not match this user id")
         contact_id = await _link_user(session, rt, visitor, inbox, user_id)
@@ -253,6 +257,23 @@ async def identify(request: Request) -> Response:
     return JSONResponse(
         {"contact_id": contact_id, "visitor_token": issue(rt.settings.secret_key, linked)}
     )
+
+
+def _check_expiry(inbox: Inbox, expires: int | None) -> None:
+    """A proof with `expires` is refused once that time has passed. An inbox whose settings
+    name `identity_max_age_s` refuses proofs without one, or valid for longer than that."""
+    now = time.time()
+    max_age = (inbox.settings or {}).get("identity_max_age_s")
+    if expires is None:
+        if max_age:
+            raise ApiError(403, "expiry_required",
+                           "this inbox requires 'expires' in the signed identity")  # fmt: skip
+        return
+    if expires <= now:
+        raise ApiError(403, "identity_expired", "the signed identity has expired; sign it again")
+    if max_age and expires - now > float(max_age):
+        raise ApiError(403, "expiry_too_far",
+                       f"the signed identity may be valid for {max_age} seconds at most")  # fmt: skip
 
 
 async def _site_attributes(session: AsyncSession, contact_id: int, given: dict[str, Any]) -> None:
