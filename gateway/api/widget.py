@@ -95,7 +95,8 @@ async def create_session(request: Request) -> Response:
         if visitor is not None:  # the contact may have been merged into another, or erased
             visitor = await _current(session, visitor)
         if visitor is None or visitor.inbox_id != inbox.id:
-            contact = Contact(name=name, email=email, attributes={})
+            contact = Contact(name=name, email=email, email_verified=False if email else None,
+                              attributes={})  # fmt: skip
             session.add(contact)
             await session.flush()
             visitor = Visitor(inbox.id, secrets.token_urlsafe(16), contact.id)
@@ -138,13 +139,21 @@ async def _current(session: AsyncSession, visitor: Visitor) -> Visitor | None:
 
 
 async def _update_contact(
-    session: AsyncSession, contact_id: int, name: str | None, email: str | None
+    session: AsyncSession,
+    contact_id: int,
+    name: str | None,
+    email: str | None,
+    *,
+    vouched: bool = False,
 ) -> None:
+    """Name and email from the widget. An email the visitor typed is unverified (it must
+    never tie them to whoever owns that address); one the shop signed for is verified."""
     contact = await session.get_one(Contact, contact_id)
     if name:
         contact.name = name
-    if email:
+    if email and (vouched or email != contact.email or contact.email_verified is not True):
         contact.email = email
+        contact.email_verified = vouched
 
 
 async def _latest_conversation(session: AsyncSession, visitor: Visitor) -> Conversation | None:
@@ -250,7 +259,7 @@ async def identify(request: Request) -> Response:
         ):
             raise ApiError(403, "bad_hash", "the identity hash does not match this user id")
         contact_id = await _link_user(session, rt, visitor, inbox, user_id)
-        await _update_contact(session, contact_id, name, email)
+        await _update_contact(session, contact_id, name, email, vouched=True)
         if attributes is not None:
             await _site_attributes(session, contact_id, attributes)
     linked = Visitor(visitor.inbox_id, visitor.visitor_id, contact_id)
