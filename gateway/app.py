@@ -37,6 +37,7 @@ from gateway.hub import Hub
 from gateway.limits import Limited
 from gateway.metrics import INGEST_BATCH
 from gateway.openapi import document
+from gateway.page_headers import PageHeaders
 from gateway.presence import PresenceBeat
 from gateway.runtime import Runtime
 from gateway.settings import Settings
@@ -186,6 +187,7 @@ def create_app() -> Starlette:
     return Starlette(
         routes=routes(),
         middleware=[
+            Middleware(PageHeaders),
             Middleware(RefuseNul),
             Middleware(
                 CORSMiddleware,

@@ -61,6 +61,8 @@ def verify(key: str, token: str, now: float | None = None) -> Visitor | None:
     return visitor
 
 
-def identity_hash(secret: str, user_id: str) -> str:
-    """What a site computes to prove its user's id: hex HMAC-SHA256 of the id."""
-    return hmac.new(secret.encode(), user_id.encode(), hashlib.sha256).hexdigest()
+def identity_hash(secret: str, user_id: str, expires: int | None = None) -> str:
+    """What a site computes to prove its user's id: hex HMAC-SHA256 of the id, or of
+    `id:expires` when it gives the proof an expiry (a unix time in seconds)."""
+    signed = user_id if expires is None else f"{user_id}:{expires}"
+    return hmac.new(secret.encode(), signed.encode(), hashlib.sha256).hexdigest()

@@ -174,7 +174,8 @@ class Keys:
 
 
 def _keys(contact: Contact, identities: list[tuple[str, str]]) -> Keys:
-    emails = {normal_email(contact.email)}
+    # An email a widget visitor typed proves nothing: it is not a key (security.md).
+    emails = {normal_email(contact.email) if contact.email_verified is not False else None}
     phones = {normal_phone(contact.phone)}
     for channel, external_id in identities:
         if channel == "email":
@@ -202,8 +203,9 @@ async def _candidate_ids(session: AsyncSession, contact_id: int, keys: Keys) -> 
     (a cheap filter; every candidate is then checked with the normalised keys)."""
     nationals = sorted({_national(p) for p in keys.phones})
     on_contact: list[ColumnElement[bool]] = [
-        func.lower(func.trim(Contact.email)).in_(sorted(keys.emails))
-    ]
+        and_(func.lower(func.trim(Contact.email)).in_(sorted(keys.emails)),
+             or_(Contact.email_verified.is_(None), Contact.email_verified.is_(True)))
+    ]  # fmt: skip
     on_contact += [_digits(Contact.phone).like(f"%{n}") for n in nationals]
     on_identity: list[ColumnElement[bool]] = [
         and_(Identity.channel == "email", func.lower(func.trim(Identity.external_id)).in_(sorted(keys.emails)))
@@ -370,6 +372,25 @@ async def _conversation_events(
     )  # fmt: skip
 
 
+async def _refuse_unverified_claim(session: AsyncSession, a: Contact, b: Contact) -> None:
+    """Refuse the merge a widget visitor could provoke by typing someone's email: when the
+    two share that unverified address and no proven key, the merge would hand the visitor
+    the other contact's history and replies. An agent who checked the address sets it on
+    the contact (which verifies it) and merges then."""
+    unverified = [c for c in (a, b) if c.email_verified is False and normal_email(c.email)]
+    if not unverified or normal_email(a.email) != normal_email(b.email):
+        return
+    identities = await _identities_of(session, {a.id, b.id})
+    if _keys(a, identities[a.id]).phones & _keys(b, identities[b.id]).phones:
+        return  # a shared phone ties them as well
+    if _keys(a, identities[a.id]).emails & _keys(b, identities[b.id]).emails:
+        return  # a proven address ties them as well
+    raise MergeRefused(
+        f"contact {unverified[0].id}'s email was typed in the chat widget and is not verified; "
+        "confirm it with the customer and save it on the contact before merging"
+    )
+
+
 async def merge(
     session: AsyncSession,
     kept_id: int,
@@ -394,6 +415,7 @@ async def merge(
         if c.erased_at is not None:
             raise MergeRefused(f"contact {c.id} was erased")
 
+    await _refuse_unverified_claim(session, kept, merged)
     folded = await _fold(session, kept, merged, now)
     moved: dict[str, Any] = {
         "identities": await _ids(session, select(Identity.id).where(Identity.contact_id == merged.id)),

@@ -185,6 +185,10 @@ class Contact(Base):
     insert_key: Mapped[str] = insert_sentinel()
     name: Mapped[str | None] = mapped_column(String(200))
     email: Mapped[str | None] = mapped_column(String(320), index=True)
+    #: False: typed in the chat widget by a visitor nobody vouched for, so it proves nothing
+    #: and never makes a merge suggestion; True: it came by email, an agent set it, or the
+    #: shop's signed setUser gave it; None: from before this was recorded.
+    email_verified: Mapped[bool | None]
     phone: Mapped[str | None] = mapped_column(String(32), index=True)
     lifecycle_stage: Mapped[str] = mapped_column(String(20), default="lead")
     attributes: Mapped[dict[str, Any]] = mapped_column(default=dict)

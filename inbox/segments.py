@@ -2,8 +2,8 @@
 
 The rule language is small and closed. A rule is a condition or a group:
 
-    {"all": [rule, ...]}   every rule holds (an empty list holds for everyone)
-    {"any": [rule, ...]}   at least one holds (an empty list holds for no one)
+    {"all": [rule, ...]}   every rule holds (an empty list, at the top only: everyone)
+    {"any": [rule, ...]}   at least one holds (an empty list, at the top only: no one)
     {"not": rule}
     {"signal": NAME, "op": OP, "value": VALUE}
     {"signal": "attribute", "key": KEY, "op": OP, "value": VALUE}
@@ -13,10 +13,17 @@ operator expect. Rules are validated when saved and compiled into a Python predi
 evaluated over the streamed signals (inbox/signals.py): nothing a rule holds ever reaches
 SQL text, so a value like "x' OR 1=1 --" is only ever a string to compare with.
 A missing figure (no sentiment yet, no CSAT) satisfies no comparison but "is_null".
+
+A rule's cost is bounded: at most MAX_DEPTH levels, MAX_CONDITIONS conditions and
+MAX_NODES groups and conditions in all, no empty group below the top, lists of at most
+MAX_LIST values. Counting and listing run the predicate in a worker thread, a chunk of
+contacts at a time, so a costly segment never holds up the event loop (health checks,
+sockets) of the gateway that evaluates it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
@@ -50,6 +57,7 @@ OPS: dict[str, tuple[str, ...]] = {
 }
 MAX_DEPTH = 6
 MAX_CONDITIONS = 100
+MAX_NODES = 200
 MAX_LIST = 200
 MAX_TEXT = 200
 _NAME = re.compile(r"[^\x00-\x1f]{1,100}")
@@ -67,7 +75,7 @@ class InvalidRule(ValueError):
 
 def validate(rules: Any) -> dict[str, Any]:
     """The rules if they are well-formed, else InvalidRule."""
-    counter = [0]
+    counter = [0, 0]
     _check(rules, "rules", 0, counter)
     return rules  # type: ignore[no-any-return]
 
@@ -77,11 +85,18 @@ def _check(rule: Any, where: str, depth: int, counter: list[int]) -> None:
         raise InvalidRule(f"{where}: nested deeper than {MAX_DEPTH} levels")
     if not isinstance(rule, dict):
         raise InvalidRule(f"{where}: expected an object")
+    counter[1] += 1  # [conditions, groups and conditions]
+    if counter[1] > MAX_NODES:
+        raise InvalidRule(f"more than {MAX_NODES} groups and conditions")
     if "all" in rule or "any" in rule:
         (key,) = _only(rule, where, {"all", "any"})
         items = rule[key]
         if not isinstance(items, list):
             raise InvalidRule(f"{where}.{key}: expected a list of rules")
+        if not items and depth > 0:
+            raise InvalidRule(f"{where}.{key}: an empty group says nothing; remove it")
+        if len(items) > MAX_NODES:
+            raise InvalidRule(f"{where}.{key}: more than {MAX_NODES} rules")
         for i, item in enumerate(items):
             _check(item, f"{where}.{key}[{i}]", depth + 1, counter)
         return
@@ -255,11 +270,15 @@ async def sizes(
     totals = [0] * len(predicates)
     if not predicates:
         return totals
-    async for chunk in sig.stream(session, now):
+
+    def tally(chunk: list[sig.ContactSignals]) -> None:
         for s in chunk:
             for i, p in enumerate(predicates):
                 if p(s):
                     totals[i] += 1
+
+    async for chunk in sig.stream(session, now):
+        await asyncio.to_thread(tally, chunk)
     return totals
 
 
@@ -272,9 +291,8 @@ async def members(
     predicate = compile_rules(rules, now)
     found: list[sig.ContactSignals] = []
     async for chunk in sig.stream(session, now, after_id=after_id):
-        for s in chunk:
-            if predicate(s):
-                found.append(s)
-                if len(found) == limit:
-                    return found, s.contact_id
+        for s in await asyncio.to_thread(lambda c=chunk: [x for x in c if predicate(x)]):
+            found.append(s)
+            if len(found) == limit:
+                return found, s.contact_id
     return found, None

@@ -24,8 +24,8 @@ from inbox.serialize import iso
 
 def contact_fields(c: Contact) -> dict[str, Any]:
     return {
-        "id": c.id, "name": c.name, "email": c.email, "phone": c.phone,
-        "lifecycle_stage": c.lifecycle_stage, "attributes": c.attributes,
+        "id": c.id, "name": c.name, "email": c.email, "email_verified": c.email_verified,
+        "phone": c.phone, "lifecycle_stage": c.lifecycle_stage, "attributes": c.attributes,
         "merged_into_id": c.merged_into_id, "erased_at": iso(c.erased_at),
         "created_at": iso(c.created_at),
     }  # fmt: skip
@@ -130,6 +130,7 @@ async def patch_contact(request: Request) -> Response:
         if email and not EMAIL.match(email):
             raise ApiError(400, "invalid_field", "email does not look like an email address")
         changes["email"] = contacts.normal_email(email)
+        changes["email_verified"] = True if email else None  # an agent vouches for it
     if (phone := _text(data, "phone", 64)) is not None:
         changes["phone"] = contacts.normal_phone(phone) if phone else None
         if phone and changes["phone"] is None:

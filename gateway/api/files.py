@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.types import Message
 
 from gateway.api.agents_auth import require_agent
 from gateway.api.errors import ApiError
@@ -40,12 +41,33 @@ def attachment_of(row: StoredFile) -> Attachment:
                       content_type=row.content_type, size=row.size)  # fmt: skip
 
 
-async def _read_upload(request: Request) -> tuple[bytes, str]:
-    length = int(request.headers.get("content-length") or 0)
-    if length > MAX_UPLOAD + 64 * 1024:
+async def _body_within_limit(request: Request) -> bytes:
+    """The request body, read as it streams in and refused (413) as soon as it passes the
+    limit: a chunked upload without Content-Length never reaches the disk or grows past it."""
+    limit = MAX_UPLOAD + 64 * 1024  # the file, plus multipart's boundaries and headers
+    length = request.headers.get("content-length")
+    if length is not None and (not length.isdigit() or int(length) > limit):
         raise ApiError(413, "too_large", f"uploads are limited to {MAX_UPLOAD} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise ApiError(413, "too_large", f"uploads are limited to {MAX_UPLOAD} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def _read_upload(request: Request) -> tuple[bytes, str]:
+    body = await _body_within_limit(request)
+
+    async def replay() -> Message:
+        return {"type": "http.request", "body": body, "more_body": False}
+
     try:
-        form = await request.form(max_files=1, max_fields=5, max_part_size=MAX_UPLOAD + 1)
+        form = await Request(request.scope, replay).form(
+            max_files=1, max_fields=5, max_part_size=MAX_UPLOAD + 1
+        )
     except Exception as exc:  # malformed multipart
         raise ApiError(
             400, "invalid_upload", f"expected multipart/form-data with a 'file' field: {exc}"

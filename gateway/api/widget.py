@@ -5,6 +5,7 @@ from __future__ import annotations
 import hmac
 import re
 import secrets
+import time
 from typing import Any
 
 from sqlalchemy import select, update
@@ -94,7 +95,8 @@ async def create_session(request: Request) -> Response:
         if visitor is not None:  # the contact may have been merged into another, or erased
             visitor = await _current(session, visitor)
         if visitor is None or visitor.inbox_id != inbox.id:
-            contact = Contact(name=name, email=email, attributes={})
+            contact = Contact(name=name, email=email, email_verified=False if email else None,
+                              attributes={})  # fmt: skip
             session.add(contact)
             await session.flush()
             visitor = Visitor(inbox.id, secrets.token_urlsafe(16), contact.id)
@@ -137,13 +139,21 @@ async def _current(session: AsyncSession, visitor: Visitor) -> Visitor | None:
 
 
 async def _update_contact(
-    session: AsyncSession, contact_id: int, name: str | None, email: str | None
+    session: AsyncSession,
+    contact_id: int,
+    name: str | None,
+    email: str | None,
+    *,
+    vouched: bool = False,
 ) -> None:
+    """Name and email from the widget. An email the visitor typed is unverified (it must
+    never tie them to whoever owns that address); one the shop signed for is verified."""
     contact = await session.get_one(Contact, contact_id)
     if name:
         contact.name = name
-    if email:
+    if email and (vouched or email != contact.email or contact.email_verified is not True):
         contact.email = email
+        contact.email_verified = vouched
 
 
 async def _latest_conversation(session: AsyncSession, visitor: Visitor) -> Conversation | None:
@@ -225,12 +235,14 @@ async def rate(request: Request) -> Response:
 
 
 async def identify(request: Request) -> Response:
-    """Link a shop's logged-in customer: `hash` = hex HMAC-SHA256(inbox secret, id)."""
+    """Link a shop's logged-in customer: `hash` = hex HMAC-SHA256(inbox secret, id), or of
+    `id:expires` when the site gives the proof an expiry (`expires`, unix seconds)."""
     visitor = require_visitor(request)
     data = await json_body(request)
     user_id = field(data, "id", (str, int))
     user_id = str(user_id)[:200]
     given = field(data, "hash", str)
+    expires = field(data, "expires", int, required=False)
     name = _clean_name(field(data, "name", str, required=False))
     email = _clean_email(field(data, "email", str, required=False))
     attributes = field(data, "attributes", dict, required=False)
@@ -241,18 +253,36 @@ async def identify(request: Request) -> Response:
     rt = runtime(request)
     async with rt.sessions() as session, session.begin():
         inbox = await session.get_one(Inbox, visitor.inbox_id)
+        _check_expiry(inbox, expires)
         if not inbox.hmac_secret or not hmac.compare_digest(
-            identity_hash(inbox.hmac_secret, user_id).encode(), given.lower().encode()
+            identity_hash(inbox.hmac_secret, user_id, expires).encode(), given.lower().encode()
         ):
             raise ApiError(403, "bad_hash", "the identity hash does not match this user id")
         contact_id = await _link_user(session, rt, visitor, inbox, user_id)
-        await _update_contact(session, contact_id, name, email)
+        await _update_contact(session, contact_id, name, email, vouched=True)
         if attributes is not None:
             await _site_attributes(session, contact_id, attributes)
     linked = Visitor(visitor.inbox_id, visitor.visitor_id, contact_id)
     return JSONResponse(
         {"contact_id": contact_id, "visitor_token": issue(rt.settings.secret_key, linked)}
     )
+
+
+def _check_expiry(inbox: Inbox, expires: int | None) -> None:
+    """A proof with `expires` is refused once that time has passed. An inbox whose settings
+    name `identity_max_age_s` refuses proofs without one, or valid for longer than that."""
+    now = time.time()
+    max_age = (inbox.settings or {}).get("identity_max_age_s")
+    if expires is None:
+        if max_age:
+            raise ApiError(403, "expiry_required",
+                           "this inbox requires 'expires' in the signed identity")  # fmt: skip
+        return
+    if expires <= now:
+        raise ApiError(403, "identity_expired", "the signed identity has expired; sign it again")
+    if max_age and expires - now > float(max_age):
+        raise ApiError(403, "expiry_too_far",
+                       f"the signed identity may be valid for {max_age} seconds at most")  # fmt: skip
 
 
 async def _site_attributes(session: AsyncSession, contact_id: int, given: dict[str, Any]) -> None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
-from conftest import World
+from conftest import Services, World
 from crocevia_clients import Clients
 
 pytestmark = pytest.mark.timeout(60)
@@ -50,3 +52,38 @@ async def test_agent_uploads_are_served_as_downloads_unless_raster_images(
     assert got.headers["content-type"] == "application/octet-stream"
     assert got.headers["content-disposition"].startswith("attachment")
     assert (await agent.http.get("/api/files/not-a-real-id")).status_code == 404
+
+
+async def test_a_chunked_upload_is_refused_while_it_streams(
+    world: World, clients: Clients, services: Services
+) -> None:
+    """No Content-Length: the limit is enforced on the bytes as they arrive. A client
+    streaming 64 MiB gets its 413 near the 10 MiB limit, not after the whole body was
+    spooled to a temporary file."""
+    visitor = await clients.visitor(world.website_token)
+    token = visitor.session["visitor_token"]
+    reader, writer = await asyncio.open_connection("127.0.0.1", services.port)
+    boundary = "crocevia-test-boundary"
+    writer.write(
+        (f"POST /api/widget/attachments HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+         f"Authorization: Bearer {token}\r\nTransfer-Encoding: chunked\r\n"
+         f"Content-Type: multipart/form-data; boundary={boundary}\r\n\r\n").encode()
+    )  # fmt: skip
+    head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; "
+            f"filename=\"big.png\"\r\nContent-Type: image/png\r\n\r\n").encode() + PNG  # fmt: skip
+    answer = asyncio.create_task(reader.readline())
+    sent = 0
+    chunk = b"\x00" * (256 * 1024)
+    for piece in [head, *[chunk] * 256]:  # 64 MiB in all
+        if answer.done():
+            break
+        writer.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+        try:
+            await writer.drain()
+        except ConnectionError:
+            break
+        sent += len(piece)
+    status_line = await asyncio.wait_for(answer, 30)
+    writer.close()
+    assert status_line.startswith(b"HTTP/1.1 413"), status_line
+    assert sent < 24 * 1024 * 1024, f"the server took {sent >> 20} MiB before refusing"

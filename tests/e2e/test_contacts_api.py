@@ -57,6 +57,15 @@ async def test_suggest_merge_and_undo(clients: Clients, world: World, db: Sessio
     )
     _v2, conv2 = await writes(clients, world, "Ciao, sono Marta", email=f"Marta.{tag}@Example.it")
     kept, other = await contact_of(agent, conv1), await contact_of(agent, conv2)
+    # Addresses typed in the widget prove nothing until an agent confirms them.
+    assert (await agent.http.get(f"/api/contacts/{kept}/merge_suggestions")).json() == {
+        "suggestions": []}  # fmt: skip
+    for contact_id, email in (
+        (kept, f"marta.{tag}@example.it"),
+        (other, f"Marta.{tag}@Example.it"),
+    ):
+        r = await agent.http.patch(f"/api/contacts/{contact_id}", json={"email": email})
+        assert r.status_code == 200, r.text
 
     r = await agent.http.get(f"/api/contacts/{kept}/merge_suggestions")
     assert r.status_code == 200

@@ -15,7 +15,7 @@ import secrets
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -233,8 +233,6 @@ SEGMENT_CASES = [
     ({"not": {"signal": "sentiment_avg_90d", "op": "is_null"}}, {"a", "b", "c"}),
     ({"signal": "labels", "op": "contains", "value": "x' OR 1=1 --"}, set()),
     ({"signal": "attribute", "key": "plan", "op": "=", "value": "gold' OR '1'='1"}, set()),
-    ({"all": []}, {"a", "b", "c", "d", "e"}),
-    ({"any": []}, set()),
 ]  # fmt: skip
 
 
@@ -434,3 +432,19 @@ async def test_export_of_100k_contacts_streams_in_bounded_memory(
         )
         assert rows == N_CONTACTS
         assert growth < 60e6, f"+{growth / 1e6:.0f} MB: the export holds too much"
+
+
+def test_rules_are_bounded_in_size_not_only_in_conditions() -> None:
+    """Empty groups cost evaluation time per contact and say nothing: below the top they
+    are refused, and groups count towards the size limit like conditions do."""
+    with pytest.raises(segments.InvalidRule, match="empty group"):
+        segments.validate({"any": [{"all": []}]})
+    many_groups = {"any": [{"not": {"signal": "messages_in", "op": ">", "value": 1}}] * 150}
+    with pytest.raises(segments.InvalidRule, match="groups and conditions"):
+        segments.validate(many_groups)
+    wide = {"all": [{"all": [{"signal": "messages_in", "op": ">", "value": i}]} for i in range(90)]}
+    assert segments.validate(wide) == wide  # 181 nodes, 90 conditions: fine
+    assert segments.validate({"all": []}) == {"all": []}  # everyone, at the top
+    now = datetime.now(UTC)
+    assert segments.compile_rules({"all": []}, now)(None) is True  # type: ignore[arg-type]
+    assert segments.compile_rules({"any": []}, now)(None) is False  # type: ignore[arg-type]
