@@ -18,6 +18,7 @@ from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
+from gateway import strict_json
 from gateway.hub import Hub, Subscriber, valid_id
 from gateway.limits import Limited
 from gateway.metrics import SOCKETS
@@ -28,6 +29,7 @@ AUTH_TIMEOUT = 10.0
 CLOSE_BAD_FIRST_FRAME = 4400
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_AUTH_TIMEOUT = 4408
+CLOSE_INVALID_PAYLOAD = 1007
 
 
 class FrameError(Exception):
@@ -44,9 +46,16 @@ def error_frame(code: str, message: str, client_id: Any = None) -> str:
     return json.dumps({"type": "error", "code": code, "message": message, "client_id": cid})
 
 
+class FrameRefused(FrameError):
+    """A frame no client of ours sends (a non-finite number, absurd nesting): the socket
+    is closed with 1007, invalid payload data."""
+
+
 def parse_frame(text: str) -> dict[str, Any]:
     try:
-        frame = json.loads(text)
+        frame = strict_json.loads(text)
+    except strict_json.TooStrange as exc:
+        raise FrameRefused("invalid_json", str(exc)) from None
     except ValueError as exc:
         raise FrameError("invalid_json", f"the frame is not JSON: {exc}") from None
     if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
@@ -78,7 +87,8 @@ async def _first_frame(ws: WebSocket) -> dict[str, Any] | None:
     try:
         frame = parse_frame(text)
     except FrameError as exc:
-        await ws.close(CLOSE_BAD_FIRST_FRAME, exc.message[:120])
+        code = CLOSE_INVALID_PAYLOAD if isinstance(exc, FrameRefused) else CLOSE_BAD_FIRST_FRAME
+        await ws.close(code, exc.message[:120])
         return None
     last = frame.get("last_event_id")
     if (
@@ -143,6 +153,9 @@ async def serve(
             try:
                 frame = parse_frame(text)
                 await handle(session, principal, frame)
+            except FrameRefused as exc:
+                await ws.close(CLOSE_INVALID_PAYLOAD, exc.message[:120])
+                break
             except FrameError as exc:
                 session.sub.put_frame(error_frame(exc.code, exc.message, frame.get("client_id")))
             except Limited as exc:

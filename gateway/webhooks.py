@@ -10,7 +10,6 @@ platform delivers again later.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from typing import Any
 
@@ -18,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from connectors.base import ParseError, VerificationError
+from gateway import strict_json
 from gateway.api.errors import INT64, ApiError, read_body
 from gateway.channels import UnknownChannel, webhook_connector_for
 from gateway.metrics import MESSAGES_IN
@@ -79,7 +79,7 @@ async def webhook(request: Request) -> Response:
         )  # fmt: skip
         raise ApiError(401, "unauthorized", "the request's signature or secret is wrong") from None
     try:
-        payload = json.loads(body)
+        payload = strict_json.loads(body)
         items = connector.parse(payload)
     except (ValueError, ParseError) as exc:
         raise ApiError(400, "invalid_payload", f"not a {inbox.channel} payload: {exc}") from None

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse
+
+from gateway import strict_json
 
 MAX_BODY = 256 * 1024
 # Integers the id columns hold (INTEGER on PostgreSQL): a larger id is not an id, it is
@@ -62,7 +63,7 @@ async def json_body(request: Request) -> dict[str, Any]:
     """The request's JSON object, or a 400/413 that says what was wrong."""
     body = await read_body(request)
     try:
-        data = json.loads(body or b"{}")
+        data = strict_json.loads(body or b"{}")
     except (ValueError, UnicodeDecodeError) as exc:
         raise ApiError(400, "invalid_json", f"the body is not JSON: {exc}") from None
     if not isinstance(data, dict):
