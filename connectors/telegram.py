@@ -376,6 +376,10 @@ class TelegramConnector:
         m = update.message or update.edited_message
         if m is None or m.from_user is None or m.chat.type != "private" or m.from_user.is_bot:
             return []  # not a customer writing to the bot: nothing to store, still 200
+        # The library keeps whatever type a field came with; the Bot API sends text.
+        for name in ("text", "caption"):
+            if not isinstance(getattr(m, name), str | None):
+                raise ParseError(f"message.{name} must be a string")
         text = m.text or m.caption or ""
         raw: dict[str, Any] = {"update_id": update.update_id}
         if m.text and (m.text == "/start" or m.text.startswith("/start ")):
