@@ -32,9 +32,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import logging
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -136,6 +137,26 @@ def _at(seconds: Any, *, ms: bool = False) -> datetime | None:
         return None
 
 
+def _listed(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _flow_reply(reply: dict[str, Any]) -> tuple[str, list[Attachment]]:
+    """A WhatsApp Flow's answer: its form's fields as "label: value" lines (the agent reads
+    what the customer filled in), the whole response kept as data."""
+    try:
+        answers = json.loads(reply.get("response_json") or "{}")
+    except (TypeError, ValueError):
+        answers = {}
+    answers = answers if isinstance(answers, dict) else {}
+    lines = [f"{str(k).replace('_', ' ')}: {v}" for k, v in answers.items() if k != "flow_token"]
+    title = str(reply.get("body") or reply.get("name") or "Flow")
+    text = "\n".join([f"📋 {title}", *lines[:30]])
+    return text, [
+        Attachment(kind="flow_reply", data={"name": reply.get("name"), "response": answers})
+    ]
+
+
 def _graph_error(response: httpx.Response) -> tuple[int | None, int | None, str]:
     try:
         error = response.json().get("error") or {}
@@ -189,6 +210,9 @@ class MetaConnector:
         return [e for e in payload["entry"] if isinstance(e, dict)]
 
     def parse(self, payload: Any) -> list[InboundMessage]:
+        """Every event of a delivery that can be read. One event we cannot read (a WhatsApp
+        message without `from`, an opt-in without `sender`) is logged and skipped: refusing
+        the whole delivery would make Meta redeliver, and drop, its good neighbours too."""
         try:
             if self.config.channel is Channel.WHATSAPP:
                 return [m for value in self._wa_values(payload) for m in self._wa_messages(value)]
@@ -196,11 +220,21 @@ class MetaConnector:
                 m
                 for entry in self._entries(payload)
                 if self._ours(entry.get("id"))
-                for ev in entry.get("messaging") or []
-                if (m := self._messaging(ev)) is not None
+                for ev in _listed(entry.get("messaging"))
+                if (m := self._one(self._messaging, ev)) is not None
             ]
         except (KeyError, TypeError, AttributeError) as exc:
             raise ParseError(f"unexpected {self.channel} payload: {exc!r}") from None
+
+    def _one(
+        self, read: Callable[[Any], InboundMessage | None], event: Any
+    ) -> InboundMessage | None:
+        try:
+            return read(event)
+        except (KeyError, TypeError, AttributeError, ValueError) as exc:
+            log.warning("meta_event_skipped", extra={"inbox": self.inbox_id, "channel": self.channel,
+                                                     "error": repr(exc)[:300]})  # fmt: skip
+            return None
 
     def _ours(self, account: Any) -> bool:
         if self.config.account_id is None or str(account) == self.config.account_id:
@@ -269,19 +303,24 @@ class MetaConnector:
     def _wa_messages(self, value: dict[str, Any]) -> list[InboundMessage]:
         names = {str(c.get("wa_id")): (c.get("profile") or {}).get("name")
                  for c in value.get("contacts") or []}  # fmt: skip
-        items = []
-        for m in value.get("messages") or []:
-            wa_id = str(m["from"])
-            sender = Sender(wa_id, names.get(wa_id), phone=f"+{wa_id.lstrip('+')}")
-            text, attachments = self._wa_content(m)
-            if text is None:
-                continue
-            reply_to = (m.get("context") or {}).get("id")
-            if m.get("type") == "reaction":
-                reply_to = (m.get("reaction") or {}).get("message_id")
-            items.append(self._message(str(m["id"]), sender, text, _at(m.get("timestamp")),
-                                       attachments, reply_to))  # fmt: skip
-        return items
+        return [
+            item
+            for m in _listed(value.get("messages"))
+            if (item := self._one(lambda m: self._wa_message(m, names), m)) is not None
+        ]
+
+    def _wa_message(self, m: dict[str, Any], names: dict[str, Any]) -> InboundMessage | None:
+        if not isinstance(m.get("from"), str | int) or not isinstance(m.get("id"), str):
+            raise ValueError("a WhatsApp message has a 'from' and an 'id'")
+        wa_id = str(m["from"])
+        sender = Sender(wa_id, names.get(wa_id), phone=f"+{wa_id.lstrip('+')}")
+        text, attachments = self._wa_content(m)
+        if text is None:
+            return None
+        reply_to = (m.get("context") or {}).get("id")
+        if m.get("type") == "reaction":
+            reply_to = (m.get("reaction") or {}).get("message_id")
+        return self._message(m["id"], sender, text, _at(m.get("timestamp")), attachments, reply_to)
 
     @staticmethod
     def _wa_content(m: dict[str, Any]) -> tuple[str | None, list[Attachment]]:
@@ -308,6 +347,8 @@ class MetaConnector:
         if kind == "button":
             return str(body.get("text") or ""), []
         if kind == "interactive":
+            if body.get("type") == "nfm_reply":
+                return _flow_reply(body.get("nfm_reply") or {})
             reply = body.get("button_reply") or body.get("list_reply") or {}
             return str(reply.get("title") or ""), []
         if kind in ("system", "ephemeral", "request_welcome"):

@@ -477,3 +477,42 @@ async def test_connector_checks_without_a_gateway(
     other = whatsapp(messages=[wa_message(wa_number(), "text", {"body": "x"})])
     other["entry"][0]["changes"][0]["value"]["metadata"]["phone_number_id"] = "999"
     assert conn.parse(other) == []  # another number of the same business account
+
+
+async def test_one_unreadable_event_is_skipped_and_its_neighbours_are_stored(
+    make_inbox: MakeInbox, services: Services, db: async_sessionmaker[AsyncSession]
+) -> None:
+    wa = await make_inbox("whatsapp")
+    number = wa_number()
+    good = wa_message(number, "text", {"body": "Il pacco è arrivato rotto"})
+    no_sender = wa_message(number, "text", {"body": "?"})
+    del no_sender["from"]
+    r = await deliver(services, wa, whatsapp(messages=[no_sender, good]))
+    assert r.status_code == 200, r.text
+    assert [m.text for m in await messages_of(db, wa.inbox_id)] == ["Il pacco è arrivato rotto"]
+
+    messenger = await make_inbox("messenger")
+    user = uid()
+    opt_in = {"recipient": {"id": ACCOUNT["messenger"][1]}, "timestamp": int(time.time() * 1000),
+              "optin": {"ref": "checkout"}}  # fmt: skip
+    r = await deliver(services, messenger, messaging(
+        messenger, opt_in, msg_event(user, messenger, {"text": "Buongiorno"})))  # fmt: skip
+    assert r.status_code == 200, r.text
+    assert [m.text for m in await messages_of(db, messenger.inbox_id)] == ["Buongiorno"]
+
+
+async def test_a_whatsapp_flow_reply_shows_what_the_customer_filled_in(
+    make_inbox: MakeInbox, services: Services, db: async_sessionmaker[AsyncSession]
+) -> None:
+    wa = await make_inbox("whatsapp")
+    answers = {"flow_token": "secret-token", "order_number": "A-1234", "reason": "Taglia sbagliata"}
+    flow = wa_message(wa_number(), "interactive", {
+        "type": "nfm_reply",
+        "nfm_reply": {"name": "flow", "body": "Richiesta di reso", "response_json": json.dumps(answers)},
+    })  # fmt: skip
+    r = await deliver(services, wa, whatsapp(messages=[flow]))
+    assert r.status_code == 200, r.text
+    (stored,) = await messages_of(db, wa.inbox_id)
+    assert stored.text.splitlines() == ["📋 Richiesta di reso", "order number: A-1234",
+                                        "reason: Taglia sbagliata"]  # fmt: skip
+    assert "secret-token" not in stored.text
