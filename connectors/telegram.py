@@ -280,6 +280,18 @@ def _attachments(m: TgMessage) -> list[Attachment]:
         found.append(_file("audio", a, a.file_name or "audio", a.mime_type))
     if m.video:
         found.append(_file("video", m.video, m.video.file_name or "video.mp4", m.video.mime_type))
+    if m.video_note:
+        n = m.video_note
+        found.append(_file("video", n, f"video-note-{n.file_unique_id}.mp4", "video/mp4"))
+    if m.animation:
+        a = m.animation
+        found.append(_file("video", a, a.file_name or "animation.mp4", a.mime_type))
+    if m.sticker and not m.sticker.is_animated:  # .tgs (Lottie) is no file a browser shows
+        st = m.sticker
+        webm = bool(st.is_video)
+        found.append(_file("video" if webm else "image", st,
+                           f"sticker-{st.file_unique_id}.{'webm' if webm else 'webp'}",
+                           "video/webm" if webm else "image/webp"))  # fmt: skip
     if m.location:
         lat, lon = m.location.latitude, m.location.longitude
         found.append(
@@ -298,6 +310,28 @@ def _attachments(m: TgMessage) -> list[Attachment]:
             Attachment(kind="contact", name=name, data={k: v for k, v in data.items() if v})
         )
     return found
+
+
+def _described(m: TgMessage) -> str:
+    """What a message without text is, in words an agent reads at a glance: a sticker, a
+    video note, a poll with its options, a die's throw, a shared story."""
+    if m.sticker:
+        return f"[sticker {m.sticker.emoji or ''}]".replace(" ]", "]")
+    if m.video_note:
+        d = m.video_note.duration  # a timedelta in python-telegram-bot 22, seconds before
+        seconds = int(d.total_seconds()) if hasattr(d, "total_seconds") else int(d)
+        return f"[video note, {seconds} s]"
+    if m.animation:
+        return "[GIF]"
+    if m.poll:
+        options = [f"• {o.text}" for o in m.poll.options or ()]
+        return "\n".join([f"📊 {m.poll.question}", *options])
+    if m.dice:
+        return f"{m.dice.emoji} {m.dice.value}"
+    if m.story:
+        who = m.story.chat.username or m.story.chat.title or m.story.chat.first_name or ""
+        return f"[story shared{' from @' + who if m.story.chat.username else ''}]"
+    return ""
 
 
 def _chunks(text: str, size: int = MAX_TEXT) -> list[str]:
@@ -380,7 +414,7 @@ class TelegramConnector:
         for name in ("text", "caption"):
             if not isinstance(getattr(m, name), str | None):
                 raise ParseError(f"message.{name} must be a string")
-        text = m.text or m.caption or ""
+        text = m.text or m.caption or _described(m)
         raw: dict[str, Any] = {"update_id": update.update_id}
         if m.text and (m.text == "/start" or m.text.startswith("/start ")):
             payload_text = m.text.removeprefix("/start").strip()

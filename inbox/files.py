@@ -24,6 +24,8 @@ _SIGNATURES: list[tuple[bytes, int, str]] = [
     (b"%PDF-", 0, "application/pdf"),
     (b"OggS", 0, "audio/ogg"),
     (b"PK\x03\x04", 0, "application/zip"),
+    (b"ftyp", 4, "video/mp4"),  # ISO base media: Telegram's videos and video notes
+    (b"\x1a\x45\xdf\xa3", 0, "video/webm"),  # Matroska/WebM: Telegram's video stickers
 ]
 INLINE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
 

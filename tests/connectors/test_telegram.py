@@ -671,3 +671,38 @@ async def test_webhook_stores_and_counts(
             )
         ).scalar_one()
     assert count == 20
+
+
+async def test_stickers_video_notes_polls_dice_and_stories_say_what_they_are(
+    bot: Bot, db: async_sessionmaker[AsyncSession], files: FileStore
+) -> None:
+    WEBP = b"RIFF\x1a\x00\x00\x00WEBPVP8 " + b"\x00" * 16
+    MP4 = b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 16
+    bot.fake.add_file("st-1", WEBP, "stickers/file_9.webp")
+    bot.fake.add_file("vn-1", MP4, "video_notes/file_10.mp4")
+    conn = await connector(db, bot)
+    payloads = [
+        update(None, sticker={"file_id": "st-1", "file_unique_id": "st", "type": "regular",
+                              "width": 512, "height": 512, "is_animated": False,
+                              "is_video": False, "emoji": "😡"}),
+        update(None, video_note={"file_id": "vn-1", "file_unique_id": "vn", "length": 240,
+                                 "duration": 7}),
+        update(None, poll={"id": "p1", "question": "Quale taglia?", "total_voter_count": 0,
+                           "is_closed": False, "is_anonymous": True, "type": "regular",
+                           "allows_multiple_answers": False, "allows_revoting": False, "members_only": False,
+                           "options": [{"text": "M", "voter_count": 0, "persistent_id": "o1"},
+                                       {"text": "L", "voter_count": 0, "persistent_id": "o2"}]}),
+        update(None, dice={"emoji": "🎲", "value": 4}),
+        update(None, story={"chat": {"id": -100, "type": "channel", "username": "bottega"},
+                            "id": 12}),
+    ]  # fmt: skip
+    for payload in payloads:
+        await store(db, conn, files, payload)
+    rows = await messages_of(db, bot.inbox_id)
+    assert [r.text for r in rows] == ["[sticker 😡]", "[video note, 7 s]",
+                                      "📊 Quale taglia?\n• M\n• L", "🎲 4",
+                                      "[story shared from @bottega]"]  # fmt: skip
+    sticker, note = rows[0].attachments[0], rows[1].attachments[0]
+    assert (sticker["kind"], sticker["content_type"]) == ("image", "image/webp")
+    assert (note["kind"], note["content_type"]) == ("video", "video/mp4")
+    assert sticker["url"].startswith("/api/files/") and note["url"].startswith("/api/files/")
