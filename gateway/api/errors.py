@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse
 
 from gateway import strict_json
@@ -52,10 +52,13 @@ async def http_error_handler(_request: Request, exc: Exception) -> JSONResponse:
 async def read_body(request: Request, limit: int = MAX_BODY) -> bytes:
     """The raw body, refused with 413 as soon as it passes `limit` bytes."""
     body = b""
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise ApiError(413, "too_large", f"request body over {limit} bytes")
+    try:
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > limit:
+                raise ApiError(413, "too_large", f"request body over {limit} bytes")
+    except ClientDisconnect:  # the client went away mid-body: nothing to do, nothing to log
+        raise ApiError(400, "client_disconnected", "the request body was cut off") from None
     return body
 
 

@@ -36,9 +36,12 @@ async def test_oversized_rules_are_refused_and_counting_leaves_the_loop_free(
             "/api/auth/login", json=dict(zip(("email", "password"), marketer, strict=True))
         )
         http.headers["Authorization"] = f"Bearer {r.json()['token']}"
-        empty_groups = {"any": [{"all": []}] * 1000}
+        empty_groups = {"any": [{"all": []}] * 150}
         r = await http.post("/api/segments", json={"name": "costly", "rules": empty_groups})
         assert r.status_code == 400 and "empty group" in r.json()["error"]["message"]
+        wide = {"any": [{"signal": "messages_in", "op": ">", "value": 1}] * 5000}
+        r = await http.post("/api/segments", json={"name": "costly", "rules": wide})
+        assert r.status_code == 400 and "more than" in r.json()["error"]["message"]
         nested_empty = {"all": [{"any": [{"all": []} for _ in range(199)]}]}
         r = await http.post("/api/segments", json={"name": "costly", "rules": nested_empty})
         assert r.status_code == 400
