@@ -99,6 +99,8 @@ class Subscriber:
     overflowed: bool = False
     buffering: bool = False
     buffer: list[StreamEvent] = field(default_factory=list)
+    # Told of control messages (a session revoked); never forwarded to the client.
+    on_control: Callable[[dict[str, Any]], None] | None = None
     last_id: tuple[int, int] = (0, 0)
     seen: OrderedDict[int, None] = field(default_factory=OrderedDict)
 
@@ -183,6 +185,11 @@ class Hub:
                     await pubsub.subscribe(EPHEMERAL_CHANNEL)
                     async for message in pubsub.listen():
                         payload = json.loads(_s(message["data"]))
+                        if "control" in payload:
+                            for sub in list(self.subscribers):
+                                if sub.on_control is not None:
+                                    sub.on_control(payload["control"])
+                            continue
                         frame = json.dumps(payload["frame"])
                         for sub in self._targets(payload.get("contact_id")):
                             if sub.accepts_ephemeral(payload):
@@ -202,6 +209,10 @@ class Hub:
             self.subscribers.add(sub)
         else:
             self.by_contact.setdefault(sub.contact_id, set()).add(sub)
+
+    async def publish_control(self, control: dict[str, Any]) -> None:
+        """Tell every gateway's agent sockets something about sessions (e.g. a logout)."""
+        await self.redis.publish(EPHEMERAL_CHANNEL, json.dumps({"control": control}))
 
     async def publish_ephemeral(self, routing: dict[str, Any], frame: dict[str, Any]) -> None:
         await self.redis.publish(EPHEMERAL_CHANNEL, json.dumps({**routing, "frame": frame}))

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -30,6 +31,8 @@ CLOSE_BAD_FIRST_FRAME = 4400
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_AUTH_TIMEOUT = 4408
 CLOSE_INVALID_PAYLOAD = 1007
+# How often an agent socket checks that its session still holds (also at once on a logout).
+RECHECK_S = float(os.environ.get("CROCEVIA_SESSION_RECHECK_S", "30"))
 
 
 class FrameError(Exception):
@@ -114,9 +117,13 @@ async def serve(
     handlers: dict[str, Callable[[Session, Any, dict[str, Any]], Awaitable[None]]],
     on_open: Callable[[Any], Awaitable[None]] | None = None,
     on_close: Callable[[Any], None] | None = None,
+    revalidate: Callable[[str, Any], Awaitable[bool]] | None = None,
 ) -> None:
     """Run one socket: `handlers` maps a client frame's type to what answers it
-    (`ping` is answered here); `on_open` and `on_close` bracket an authenticated socket."""
+    (`ping` is answered here); `on_open` and `on_close` bracket an authenticated socket.
+    With `revalidate(token, principal)`, the socket's right to stay open is checked again
+    every RECHECK_S seconds and at once on a control message (a logout anywhere); when it
+    is gone the socket closes with 4401 and handles nothing more."""
 
     async def handle(session: Session, principal: Any, frame: dict[str, Any]) -> None:
         if frame["type"] == "ping":
@@ -144,11 +151,21 @@ async def serve(
     await hub.subscribe(sub, first.get("last_event_id"))
     SOCKETS.labels(kind).inc()
     writer = asyncio.create_task(_write(ws, sub))
+    revoked = asyncio.Event()
+    watcher = None
+    if revalidate is not None:
+        wake = asyncio.Event()
+        sub.on_control = lambda _control: wake.set()
+        watcher = asyncio.create_task(
+            _watch(ws, hub, sub, wake, revoked, lambda: revalidate(first["token"], principal))
+        )
     if on_open is not None:
         await on_open(principal)
     try:
         while True:
             text = await ws.receive_text()
+            if revoked.is_set():
+                break
             frame: dict[str, Any] = {}
             try:
                 frame = parse_frame(text)
@@ -187,9 +204,34 @@ async def serve(
         SOCKETS.labels(kind).dec()
         if on_close is not None:
             on_close(principal)
-        writer.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await writer
+        for task in (writer, watcher):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+
+
+async def _watch(
+    ws: WebSocket, hub: Hub, sub: Subscriber, wake: asyncio.Event, revoked: asyncio.Event,
+    still_valid: Callable[[], Awaitable[bool]],
+) -> None:  # fmt: skip
+    """Close the socket with 4401 once its session no longer holds (logout, deactivation,
+    a changed role or teams)."""
+    while True:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(wake.wait(), RECHECK_S)
+        wake.clear()
+        try:
+            valid = await still_valid()
+        except (SQLAlchemyError, OSError) as exc:  # the database is away: keep, check later
+            log.warning("socket_recheck_failed", extra={"error": repr(exc)})
+            continue
+        if not valid:
+            revoked.set()
+            hub.unsubscribe(sub)
+            with contextlib.suppress(Exception):
+                await ws.close(CLOSE_UNAUTHORIZED, "the session was revoked or changed")
+            return
 
 
 async def _write(ws: WebSocket, sub: Subscriber) -> None:

@@ -63,6 +63,10 @@ async def agent_socket(ws: WebSocket) -> None:
             agent = await agent_for_token(session, token)
         return AgentPrincipal(agent, Viewer.of(agent)) if agent is not None else None
 
+    async def still_valid(token: str, p: AgentPrincipal) -> bool:
+        now = await authenticate(token)
+        return now is not None and now.viewer == p.viewer  # same agent, role and teams
+
     def ready(p: AgentPrincipal) -> dict[str, Any]:
         a = p.agent
         return {"type": "ready", "agent": {"id": a.id, "name": a.name, "role": a.role}}
@@ -74,6 +78,7 @@ async def agent_socket(ws: WebSocket) -> None:
         authenticate=authenticate,
         make_subscriber=_subscriber,
         ready=ready,
+        revalidate=still_valid,
         handlers={
             "reply": lambda s, p, f: _reply(rt, s, p, f),
             "retry": lambda s, p, f: _retry(rt, s, p, f),

@@ -152,6 +152,8 @@ class Services:
             "CROCEVIA_TIMER_INTERVAL_S": "0.5",
             # Agents made by tests rarely connect a console; they stay online for a while.
             "CROCEVIA_PRESENCE_GRACE_S": "900",
+            # Agent sockets re-check their session this often (deactivation, demotion).
+            "CROCEVIA_SESSION_RECHECK_S": "1",
             # Every test client comes from 127.0.0.1: per-IP limits would throttle the suite.
             "CROCEVIA_LIMIT_LOGIN_IP": "100000",
             "CROCEVIA_LIMIT_WIDGET_SESSION_IP": "100000",

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from redis.exceptions import RedisError
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, Response
 
 from gateway import auth, limits
 from gateway.api.errors import ApiError, field, json_body
-from gateway.runtime import runtime
+from gateway.runtime import Runtime, runtime
 from inbox import events, routing
 from inbox.access import Viewer
 from inbox.model import Agent, Outbox, Presence
 from inbox.serialize import agent_public_dict
+
+log = logging.getLogger("crocevia.auth")
 
 
 def agent_dict(agent: Agent) -> dict[str, Any]:
@@ -77,12 +81,23 @@ async def login(request: Request) -> Response:
 
 
 async def logout(request: Request) -> Response:
-    await require_agent(request)
+    agent, _ = await require_agent(request)
     token = bearer(request)
     assert token is not None
-    async with runtime(request).sessions() as session, session.begin():
+    rt = runtime(request)
+    async with rt.sessions() as session, session.begin():
         await auth.logout(session, token)
+    # Every gateway's sockets of this agent check their session again: this one closes.
+    await revoked(rt, agent.id)
     return JSONResponse({})
+
+
+async def revoked(rt: Runtime, agent_id: int) -> None:
+    """Tell the agent's open sockets, on every gateway, to check their session now."""
+    try:
+        await rt.hub.publish_control({"revoked_agent_id": agent_id})
+    except (RedisError, OSError) as exc:  # they still check every RECHECK_S seconds
+        log.warning("revocation_not_published", extra={"agent": agent_id, "error": repr(exc)})
 
 
 async def me(request: Request) -> Response:
