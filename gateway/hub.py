@@ -99,6 +99,8 @@ class Subscriber:
     overflowed: bool = False
     buffering: bool = False
     buffer: list[StreamEvent] = field(default_factory=list)
+    # How an event is put in words for this socket (visitors: a whitelist); default as is.
+    render: Callable[[StreamEvent], str] | None = None
     # Told of control messages (a session revoked); never forwarded to the client.
     on_control: Callable[[dict[str, Any]], None] | None = None
     last_id: tuple[int, int] = (0, 0)
@@ -123,7 +125,7 @@ class Subscriber:
         if self.queue.qsize() >= QUEUE_LIMIT:
             self.overflowed = True
             return
-        self.queue.put_nowait(ev.frame)
+        self.queue.put_nowait(ev.frame if self.render is None else self.render(ev))
 
     def put_frame(self, frame: str) -> None:
         self.queue.put_nowait(frame)

@@ -16,6 +16,7 @@ from gateway.hub import StreamEvent, Subscriber
 from gateway.metrics import MESSAGES_IN
 from gateway.runtime import Runtime, runtime
 from gateway.visitor_tokens import Visitor, verify
+from gateway.visitor_view import visitor_frame, visitor_message
 from inbox.conversations import latest_of_contact
 from inbox.ingest import UnknownInbox
 from inbox.model import Conversation, Inbox
@@ -62,7 +63,8 @@ def _subscriber(p: VisitorPrincipal) -> Subscriber:
             and payload.get("inbox_id") == p.visitor.inbox_id
         )
 
-    return Subscriber(accepts, accepts_ephemeral, contact_id=p.visitor.contact_id)
+    return Subscriber(accepts, accepts_ephemeral, contact_id=p.visitor.contact_id,
+                      render=visitor_frame)  # fmt: skip
 
 
 async def current_conversation(rt: Runtime, visitor: Visitor) -> Conversation | None:
@@ -140,7 +142,7 @@ async def _message(
     p.conversation = {"id": conv.id, "team_id": conv.team_id, "assignee_id": conv.assignee_id}
     s.send(
         {"type": "ack", "client_id": client_id,
-         "message": message_dict(result.message, contact=result.contact)}
+         "message": visitor_message(message_dict(result.message, contact=result.contact))}
     )  # fmt: skip
 
 

@@ -19,6 +19,7 @@ from gateway.api.agents_auth import bearer, client_ip
 from gateway.api.errors import ApiError, field, json_body
 from gateway.runtime import Runtime, runtime
 from gateway.visitor_tokens import Visitor, identity_hash, issue, verify
+from gateway.visitor_view import visitor_message
 from inbox import contacts, csat, lifecycle
 from inbox.conversations import latest_of_contact
 from inbox.hours import InvalidSchedule, schedule_of
@@ -187,21 +188,13 @@ async def visitor_messages(request: Request) -> Response:
                 )
             ).all()
             messages = [
-                _public(message_dict(m, agent=a, contact=c))
+                visitor_message(message_dict(m, agent=a, contact=c))
                 for m, a, c in rows
                 if m.direction == "in" or m.status in ("sent", "delivered", "read")
             ]
     return JSONResponse(
         {"conversation_id": conv.id if conv else None, "messages": messages, "last_event_id": tip}
     )
-
-
-def _public(msg: dict[str, Any]) -> dict[str, Any]:
-    """What a visitor may know of a message: no sentiment, no agent ids beyond a name."""
-    msg = dict(msg)
-    msg.pop("sentiment", None)
-    msg.pop("language", None)
-    return msg
 
 
 async def update_contact(request: Request) -> Response:
