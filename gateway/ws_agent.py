@@ -40,7 +40,8 @@ class AgentPrincipal:
 def _subscriber(p: AgentPrincipal) -> Subscriber:
     def accepts(ev: StreamEvent) -> bool:
         if not ev.route.get("conv"):
-            return ev.event.startswith("agent.")  # presence: every agent sees the team
+            # Presence: every agent and lead sees who is online; marketing does not.
+            return ev.event.startswith("agent.") and p.viewer.sees_presence
         if not p.viewer.may_see(ev.int_route("team"), ev.int_route("assignee")):
             return False
         if ev.event == "message.created" and ev.route.get("direction") == "in":

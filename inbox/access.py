@@ -22,15 +22,32 @@ class Viewer:
 
     @property
     def sees_everything(self) -> bool:
+        """Admins; and a lead of no team in particular (the head of customer care). A lead
+        of teams sees those teams, like their agents do (docs/security.md)."""
+        return self.role == Role.ADMIN or (self.role == Role.LEAD and not self.team_ids)
+
+    @property
+    def leads(self) -> bool:
         return self.role in (Role.ADMIN, Role.LEAD)
+
+    @property
+    def report_teams(self) -> frozenset[int] | None:
+        """The teams whose figures this viewer's reports cover; None for all."""
+        return None if self.sees_everything else self.team_ids
+
+    @property
+    def sees_presence(self) -> bool:
+        """Who is online is for the people who take or hand out conversations."""
+        return self.reads_conversations
 
     @property
     def reads_conversations(self) -> bool:
         return self.role != Role.MARKETING
 
     def may_see(self, team_id: int | None, assignee_id: int | None) -> bool:
-        """Admins and leads see all; an agent sees what is assigned to them, what
-        belongs to one of their teams, and what has no team; marketing sees none."""
+        """Admins (and a lead of no team) see all; an agent or a team lead sees what is
+        assigned to them, what belongs to one of their teams, and what has no team;
+        marketing sees none."""
         if not self.reads_conversations:
             return False
         if self.sees_everything or assignee_id == self.agent_id:

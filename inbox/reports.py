@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import ColumnElement, and_, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from inbox.model import (
@@ -96,8 +96,14 @@ def _keys(conv: Conversation, group: str) -> Iterable[str]:
 
 
 async def summary(
-    session: AsyncSession, start: datetime, end: datetime, group: str = "none"
+    session: AsyncSession,
+    start: datetime,
+    end: datetime,
+    group: str = "none",
+    *,
+    teams: frozenset[int] | None = None,
 ) -> dict[str, Any]:
+    """Figures of the period's conversations (only those of `teams`, when given)."""
     if group not in GROUPS:
         raise InvalidReport(f"group_by must be one of {', '.join(GROUPS)}, got {group!r}")
     if end <= start:
@@ -109,13 +115,15 @@ async def summary(
         c.id: c
         for c in (
             await session.execute(
-                select(Conversation).where(
+                select(Conversation)
+                .where(
                     or_(
                         and_(Conversation.created_at >= start, Conversation.created_at < end),
                         and_(Conversation.resolved_at >= start, Conversation.resolved_at < end),
                         Conversation.id.in_(in_period),
                     )
                 )
+                .where(_of_teams(teams))
             )
         ).scalars()
     }
@@ -137,7 +145,7 @@ async def summary(
     )
     for r in ratings.scalars():
         conv = convs.get(r.conversation_id) or await session.get(Conversation, r.conversation_id)
-        if conv is not None:
+        if conv is not None and (teams is None or conv.team_id in teams):
             for key in _keys(conv, group):
                 buckets[key].ratings.append(r.rating)
     names = await _names(session, group)
@@ -193,13 +201,20 @@ async def _names(session: AsyncSession, group: str) -> dict[str, str]:
 
 
 async def heatmap(
-    session: AsyncSession, start: datetime, end: datetime, inbox_id: int | None = None
+    session: AsyncSession,
+    start: datetime,
+    end: datetime,
+    inbox_id: int | None = None,
+    *,
+    teams: frozenset[int] | None = None,
 ) -> dict[str, Any]:
     """Inbound messages by weekday (Monday first) and hour, in the inbox's time zone."""
     zone = "Europe/Rome"
     q = select(Message.created_at).where(
         Message.direction == "in", Message.created_at >= start, Message.created_at < end
     )
+    if teams is not None:
+        q = q.where(Message.conversation_id.in_(select(Conversation.id).where(_of_teams(teams))))
     if inbox_id is not None:
         inbox = await session.get(Inbox, inbox_id)
         if inbox is None:
@@ -214,17 +229,25 @@ async def heatmap(
     return {"zone": zone, "from": start.isoformat(), "to": end.isoformat(), "cells": cells}
 
 
-async def live(session: AsyncSession, now: datetime) -> dict[str, Any]:
-    """What the lead's live view shows: queues, agents, today's figures, SLA breaches."""
+def _of_teams(teams: frozenset[int] | None) -> ColumnElement[bool]:
+    return true() if teams is None else Conversation.team_id.in_(sorted(teams))
+
+
+async def live(
+    session: AsyncSession, now: datetime, *, teams: frozenset[int] | None = None
+) -> dict[str, Any]:
+    """What the lead's live view shows: queues, agents, today's figures, SLA breaches —
+    of `teams` only, when given (a team lead's view)."""
     queues = []
-    teams = {t.id: t for t in (await session.execute(select(Team).order_by(Team.name))).scalars()}
+    named = {t.id: t for t in (await session.execute(select(Team).order_by(Team.name))).scalars()}
     rows = await session.execute(
         select(Conversation.team_id, func.count(), func.min(Conversation.waiting_since))
         .where(Conversation.status == "open", Conversation.assignee_id.is_(None))
+        .where(_of_teams(teams))
         .group_by(Conversation.team_id)
     )
     for team_id, count, oldest in rows.all():
-        team = teams.get(team_id)
+        team = named.get(team_id)
         queues.append({
             "team_id": team_id, "name": team.name if team else None, "waiting": int(count),
             "longest_wait_s": (now - oldest).total_seconds() if oldest else 0,
@@ -249,15 +272,17 @@ async def live(session: AsyncSession, now: datetime) -> dict[str, Any]:
         for a in (await session.execute(
             select(Agent).where(Agent.active.is_(True), Agent.role.in_(("agent", "lead", "admin")))
             .order_by(Agent.name))).scalars()
+        if teams is None or teams & set(memberships[a.id])
     ]  # fmt: skip
     day_start = now.astimezone(ZoneInfo("Europe/Rome")).replace(
         hour=0, minute=0, second=0, microsecond=0
     )
-    today = await summary(session, day_start, now + timedelta(seconds=1))
+    today = await summary(session, day_start, now + timedelta(seconds=1), teams=teams)
     breaches = await session.execute(
         select(SlaBreach, Conversation)
         .join(Conversation, Conversation.id == SlaBreach.conversation_id)
         .where(Conversation.status != "resolved")
+        .where(_of_teams(teams))
         .where(SlaBreach.breached_at >= now - timedelta(days=1))
         .order_by(SlaBreach.breached_at.desc())
         .limit(100)

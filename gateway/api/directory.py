@@ -74,7 +74,7 @@ def _canned_dict(c: CannedResponse) -> dict[str, Any]:
 
 async def _canned_fields(request: Request) -> tuple[int, str, str]:
     agent, viewer = await require_agent(request)
-    if not viewer.sees_everything:
+    if not viewer.leads:
         raise ApiError(403, "forbidden", "only admins and team leads edit canned responses")
     data = await json_body(request)
     code = field(data, "short_code", str).strip().lower()
@@ -105,7 +105,7 @@ async def create_canned(request: Request) -> Response:
 
 async def delete_canned(request: Request) -> Response:
     agent, viewer = await require_agent(request)
-    if not viewer.sees_everything:
+    if not viewer.leads:
         raise ApiError(403, "forbidden", "only admins and team leads edit canned responses")
     async with runtime(request).sessions() as session, session.begin():
         row = await session.get(CannedResponse, _path_id(request))

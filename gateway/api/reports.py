@@ -18,10 +18,12 @@ from inbox.model import utcnow
 CSV_STATS = ("first_response", "waiting", "resolution")
 
 
-async def _lead(request: Request) -> None:
+async def _lead(request: Request) -> frozenset[int] | None:
+    """The teams the caller's reports cover (None: all), or 403 for agents and marketing."""
     _agent, viewer = await require_agent(request)
-    if not viewer.sees_everything:
+    if not viewer.leads:
         raise ApiError(403, "forbidden", "reports are for team leads and admins")
+    return viewer.report_teams
 
 
 def _period(request: Request) -> tuple[datetime, datetime]:
@@ -40,12 +42,12 @@ def _period(request: Request) -> tuple[datetime, datetime]:
 
 
 async def _summary(request: Request) -> dict:  # type: ignore[type-arg]
-    await _lead(request)
+    teams = await _lead(request)
     start, end = _period(request)
     async with runtime(request).sessions() as session:
         try:
             return await reports.summary(
-                session, start, end, request.query_params.get("group_by", "none")
+                session, start, end, request.query_params.get("group_by", "none"), teams=teams
             )
         except reports.InvalidReport as exc:
             raise ApiError(400, "invalid_field", str(exc)) from None
@@ -77,7 +79,7 @@ async def summary_csv(request: Request) -> Response:
 
 
 async def heatmap(request: Request) -> Response:
-    await _lead(request)
+    teams = await _lead(request)
     start, end = _period(request)
     raw = request.query_params.get("inbox_id")
     try:
@@ -88,14 +90,14 @@ async def heatmap(request: Request) -> Response:
         raise ApiError(400, "invalid_field", "inbox_id must be an integer") from None
     async with runtime(request).sessions() as session:
         try:
-            body = await reports.heatmap(session, start, end, inbox_id)
+            body = await reports.heatmap(session, start, end, inbox_id, teams=teams)
         except reports.InvalidReport as exc:
             raise ApiError(404, "not_found", str(exc)) from None
     return JSONResponse(body)
 
 
 async def live(request: Request) -> Response:
-    await _lead(request)
+    teams = await _lead(request)
     async with runtime(request).sessions() as session:
-        body = await reports.live(session, utcnow())
+        body = await reports.live(session, utcnow(), teams=teams)
     return JSONResponse(body)
