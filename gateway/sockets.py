@@ -13,6 +13,7 @@ import json
 import logging
 import os
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from redis.exceptions import RedisError
@@ -47,6 +48,14 @@ class FrameError(Exception):
 def error_frame(code: str, message: str, client_id: Any = None) -> str:
     cid = client_id if isinstance(client_id, str) else None
     return json.dumps({"type": "error", "code": code, "message": message, "client_id": cid})
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """What `authenticate` returns to close a socket with a code of its own (not 4401)."""
+
+    code: int
+    reason: str
 
 
 class FrameRefused(FrameError):
@@ -142,6 +151,9 @@ async def serve(
         principal = await authenticate(first["token"])
         if principal is None:
             await ws.close(CLOSE_UNAUTHORIZED, "unknown, expired or revoked token")
+            return
+        if isinstance(principal, Refused):
+            await ws.close(principal.code, principal.reason)
             return
     except WebSocketDisconnect:
         return

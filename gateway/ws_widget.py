@@ -9,12 +9,13 @@ from typing import Any
 from starlette.websockets import WebSocket
 
 from connectors.website import WebsiteConnector
-from gateway import limits, sockets
+from gateway import limits, socket_quota, sockets
 from gateway.api.files import load_attachments
 from gateway.frames import attachment_ids, bool_field, client_id_field, text_field
 from gateway.hub import StreamEvent, Subscriber
 from gateway.metrics import MESSAGES_IN
 from gateway.runtime import Runtime, runtime
+from gateway.socket_quota import WIDGET_SOCKETS
 from gateway.visitor_tokens import Visitor, verify
 from gateway.visitor_view import visitor_frame, visitor_message
 from inbox.conversations import latest_of_contact
@@ -73,18 +74,33 @@ async def current_conversation(rt: Runtime, visitor: Visitor) -> Conversation | 
 
 
 async def widget_socket(ws: WebSocket) -> None:
+    ip = ws.client.host if ws.client else "unknown"
+    if not WIDGET_SOCKETS.take("ip", ip, socket_quota.PER_IP):
+        await ws.accept()  # a close frame with a reason, not a bare refused handshake
+        await ws.close(socket_quota.CLOSE_POLICY, "too many open chats from this address")
+        return
+    try:
+        await _serve(ws, ip)
+    finally:
+        WIDGET_SOCKETS.give_back("ip", ip)
+
+
+async def _serve(ws: WebSocket, ip: str) -> None:
     rt = runtime(ws)
 
-    async def authenticate(token: str) -> VisitorPrincipal | None:
+    async def authenticate(token: str) -> VisitorPrincipal | sockets.Refused | None:
         visitor = verify(rt.settings.secret_key, token)
         if visitor is None:
             return None
+        if not WIDGET_SOCKETS.take("visitor", visitor.visitor_id, socket_quota.PER_VISITOR):
+            return sockets.Refused(socket_quota.CLOSE_POLICY, "too many open tabs of this chat")
+        taken.append(visitor.visitor_id)
         async with rt.sessions() as session:
             inbox = await session.get(Inbox, visitor.inbox_id)
         allowed = ((inbox.settings or {}) if inbox else {}).get("allowed_origins") or []
         if inbox is None or (allowed and ws.headers.get("origin") not in allowed):
             return None
-        p = VisitorPrincipal(visitor, ws.client.host if ws.client else "unknown")
+        p = VisitorPrincipal(visitor, ip)
         conv = await current_conversation(rt, visitor)
         if conv is not None:
             p.conversation = {
@@ -98,6 +114,15 @@ async def widget_socket(ws: WebSocket) -> None:
         conv_id = p.conversation["id"] if p.conversation else None
         return {"type": "ready", "visitor_id": p.visitor.visitor_id, "conversation_id": conv_id}
 
+    taken: list[str] = []  # the visitor whose socket count this socket holds
+    try:
+        await _run(ws, rt, authenticate, ready)
+    finally:
+        for visitor_id in taken:
+            WIDGET_SOCKETS.give_back("visitor", visitor_id)
+
+
+async def _run(ws: WebSocket, rt: Runtime, authenticate: Any, ready: Any) -> None:
     await sockets.serve(
         ws,
         kind="visitor",

@@ -158,6 +158,7 @@ class Services:
             "CROCEVIA_LIMIT_LOGIN_IP": "100000",
             "CROCEVIA_LIMIT_WIDGET_SESSION_IP": "100000",
             "CROCEVIA_LIMIT_IP_MESSAGES": "100000",
+            "CROCEVIA_LIMIT_SOCKETS_PER_IP": "100000",
             # INFO, as in production: a bug that only logging at INFO reaches shows up here.
             "CROCEVIA_LOG_LEVEL": "INFO",
             **extra,
