@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,6 +26,9 @@ from inbox.events import EPHEMERAL_CHANNEL, EVENTS_STREAM, ROUTE_FIELDS
 log = logging.getLogger("crocevia.hub")
 
 QUEUE_LIMIT = 5000
+# How far back a socket may resume (and how long the stream keeps events: the router
+# trims it to this window); older, or "0-0", is told to resync over REST.
+RESUME_WINDOW_S = float(os.environ.get("CROCEVIA_RESUME_WINDOW_S", str(24 * 3600)))
 SEEN_LIMIT = 2048
 
 
@@ -231,7 +236,8 @@ class Hub:
         self._add(sub)
         try:
             oldest = await self.redis.xrange(EVENTS_STREAM, "-", "+", count=1)
-            if oldest and parse_id(_s(oldest[0][0])) > parse_id(last_id) and last_id != "0-0":
+            too_old = parse_id(last_id)[0] < (time.time() - RESUME_WINDOW_S) * 1000
+            if too_old or (oldest and parse_id(_s(oldest[0][0])) > parse_id(last_id)):
                 tip = await self.tip()
                 sub.last_id = parse_id(tip) if tip else (0, 0)
                 sub.put_frame(json.dumps({"type": "resync", "reason": "last_event_id expired"}))

@@ -33,7 +33,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway import presence
 from gateway.crm_webhook import CrmPusher
-from inbox import auto_messages, lifecycle, privacy, routing, sla
+from gateway.hub import RESUME_WINDOW_S
+from inbox import auto_messages, lifecycle, privacy, routing, sla, stream_purge
 from inbox.conversations import update, wake_snoozed
 from inbox.events import EVENTS_STREAM
 from inbox.files import FileStore
@@ -99,6 +100,11 @@ class Router:
         if self._next_retention is None or now >= self._next_retention:
             self._next_retention = now + privacy.RETENTION_EVERY
             await self._commit(lambda s, o: privacy.apply_retention(s, now, o, store=self.files))
+            # The stream keeps no more than the resume window of anyone's history.
+            try:
+                await stream_purge.trim_to_window(self.redis, RESUME_WINDOW_S)
+            except RedisError as exc:
+                log.warning("stream_trim_failed", extra={"error": repr(exc)})
         if self.crm is not None:
             await self.crm.tick(now)  # signal changes to the CRM webhook, with retries
 

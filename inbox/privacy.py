@@ -77,6 +77,11 @@ async def _merged_into(session: AsyncSession, contact_id: int) -> list[int]:
     return found
 
 
+async def merged_family(session: AsyncSession, contact_id: int) -> list[int]:
+    """The contact and every contact merged into it: whose data an erasure removes."""
+    return await _merged_into(session, contact_id)
+
+
 def _contact_full(c: Contact) -> dict[str, Any]:
     return {
         "id": c.id, "name": c.name, "email": c.email, "phone": c.phone,

@@ -4,8 +4,10 @@ undo), and, for admins, export or erase a contact's personal data (docs/api.md).
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
+from redis.exceptions import RedisError
 from sqlalchemy.exc import IntegrityError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -15,11 +17,13 @@ from gateway.api.conversations import _path_id
 from gateway.api.errors import ApiError, field, json_body
 from gateway.api.widget import EMAIL
 from gateway.runtime import runtime
-from inbox import audit, contacts, lifecycle, privacy
+from inbox import audit, contacts, lifecycle, privacy, stream_purge
 from inbox.access import Viewer
 from inbox.files import FileStore
 from inbox.model import Agent, Contact, ContactMerge, Outbox, Role
 from inbox.serialize import iso
+
+log = logging.getLogger("crocevia.contacts")
 
 
 def contact_fields(c: Contact) -> dict[str, Any]:
@@ -186,6 +190,7 @@ async def erase_contact(request: Request) -> Response:
     outbox: list[Outbox] = []
     try:
         async with rt.sessions() as session, session.begin():
+            family = await privacy.merged_family(session, _path_id(request))
             summary = await privacy.erase(
                 session, _path_id(request), actor_agent_id=agent.id, outbox=outbox,
                 store=FileStore(rt.settings.data_dir / "files"),
@@ -194,5 +199,11 @@ async def erase_contact(request: Request) -> Response:
         raise ApiError(404, "not_found", "no such contact") from None
     except privacy.ErasureRefused as exc:
         raise ApiError(409, "conflict", str(exc)) from None
+    # The stream's copies of their events go too: a resume must not replay them.
+    try:
+        summary["stream_entries_deleted"] = await stream_purge.purge_contacts(rt.redis, family)
+    except RedisError as exc:  # the resume window's trim removes them within a day
+        log.warning("erasure_stream_not_purged", extra={"contacts": family, "error": repr(exc)})
+        summary["stream_entries_deleted"] = None
     await rt.relay.publish_quietly(outbox)
     return JSONResponse({"erased": summary})
