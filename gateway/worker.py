@@ -63,6 +63,15 @@ def _s(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
+def _conversation_of(fields: dict[Any, Any]) -> int | None:
+    """The job's conversation (jobs queued before it was recorded have none)."""
+    try:
+        found = json.loads(_s(fields.get(b"data", fields.get("data", "{}")))).get("conversation_id")
+    except (ValueError, AttributeError):
+        return None
+    return found if isinstance(found, int) else None
+
+
 class OutboundWorker:
     def __init__(
         self,
@@ -86,6 +95,7 @@ class OutboundWorker:
         self.lock_ms = max(2 * claim_idle_ms, MIN_SEND_LOCK_MS)
         self._slots = asyncio.Semaphore(concurrency)
         self._tasks: set[asyncio.Task[None]] = set()
+        self._last_of: dict[int, asyncio.Task[None]] = {}  # conversation -> its latest job
 
     async def ensure_group(self) -> None:
         try:
@@ -180,9 +190,18 @@ class OutboundWorker:
 
     async def _spawn(self, entry_id: str, fields: dict[Any, Any]) -> None:
         await self._slots.acquire()
-        task = asyncio.create_task(self._handle(entry_id, fields))
+        conversation = _conversation_of(fields)
+        before = self._last_of.get(conversation) if conversation is not None else None
+        task = asyncio.create_task(self._handle(entry_id, fields, after=before))
+        if conversation is not None:  # the next reply of this conversation waits for this one
+            self._last_of[conversation] = task
+            task.add_done_callback(lambda t, c=conversation: self._forget(c, t))
         self._tasks.add(task)
         task.add_done_callback(self._done)
+
+    def _forget(self, conversation: int, task: asyncio.Task[None]) -> None:
+        if self._last_of.get(conversation) is task:
+            del self._last_of[conversation]
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
@@ -190,7 +209,11 @@ class OutboundWorker:
         if not task.cancelled() and task.exception() is not None:
             log.error("worker_job_crashed", exc_info=task.exception())
 
-    async def _handle(self, entry_id: str, fields: dict[Any, Any]) -> None:
+    async def _handle(
+        self, entry_id: str, fields: dict[Any, Any], after: asyncio.Task[None] | None = None
+    ) -> None:
+        if after is not None:  # replies of one conversation go out in the order written
+            await asyncio.wait([after])
         f = {_s(k): _s(v) for k, v in fields.items()}
         try:
             message_id = int(json.loads(f["data"])["message_id"])

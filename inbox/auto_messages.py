@@ -91,7 +91,7 @@ async def send_automatic(
             {"message": message_dict(msg), "conversation": conversation_dict(conv, contact)},
         )
     )
-    outbox.append(events.request_delivery(session, msg.id))
+    outbox.append(events.request_delivery(session, msg.id, msg.conversation_id))
     return msg
 
 

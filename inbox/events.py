@@ -75,8 +75,9 @@ async def emit_many(session: AsyncSession, specs: list[tuple[str, dict[str, Any]
     )
 
 
-def request_delivery(session: AsyncSession, message_id: int) -> Outbox:
-    """Queue a reply for the outbound workers."""
-    row = Outbox(stream="outbound", event="outbound.send", payload={"message_id": message_id})
+def request_delivery(session: AsyncSession, message_id: int, conversation_id: int) -> Outbox:
+    """Queue a reply for the outbound workers (the conversation keeps its replies in order)."""
+    row = Outbox(stream="outbound", event="outbound.send",
+                 payload={"message_id": message_id, "conversation_id": conversation_id})  # fmt: skip
     session.add(row)
     return row

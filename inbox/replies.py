@@ -93,7 +93,7 @@ async def create_reply(
         )
     ]
     if not private:
-        rows.append(events.request_delivery(session, msg.id))
+        rows.append(events.request_delivery(session, msg.id, msg.conversation_id))
     if outbox is not None:
         outbox.extend(rows)
     return msg, True
@@ -159,7 +159,7 @@ async def retry_reply(
     moved = await set_delivery_status(session, message_id, DeliveryStatus.PENDING, outbox=outbox)
     if moved is None:
         raise InvalidTransition("a reply", msg.status, "pending", frozenset())
-    row = events.request_delivery(session, message_id)
+    row = events.request_delivery(session, message_id, msg.conversation_id)
     if outbox is not None:
         outbox.append(row)
     return moved

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.embedded_redis import free_port
 from gateway.presence import SEEN_KEY
-from inbox.model import Outbox, Team
+from inbox.model import Message, Outbox, Team
 from inbox.relay import SWEEP_GRACE
 
 pytestmark = pytest.mark.timeout(90)
@@ -96,7 +96,7 @@ def cpu_seconds(pid: int) -> float:
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
 async def test_a_fresh_gateway_scores_its_first_sentiment_bearing_message_without_loading_models(
-    services: Services, world: World
+    services: Services, world: World, db: async_sessionmaker[AsyncSession]
 ) -> None:
     port = free_port()
     gateway = services.start_gateway(port)  # returns once /readyz says ready
@@ -111,8 +111,12 @@ async def test_a_fresh_gateway_scores_its_first_sentiment_bearing_message_withou
         async def cpu_to_store(text: str) -> float:
             before = cpu_seconds(gateway.pid)
             ack = await visitor.say(text)
-            assert ack["type"] == "ack" and ack["message"]["sentiment"] is not None, ack
-            return cpu_seconds(gateway.pid) - before
+            assert ack["type"] == "ack", ack
+            spent = cpu_seconds(gateway.pid) - before
+            async with db() as session:  # visitors never see the score; it is stored
+                stored = await session.get_one(Message, ack["message"]["id"])
+            assert stored.sentiment_label is not None
+            return spent
 
         first = await cpu_to_store("Il servizio è pessimo e sono molto arrabbiato con voi")
         later = await cpu_to_store("Il pacco è arrivato rotto e sono davvero deluso")
