@@ -47,7 +47,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from connectors.base import ParseError, VerificationError
 from connectors.secrets import read_secret
 from inbox import safe_fetch
-from inbox.model import Identity, Inbox, utcnow
+from inbox.files import FileRefused, FileStore
+from inbox.model import Identity, Inbox, Message, utcnow
 from inbox.reply_window import template_of
 from inbox.types import (
     Attachment,
@@ -65,6 +66,9 @@ GRAPH_API = "https://graph.facebook.com"
 API_VERSION = "v23.0"
 SIGNATURE_HEADER = "x-hub-signature-256"
 GRAPH_ID = re.compile(r"[0-9]{1,40}")
+# Where the Graph API's media URLs point (WhatsApp Cloud API), and the largest file taken.
+MEDIA_HOSTS = ("lookaside.fbsbx.com",)
+MAX_MEDIA = 100 * 1024 * 1024
 META_CHANNELS = frozenset({Channel.MESSENGER, Channel.INSTAGRAM, Channel.WHATSAPP})
 OBJECTS = {
     Channel.MESSENGER: "page",
@@ -383,12 +387,17 @@ class MetaConnector:
 
     async def prepare(
         self, items: Sequence[InboundMessage], *, sessions: async_sessionmaker[AsyncSession],
-        **_ignored: Any,
+        files: FileStore | None = None, **_ignored: Any,
     ) -> list[InboundMessage]:  # fmt: skip
         """Name and picture of senders we do not know yet (Messenger, Instagram), from
-        the Graph API; a failure leaves them nameless rather than refusing the delivery."""
-        if self.config.channel is Channel.WHATSAPP or not items or not self.config.access_token:
+        the Graph API; a failure leaves them nameless rather than refusing the delivery.
+        WhatsApp media arrive as ids: their bytes are downloaded into the file store."""
+        if not items or not self.config.access_token:
             return list(items)
+        if self.config.channel is Channel.WHATSAPP:
+            if files is None:
+                return list(items)
+            return await self._wa_media(items, sessions, files)
         ids = {i.sender.external_id for i in items}
         async with sessions() as session:
             known = set(
@@ -407,6 +416,74 @@ class MetaConnector:
             for user_id in unknown:
                 senders[user_id] = await self._profile(http, user_id)
         return [replace(i, sender=senders.get(i.sender.external_id, i.sender)) for i in items]
+
+    async def _wa_media(
+        self, items: Sequence[InboundMessage], sessions: async_sessionmaker[AsyncSession],
+        files: FileStore,
+    ) -> list[InboundMessage]:  # fmt: skip
+        async with sessions() as session:
+            known = set(
+                (
+                    await session.execute(
+                        select(Message.external_id)
+                        .where(Message.inbox_id == self.inbox_id)
+                        .where(Message.external_id.in_({i.external_id for i in items}))
+                    )
+                ).scalars()
+            )
+        out = []
+        async with self._http() as http:
+            for item in items:
+                if item.external_id in known or not any(
+                    a.data.get("media_id") and not a.url for a in item.attachments
+                ):
+                    out.append(item)
+                    continue
+                fetched = [await self._media(http, a, sessions, files) for a in item.attachments]
+                out.append(replace(item, attachments=tuple(fetched)))
+        return out
+
+    async def _media(
+        self, http: httpx.AsyncClient, a: Attachment, sessions: async_sessionmaker[AsyncSession],
+        files: FileStore,
+    ) -> Attachment:  # fmt: skip
+        """GET /{media-id} names a short-lived URL; GET that URL, with the same token, gives
+        the bytes. A refused or oversize file stays a reference with the reason; a network
+        failure raises, so that Meta delivers the webhook again."""
+        media_id = str(a.data.get("media_id") or "")
+        if a.url or not GRAPH_ID.fullmatch(media_id):
+            return a
+        try:
+            r = await http.get(f"/{media_id}")
+        except httpx.HTTPError as exc:
+            raise OSError(f"Graph API unreachable for media {media_id}: {exc!r}") from None
+        if r.status_code >= 500 or r.status_code == 429:
+            raise OSError(f"Graph API answered {r.status_code} for media {media_id}")
+        url = r.json().get("url") if r.status_code == 200 else None
+        if not isinstance(url, str):
+            _code, _sub, reason = _graph_error(r)
+            return replace(a, data={**a.data, "error": f"media not available: {reason}"})
+        policy = safe_fetch.FetchPolicy.for_api(
+            GRAPH_API, self.config.api_base_url, extra_hosts=MEDIA_HOSTS, max_bytes=MAX_MEDIA,
+            timeout=60.0,
+        )  # fmt: skip
+        try:
+            data, _type = await safe_fetch.fetch(
+                url, policy, headers={"Authorization": f"Bearer {self.config.access_token}"}
+            )
+        except (safe_fetch.UnsafeURL, safe_fetch.TooLarge) as exc:
+            log.warning("whatsapp_media_refused", extra={"inbox": self.inbox_id, "error": str(exc)})
+            return replace(a, data={**a.data, "error": f"media not downloaded: {exc}"})
+        except safe_fetch.FetchFailed as exc:
+            raise OSError(f"media download failed: {exc}") from None
+        try:
+            async with sessions() as session, session.begin():
+                row = await files.save(session, data, a.name or f"whatsapp-{media_id}",
+                                       inbox_id=self.inbox_id, max_size=MAX_MEDIA)  # fmt: skip
+        except FileRefused as exc:
+            return replace(a, data={**a.data, "error": str(exc)})
+        return replace(a, url=f"/api/files/{row.id}", name=row.name,
+                       content_type=row.content_type, size=row.size)  # fmt: skip
 
     async def _profile(self, http: httpx.AsyncClient, user_id: str) -> Sender:
         fields = ("first_name,last_name,profile_pic" if self.config.channel is Channel.MESSENGER

@@ -516,3 +516,25 @@ async def test_a_whatsapp_flow_reply_shows_what_the_customer_filled_in(
     assert stored.text.splitlines() == ["📋 Richiesta di reso", "order number: A-1234",
                                         "reason: Taglia sbagliata"]  # fmt: skip
     assert "secret-token" not in stored.text
+
+
+async def test_whatsapp_media_are_downloaded_through_the_graph_api(
+    make_inbox: MakeInbox, services: Services, db: async_sessionmaker[AsyncSession],
+    graph: FakeGraph,
+) -> None:  # fmt: skip
+    JPEG = b"\xff\xd8\xff\xe0" + secrets.token_bytes(2048)
+    graph.media["1290318236184"] = (JPEG, "image/jpeg")
+    wa = await make_inbox("whatsapp")
+    photo = wa_message(wa_number(), "image", {"id": "1290318236184", "mime_type": "image/jpeg",
+                                              "sha256": "x", "caption": "la ricevuta"})  # fmt: skip
+    gone = wa_message(wa_number(), "document", {"id": "999000111", "mime_type": "application/pdf",
+                                                "filename": "fattura.pdf"})  # fmt: skip
+    r = await deliver(services, wa, whatsapp(messages=[photo, gone]))
+    assert r.status_code == 200, r.text
+    stored, missing = await messages_of(db, wa.inbox_id)
+    (a,) = stored.attachments
+    assert a["url"].startswith("/api/files/") and a["content_type"] == "image/jpeg"
+    async with httpx.AsyncClient(base_url=services.base_url) as http:
+        assert (await http.get(a["url"])).content == JPEG
+    (b,) = missing.attachments
+    assert b["url"] is None and "not available" in b["data"]["error"]

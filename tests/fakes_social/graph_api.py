@@ -16,7 +16,7 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from fakes_social.server import Call, LocalServer
@@ -31,12 +31,15 @@ class FakeGraph(LocalServer):
         self.token = token
         self.whatsapp_nodes = whatsapp_nodes
         self.profiles: dict[str, dict[str, Any]] = {}
+        # WhatsApp media: GET /{media-id} names a URL, GET it (same token) gives the bytes.
+        self.media: dict[str, tuple[bytes, str]] = {}
         self._ids = itertools.count(1)
         self._failures: list[tuple[int, dict[str, Any], dict[str, str]]] = []
         super().__init__(
             Starlette(
                 routes=[
                     Route("/{version}/{node}/messages", self._send, methods=["POST"]),
+                    Route("/media-download/{media_id}", self._media_bytes),
                     Route("/{version}/{node}", self._profile),
                 ]
             )
@@ -90,10 +93,24 @@ class FakeGraph(LocalServer):
         return JSONResponse({"recipient_id": body.get("recipient", {}).get("id"),
                              "message_id": f"m_OUT{n:08d}"})  # fmt: skip
 
+    async def _media_bytes(self, request: Request) -> Response:
+        media = self.media.get(request.path_params["media_id"])
+        if request.headers.get("authorization") != f"Bearer {self.token}":
+            return Response(b"", 401)
+        if media is None:
+            return Response(b"", 404)
+        return Response(media[0], media_type=media[1])
+
     async def _profile(self, request: Request) -> JSONResponse:
         _call, refused = await self._call(request)
         if refused:
             return refused
+        media = self.media.get(request.path_params["node"])
+        if media is not None:
+            node = request.path_params["node"]
+            return JSONResponse({"messaging_product": "whatsapp", "id": node,
+                                 "url": f"{self.url}/media-download/{node}",
+                                 "mime_type": media[1], "file_size": len(media[0])})  # fmt: skip
         profile = self.profiles.get(request.path_params["node"])
         if profile is None:
             return JSONResponse(
