@@ -36,6 +36,13 @@ class Viewer:
         return None if self.sees_everything else self.team_ids
 
     @property
+    def signal_teams(self) -> frozenset[int] | None:
+        """Whose customers' signals, segments and exports this viewer reads: the contacts
+        with a conversation in these teams (a team's lead or marketer); None for all
+        (admins, and people of no team in particular)."""
+        return None if self.role == Role.ADMIN or not self.team_ids else self.team_ids
+
+    @property
     def sees_presence(self) -> bool:
         """Who is online is for the people who take or hand out conversations."""
         return self.reads_conversations

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import distinct, exists, func, select
+from sqlalchemy import ColumnElement, distinct, exists, func, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from inbox.model import Contact, Conversation, LifecycleChange, Outbox, utcnow
@@ -202,13 +202,21 @@ async def apply_rules(session: AsyncSession, now: datetime, outbox: list[Outbox]
     return changed
 
 
-async def funnel(session: AsyncSession, start: datetime, end: datetime) -> dict[str, int]:
+async def funnel(
+    session: AsyncSession, start: datetime, end: datetime,
+    *, contacts: ColumnElement[bool] | None = None,
+) -> dict[str, int]:  # fmt: skip
     """How many distinct contacts entered each stage in [start, end): the stage → count
     of every stage in STAGES (0 when none). Merged contacts count once (their history
     moved to the kept contact); erased contacts still count (history is an aggregate)."""
     rows = await session.execute(
         select(LifecycleChange.to_stage, func.count(distinct(LifecycleChange.contact_id)))
         .where(LifecycleChange.at >= start, LifecycleChange.at < end)
+        .where(
+            true()
+            if contacts is None
+            else LifecycleChange.contact_id.in_(select(Contact.id).where(contacts))
+        )
         .group_by(LifecycleChange.to_stage)
     )
     counts = {stage: int(n) for stage, n in rows.all()}

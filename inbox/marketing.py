@@ -12,10 +12,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Float, Integer, case, cast, func, select
+from sqlalchemy import Float, Integer, case, cast, func, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from inbox import lifecycle, segments
+from inbox import signals as sig
 from inbox.model import Conversation, Direction, Message
 
 MAX_WEEKS = 60
@@ -42,7 +43,7 @@ def weeks(start: datetime, end: datetime) -> list[datetime]:
 
 
 async def by_channel_and_week(
-    session: AsyncSession, start: datetime, end: datetime
+    session: AsyncSession, start: datetime, end: datetime, *, teams: frozenset[int] | None = None
 ) -> dict[str, Any]:
     mondays = weeks(start, end)
     week = case(
@@ -65,6 +66,7 @@ async def by_channel_and_week(
             Message.created_at < end,
             Message.direction != Direction.NOTE.value,
         )
+        .where(true() if teams is None else Conversation.team_id.in_(sorted(teams)))
         .group_by(Conversation.channel, week)
     )
     channels: dict[str, dict[str, list[Any]]] = {}
@@ -86,13 +88,14 @@ async def by_channel_and_week(
 
 
 async def overview(
-    session: AsyncSession, start: datetime, end: datetime, now: datetime
-) -> dict[str, Any]:
-    """Everything the marketing page draws."""
-    series = await by_channel_and_week(session, start, end)
+    session: AsyncSession, start: datetime, end: datetime, now: datetime,
+    *, teams: frozenset[int] | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    """Everything the marketing page draws (of `teams`' customers, when given)."""
+    series = await by_channel_and_week(session, start, end, teams=teams)
     saved = await segments.all_segments(session)
-    sizes = await segments.sizes(session, [s.rules for s in saved], now)
-    funnel = await lifecycle.funnel(session, start, end)
+    sizes = await segments.sizes(session, [s.rules for s in saved], now, teams=teams)
+    funnel = await lifecycle.funnel(session, start, end, contacts=sig.of_teams(teams))
     return {
         "from": start.isoformat(),
         "to": end.isoformat(),

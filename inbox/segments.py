@@ -258,13 +258,17 @@ async def create(session: AsyncSession, name: str, rules: Any, agent_id: int | N
     return segment
 
 
-async def count(session: AsyncSession, rules: dict[str, Any], now: datetime) -> int:
-    return (await sizes(session, [rules], now))[0]
+async def count(
+    session: AsyncSession, rules: dict[str, Any], now: datetime,
+    *, teams: frozenset[int] | None = None,
+) -> int:  # fmt: skip
+    return (await sizes(session, [rules], now, teams=teams))[0]
 
 
 async def sizes(
-    session: AsyncSession, rule_sets: Sequence[dict[str, Any]], now: datetime
-) -> list[int]:
+    session: AsyncSession, rule_sets: Sequence[dict[str, Any]], now: datetime,
+    *, teams: frozenset[int] | None = None,
+) -> list[int]:  # fmt: skip
     """How many contacts each rule set matches, in one pass over the signals."""
     predicates = [compile_rules(r, now) for r in rule_sets]
     totals = [0] * len(predicates)
@@ -277,20 +281,20 @@ async def sizes(
                 if p(s):
                     totals[i] += 1
 
-    async for chunk in sig.stream(session, now):
+    async for chunk in sig.stream(session, now, teams=teams):
         await asyncio.to_thread(tally, chunk)
     return totals
 
 
 async def members(
     session: AsyncSession, rules: dict[str, Any], now: datetime, *, after_id: int = 0,
-    limit: int = 100,
+    limit: int = 100, teams: frozenset[int] | None = None,
 ) -> tuple[list[sig.ContactSignals], int | None]:  # fmt: skip
     """Up to `limit` matching contacts with ids above `after_id`, and the cursor for the
     next page (None at the end)."""
     predicate = compile_rules(rules, now)
     found: list[sig.ContactSignals] = []
-    async for chunk in sig.stream(session, now, after_id=after_id):
+    async for chunk in sig.stream(session, now, after_id=after_id, teams=teams):
         for s in await asyncio.to_thread(lambda c=chunk: [x for x in c if predicate(x)]):
             found.append(s)
             if len(found) == limit:

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Float, Integer, and_, case, cast, func, select
+from sqlalchemy import ColumnElement, Float, Integer, and_, case, cast, func, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from inbox import sentiment_rollups as rollups
@@ -89,16 +89,32 @@ async def count_contacts(session: AsyncSession) -> int:
     return int(await session.scalar(q) or 0)
 
 
+def of_teams(teams: frozenset[int] | None) -> ColumnElement[bool]:
+    """Contacts with a conversation in one of `teams` (None: every contact)."""
+    if teams is None:
+        return true()
+    return Contact.id.in_(
+        select(Conversation.contact_id).where(Conversation.team_id.in_(sorted(teams)))
+    )
+
+
 async def stream(
-    session: AsyncSession, now: datetime, *, after_id: int = 0, chunk: int = CHUNK
+    session: AsyncSession,
+    now: datetime,
+    *,
+    after_id: int = 0,
+    chunk: int = CHUNK,
+    teams: frozenset[int] | None = None,
 ) -> AsyncIterator[list[ContactSignals]]:
-    """Every contact's signals, a chunk at a time, in ascending id after `after_id`."""
+    """Every contact's signals (of `teams`' customers, when given), a chunk at a time, in
+    ascending id after `after_id`."""
     while True:
         rows = list(
             await session.execute(
                 select(Contact.id, Contact.name, Contact.email, Contact.lifecycle_stage,
                        Contact.attributes)
                 .where(Contact.id > after_id, Contact.merged_into_id.is_(None))
+                .where(of_teams(teams))
                 .order_by(Contact.id)
                 .limit(chunk)
             )
@@ -331,7 +347,7 @@ def ndjson_line(s: ContactSignals) -> str:
 
 async def export(
     session: AsyncSession, fmt: str, now: datetime, predicate: Predicate | None = None,
-    on_chunk: Callable[[int, int], None] | None = None,
+    on_chunk: Callable[[int, int], None] | None = None, teams: frozenset[int] | None = None,
 ) -> AsyncIterator[str]:  # fmt: skip
     """The export as text pieces (a header, then one piece per chunk of contacts).
 
@@ -340,7 +356,7 @@ async def export(
         raise ValueError(f"format must be one of {', '.join(FORMATS)}, got {fmt!r}")
     if fmt == "csv":
         yield _csv_text([list(CSV_COLUMNS)])
-    async for chunk in stream(session, now):
+    async for chunk in stream(session, now, teams=teams):
         chosen = [s for s in chunk if predicate is None or predicate(s)]
         if chosen:
             yield (

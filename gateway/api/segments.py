@@ -26,11 +26,12 @@ MEDIA = {"csv": "text/csv; charset=utf-8", "ndjson": "application/x-ndjson"}
 MAX_PAGE = 500
 
 
-async def _signal_reader(request: Request) -> Agent:
-    agent, _viewer = await require_agent(request)
+async def _signal_reader(request: Request) -> tuple[Agent, frozenset[int] | None]:
+    """The caller, and the teams whose customers they read (None: all; Viewer.signal_teams)."""
+    agent, viewer = await require_agent(request)
     if agent.role not in SIGNAL_ROLES:
         raise ApiError(403, "forbidden", "signals and segments are for marketing, leads and admins")
-    return agent
+    return agent, viewer.signal_teams
 
 
 def _int(request: Request, name: str, default: int, low: int, high: int) -> int:
@@ -47,14 +48,14 @@ def _int(request: Request, name: str, default: int, low: int, high: int) -> int:
 
 
 async def list_segments(request: Request) -> Response:
-    await _signal_reader(request)
+    _agent, _teams = await _signal_reader(request)
     async with runtime(request).sessions() as session:
         body = [segments.segment_dict(s) for s in await segments.all_segments(session)]
     return JSONResponse({"segments": body})
 
 
 async def create_segment(request: Request) -> Response:
-    agent = await _signal_reader(request)
+    agent, _teams = await _signal_reader(request)
     data = await json_body(request)
     rules = field(data, "rules", dict)
     async with runtime(request).sessions() as session, session.begin():
@@ -78,23 +79,23 @@ async def _segment(request: Request, session: AsyncSession) -> Segment:
 
 
 async def get_segment(request: Request) -> Response:
-    await _signal_reader(request)
+    _agent, teams = await _signal_reader(request)
     now = utcnow()
     async with runtime(request).sessions() as session:
         seg = await _segment(request, session)
-        n = await segments.count(session, seg.rules, now)
+        n = await segments.count(session, seg.rules, now, teams=teams)
         body = {**segments.segment_dict(seg), "count": n, "counted_at": now.isoformat()}
     return JSONResponse(body)
 
 
 async def segment_members(request: Request) -> Response:
-    await _signal_reader(request)
+    _agent, teams = await _signal_reader(request)
     after = _int(request, "cursor", 0, 0, 2**62)
     limit = _int(request, "limit", 100, 1, MAX_PAGE)
     async with runtime(request).sessions() as session:
         seg = await _segment(request, session)
         found, cursor = await segments.members(
-            session, seg.rules, utcnow(), after_id=after, limit=limit
+            session, seg.rules, utcnow(), after_id=after, limit=limit, teams=teams
         )
     return JSONResponse(
         {
@@ -105,7 +106,7 @@ async def segment_members(request: Request) -> Response:
 
 
 async def delete_segment(request: Request) -> Response:
-    agent = await _signal_reader(request)
+    agent, _teams = await _signal_reader(request)
     async with runtime(request).sessions() as session, session.begin():
         seg = await _segment(request, session)
         audit.record(session, agent.id, "segment.deleted", "segment", seg.id, name=seg.name)
@@ -115,7 +116,7 @@ async def delete_segment(request: Request) -> Response:
 
 async def export(request: Request) -> Response:
     """The signals of every contact (or of a segment's members), streamed as CSV or NDJSON."""
-    agent = await _signal_reader(request)
+    agent, teams = await _signal_reader(request)
     fmt = request.query_params.get("format", "csv")
     if fmt not in signals.FORMATS:
         raise ApiError(400, "invalid_field", "format must be csv or ndjson")
@@ -136,7 +137,7 @@ async def export(request: Request) -> Response:
     async def body() -> AsyncIterator[str]:
         predicate = None if rules is None else segments.compile_rules(rules, now)
         async with sessions() as session:
-            async for piece in signals.export(session, fmt, now, predicate):
+            async for piece in signals.export(session, fmt, now, predicate, teams=teams):
                 yield piece
 
     stamp = now.strftime("%Y%m%d-%H%M%S")
@@ -149,11 +150,11 @@ async def export(request: Request) -> Response:
 
 
 async def overview(request: Request) -> Response:
-    await _signal_reader(request)
+    _agent, teams = await _signal_reader(request)
     start, end = _period(request)
     async with runtime(request).sessions() as session:
         try:
-            body = await marketing.overview(session, start, end, utcnow())
+            body = await marketing.overview(session, start, end, utcnow(), teams=teams)
         except marketing.InvalidPeriod as exc:
             raise ApiError(400, "invalid_field", str(exc)) from None
     return JSONResponse(body)
