@@ -52,6 +52,8 @@ from inbox.types import Attachment, Channel, DeliveryError, OutboundMessage
 log = logging.getLogger("crocevia.worker")
 
 MAX_TRIES = 5
+# How long a reply waits for an earlier pending reply of its conversation to go first.
+ORDER_WAIT_S = 30.0
 SEND_LOCK_MS = 5 * 60 * 1000  # held through a platform's long rate-limit waits
 MIN_SEND_LOCK_MS = 15_000  # the renewed lease: 2 x claim_idle_ms, at least this
 BASE_BACKOFF = 0.5
@@ -95,7 +97,6 @@ class OutboundWorker:
         self.lock_ms = max(2 * claim_idle_ms, MIN_SEND_LOCK_MS)
         self._slots = asyncio.Semaphore(concurrency)
         self._tasks: set[asyncio.Task[None]] = set()
-        self._last_of: dict[int, asyncio.Task[None]] = {}  # conversation -> its latest job
 
     async def ensure_group(self) -> None:
         try:
@@ -190,18 +191,34 @@ class OutboundWorker:
 
     async def _spawn(self, entry_id: str, fields: dict[Any, Any]) -> None:
         await self._slots.acquire()
-        conversation = _conversation_of(fields)
-        before = self._last_of.get(conversation) if conversation is not None else None
-        task = asyncio.create_task(self._handle(entry_id, fields, after=before))
-        if conversation is not None:  # the next reply of this conversation waits for this one
-            self._last_of[conversation] = task
-            task.add_done_callback(lambda t, c=conversation: self._forget(c, t))
+        task = asyncio.create_task(self._handle(entry_id, fields))
         self._tasks.add(task)
         task.add_done_callback(self._done)
 
-    def _forget(self, conversation: int, task: asyncio.Task[None]) -> None:
-        if self._last_of.get(conversation) is task:
-            del self._last_of[conversation]
+    async def _earlier_pending(self, message_id: int, conversation_id: int) -> bool:
+        async with self.sessions() as session:
+            found = await session.scalar(
+                select(Message.id)
+                .where(Message.conversation_id == conversation_id)
+                .where(Message.direction == "out")
+                .where(Message.status == DeliveryStatus.PENDING.value)
+                .where(Message.id < message_id)
+                .limit(1)
+            )
+        return found is not None
+
+    async def _in_turn(self, message_id: int, conversation_id: int | None) -> None:
+        """Replies of one conversation go out in the order written, whichever worker or job
+        gets them first: wait while an earlier reply of the conversation is still pending
+        (at most ORDER_WAIT_S, so one reply stuck in retries holds the others only so long)."""
+        if conversation_id is None:
+            return
+        deadline = asyncio.get_running_loop().time() + ORDER_WAIT_S
+        while await self._earlier_pending(message_id, conversation_id):
+            if asyncio.get_running_loop().time() > deadline:
+                log.warning("reply_order_wait_expired", extra={"message_id": message_id})
+                return
+            await asyncio.sleep(0.05)
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
@@ -209,11 +226,7 @@ class OutboundWorker:
         if not task.cancelled() and task.exception() is not None:
             log.error("worker_job_crashed", exc_info=task.exception())
 
-    async def _handle(
-        self, entry_id: str, fields: dict[Any, Any], after: asyncio.Task[None] | None = None
-    ) -> None:
-        if after is not None:  # replies of one conversation go out in the order written
-            await asyncio.wait([after])
+    async def _handle(self, entry_id: str, fields: dict[Any, Any]) -> None:
         f = {_s(k): _s(v) for k, v in fields.items()}
         try:
             message_id = int(json.loads(f["data"])["message_id"])
@@ -222,6 +235,7 @@ class OutboundWorker:
             await self.redis.xack(OUTBOUND_STREAM, OUTBOUND_GROUP, entry_id)
             return
         try:
+            await self._in_turn(message_id, _conversation_of(fields))
             done = await self._deliver(message_id)
         except (SQLAlchemyError, OSError, RedisError) as exc:
             # Leave the job pending: it is claimed again after claim_idle_ms.

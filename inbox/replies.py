@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from inbox import events
@@ -32,6 +33,14 @@ class NotFound(LookupError):
     pass
 
 
+async def _by_key(session: AsyncSession, inbox_id: int, key: str) -> Message | None:
+    return (
+        await session.execute(
+            select(Message).where(Message.inbox_id == inbox_id).where(Message.client_key == key)
+        )
+    ).scalar_one_or_none()
+
+
 def client_key(agent_id: int, client_id: str) -> str:
     return f"agent:{agent_id}:{client_id}"
 
@@ -50,13 +59,7 @@ async def create_reply(
     """Store an agent's reply (or note). Returns (message, created). A reply that the
     platform would refuse (Meta's 24-hour window) raises reply_window.ReplyWindowClosed."""
     key = client_key(agent.id, client_id)
-    existing = (
-        await session.execute(
-            select(Message)
-            .where(Message.inbox_id == conversation.inbox_id)
-            .where(Message.client_key == key)
-        )
-    ).scalar_one_or_none()
+    existing = await _by_key(session, conversation.inbox_id, key)
     if existing is not None:
         return existing, False
     if not private:
@@ -74,7 +77,15 @@ async def create_reply(
         status=(DeliveryStatus.SENT if private else DeliveryStatus.PENDING).value,
         created_at=now,
     )
-    session.add(msg)
+    try:
+        async with session.begin_nested():
+            session.add(msg)
+            await session.flush()
+    except IntegrityError:  # the same reply sent twice at once (a resend racing the first)
+        stored = await _by_key(session, conversation.inbox_id, key)
+        if stored is None:
+            raise
+        return stored, False
     if not private:
         if conversation.first_response_at is None:
             conversation.first_response_at = now

@@ -3,6 +3,7 @@ canned responses. Through the real gateway, worker (its timers wake snoozed ones
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from datetime import UTC, datetime, timedelta
 
@@ -160,3 +161,20 @@ async def test_only_admins_and_leads_edit_canned_responses(
     assert all(
         c["short_code"] != code for c in (await anna.http.get("/api/canned_responses")).json()
     )
+
+
+async def test_the_same_reply_sent_several_times_at_once_is_stored_once(
+    clients: Clients, world: World
+) -> None:
+    """A flaky network resends a reply while the first copy is being stored: every copy
+    gets an answer (no 500, no error logged), and one message exists."""
+    _id, email, password = world.agents["anna"]
+    agent = await clients.agent(email, password)
+    visitor = await clients.visitor(world.website_token)
+    await visitor.connect()
+    conv = (await visitor.say("Ci siete?"))["message"]["conversation_id"]
+    body = {"text": "Sì, eccomi", "client_id": "resend-1"}
+    answers = await asyncio.gather(*(agent.http.post(f"/api/conversations/{conv}/messages",
+                                                     json=body) for _ in range(12)))  # fmt: skip
+    assert sorted({r.status_code for r in answers}) in ([200, 201], [201])
+    assert len({r.json()["id"] for r in answers}) == 1
