@@ -97,6 +97,8 @@ class OutboundWorker:
         self.lock_ms = max(2 * claim_idle_ms, MIN_SEND_LOCK_MS)
         self._slots = asyncio.Semaphore(concurrency)
         self._tasks: set[asyncio.Task[None]] = set()
+        # conversation -> its replies this worker is sending now (message id -> job)
+        self._running: dict[int, dict[int, asyncio.Task[Any]]] = {}
 
     async def ensure_group(self) -> None:
         try:
@@ -209,11 +211,17 @@ class OutboundWorker:
 
     async def _in_turn(self, message_id: int, conversation_id: int | None) -> None:
         """Replies of one conversation go out in the order written, whichever worker or job
-        gets them first: wait while an earlier reply of the conversation is still pending
-        (at most ORDER_WAIT_S, so one reply stuck in retries holds the others only so long)."""
+        gets them first: wait for this worker's jobs of earlier replies to finish (their
+        events published), then while an earlier reply is still pending in the database
+        (another worker's; at most ORDER_WAIT_S, so one reply stuck in retries holds the
+        others only so long)."""
         if conversation_id is None:
             return
         deadline = asyncio.get_running_loop().time() + ORDER_WAIT_S
+        mine = self._running.get(conversation_id, {})
+        earlier = [task for mid, task in mine.items() if mid < message_id]
+        if earlier:
+            await asyncio.wait(earlier, timeout=ORDER_WAIT_S)
         while await self._earlier_pending(message_id, conversation_id):
             if asyncio.get_running_loop().time() > deadline:
                 log.warning("reply_order_wait_expired", extra={"message_id": message_id})
@@ -234,13 +242,24 @@ class OutboundWorker:
             log.error("worker_bad_job", extra={"entry": entry_id})
             await self.redis.xack(OUTBOUND_STREAM, OUTBOUND_GROUP, entry_id)
             return
+        conversation_id = _conversation_of(fields)
+        me = asyncio.current_task()
+        if conversation_id is not None and me is not None:
+            self._running.setdefault(conversation_id, {})[message_id] = me
         try:
-            await self._in_turn(message_id, _conversation_of(fields))
+            await self._in_turn(message_id, conversation_id)
             done = await self._deliver(message_id)
         except (SQLAlchemyError, OSError, RedisError) as exc:
             # Leave the job pending: it is claimed again after claim_idle_ms.
             log.warning("worker_job_deferred", extra={"message_id": message_id, "error": repr(exc)})
             return
+        finally:
+            if conversation_id is not None:
+                running = self._running.get(conversation_id, {})
+                if running.get(message_id) is me:
+                    del running[message_id]
+                if not running:
+                    self._running.pop(conversation_id, None)
         if not done:
             return  # another copy is being sent; this one stays pending, claimed again later
         await self.redis.xack(OUTBOUND_STREAM, OUTBOUND_GROUP, entry_id)
