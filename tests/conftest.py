@@ -273,6 +273,19 @@ async def make_world(
         return World(team.id, inbox.id, inbox.website_token or "", inbox.hmac_secret or "", made)
 
 
+async def make_staff(
+    sessions: async_sessionmaker[AsyncSession], role: str, team_id: int | None = None
+) -> tuple[str, str]:
+    """A new agent of `role` (in the team `team_id`, if given): their email and password."""
+    password = secrets.token_urlsafe(10)
+    async with sessions() as session, session.begin():
+        teams = [await session.get_one(Team, team_id)] if team_id else []
+        agent = Agent(email=f"{role}-{secrets.token_hex(4)}@example.test", name=role.title(),
+                      role=role, password_hash=hash_password(password), teams=teams)  # fmt: skip
+        session.add(agent)
+    return agent.email, password
+
+
 @pytest.fixture
 async def world(db: async_sessionmaker[AsyncSession]) -> World:
     return await make_world(db)

@@ -6,25 +6,17 @@ from __future__ import annotations
 import secrets
 
 import pytest
-from conftest import World, make_world
+from conftest import World, make_staff, make_world
 from crocevia_clients import AgentClient, Clients
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
-from gateway.auth import hash_password
-from inbox.model import Agent, Team
 
 pytestmark = pytest.mark.timeout(60)
 
 
 async def staff(clients: Clients, db: async_sessionmaker[AsyncSession], role: str,
                 team_id: int | None) -> AgentClient:  # fmt: skip
-    password = secrets.token_urlsafe(10)
-    async with db() as session, session.begin():
-        teams = [await session.get_one(Team, team_id)] if team_id else []
-        agent = Agent(email=f"{role}-{secrets.token_hex(4)}@example.test", name=role.title(),
-                      role=role, password_hash=hash_password(password), teams=teams)  # fmt: skip
-        session.add(agent)
-    return await clients.agent(agent.email, password)
+    made = await clients.agent(*await make_staff(db, role, team_id))
+    return made
 
 
 async def test_a_teams_marketer_reads_only_that_teams_customers(
