@@ -216,10 +216,12 @@ async def test_an_sla_breach_fires_once_at_the_right_time(
     settings = {"business_hours": HOURS, "sla": {"normal": {"first_response_minutes": 30}}}
     team, inbox, _ = await make_team(db, "manual", [("Anna", 5, "it")], settings)
     (conv,) = await waiting(db, team, inbox, 1)
-    monday_evening = datetime(2026, 11, 23, 17, 50, tzinfo=ROME)
+    # A week far ahead: the session's live worker runs its router on the real clock against
+    # this database, and must not find this breach due before the driven clock does.
+    monday_evening = datetime(2036, 11, 24, 17, 50, tzinfo=ROME)
     async with db() as session, session.begin():
         (await session.get_one(Conversation, conv)).waiting_since = monday_evening
-    clock = Clock(datetime(2026, 11, 24, 9, 19, tzinfo=ROME))  # 10 + 19 business minutes
+    clock = Clock(datetime(2036, 11, 25, 9, 19, tzinfo=ROME))  # 10 + 19 business minutes
     router = Router(db, relay, redis, clock=clock)
 
     async def breaches() -> list[SlaBreach]:
@@ -229,12 +231,12 @@ async def test_an_sla_breach_fires_once_at_the_right_time(
 
     await router.tick()
     assert await breaches() == []
-    clock.at = datetime(2026, 11, 24, 9, 21, tzinfo=ROME)
+    clock.at = datetime(2036, 11, 25, 9, 21, tzinfo=ROME)
     await router.tick()
     await router.tick()
     found = await breaches()
     assert len(found) == 1 and found[0].kind == "first_response"
-    assert found[0].due_at == datetime(2026, 11, 24, 9, 20, tzinfo=ROME)
+    assert found[0].due_at == datetime(2036, 11, 25, 9, 20, tzinfo=ROME)
     async with db() as session:
         events = await session.scalar(
             select(func.count()).select_from(Outbox).where(Outbox.event == "sla.breached")
