@@ -4,13 +4,15 @@ Python's decoder accepts `NaN`, `Infinity` and `1e999` (an infinite float that n
 column or JSON output can hold) and recurses once per nesting level, so `[` × 100000
 raises RecursionError deep in a request. Here both are refused as `TooStrange`, a
 ValueError the callers already answer with 400 (sockets: close 1007), and a document
-nested deeper than MAX_DEPTH is refused as well, so nothing downstream has to walk it.
+nested deeper than MAX_DEPTH is refused before it is decoded, so the decoder never
+recurses deeply and nothing downstream has to walk it.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any
 
 MAX_DEPTH = 64
@@ -43,11 +45,30 @@ def _check_depth(value: Any) -> None:
             stack.extend((v, depth + 1) for v in item)
 
 
+_TOKENS = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+
+
+def _nesting_within_limit(data: bytes) -> bool:
+    """Brackets outside strings never nest deeper than MAX_DEPTH. Checked before decoding:
+    letting the C decoder hit RecursionError leaves CPython 3.11 unable to compile code
+    afterwards in that process ("AST constructor recursion depth mismatch")."""
+    depth = 0
+    for token in _TOKENS.finditer(data):
+        first = token.group()[:1]
+        if first in (b"[", b"{"):
+            depth += 1
+            if depth > MAX_DEPTH:
+                return False
+        elif first in (b"]", b"}"):
+            depth -= 1
+    return True
+
+
 def loads(data: str | bytes) -> Any:
     """The decoded document; ValueError (or its TooStrange) when it is not acceptable."""
-    try:
-        value = json.loads(data, parse_float=_finite, parse_constant=_constant)
-    except RecursionError:
-        raise TooStrange(f"nested deeper than {MAX_DEPTH} levels") from None
+    raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
+    if not _nesting_within_limit(raw):
+        raise TooStrange(f"nested deeper than {MAX_DEPTH} levels")
+    value = json.loads(data, parse_float=_finite, parse_constant=_constant)
     _check_depth(value)
     return value

@@ -4,6 +4,7 @@ with 1007, instead of a 500 or a crashed socket."""
 
 from __future__ import annotations
 
+import ast
 import json
 import secrets
 
@@ -30,6 +31,9 @@ def test_the_decoder_refuses_what_nothing_downstream_can_hold() -> None:
         with pytest.raises(ValueError):
             strict_json.loads(text)
     assert strict_json.loads("[" * 64 + "]" * 64) is not None
+    # Refused before decoding: the C decoder never hits RecursionError, after which
+    # CPython 3.11 could no longer compile code in this process.
+    compile("x = [1]", "<check>", "exec", ast.PyCF_ONLY_AST)
     assert strict_json.loads('{"n": 1.5e300, "i": 12345678901234567890}')["n"] == 1.5e300
 
 
