@@ -12,7 +12,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from gateway.settings import Settings
 from inbox import logs
@@ -66,6 +66,25 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _stop_gracefully(stop: Callable[[], None]) -> None:
+    """The first SIGTERM or Ctrl-C calls `stop` (finish the work in hand); a second one
+    cancels the current task, as Ctrl-C does under asyncio.run."""
+    loop = asyncio.get_running_loop()
+    me = asyncio.current_task()
+    signals = 0
+
+    def on_signal() -> None:
+        nonlocal signals
+        signals += 1
+        if signals == 1:
+            stop()
+        elif me is not None:
+            me.cancel()
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, on_signal)
+
+
 def cmd_worker(_args: argparse.Namespace) -> int:
     from redis.asyncio import Redis
 
@@ -80,10 +99,6 @@ def cmd_worker(_args: argparse.Namespace) -> int:
     settings = Settings.from_env()
 
     async def main(url: str) -> None:
-        # SIGTERM cancels the work like Ctrl-C does under asyncio.run: the `finally` below runs.
-        me = asyncio.current_task()
-        if me is not None:
-            asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, me.cancel)
         engine = create_engine(settings.database_url)
         sessions = sessionmaker(engine)
         redis = Redis.from_url(url, health_check_interval=10)
@@ -100,8 +115,9 @@ def cmd_worker(_args: argparse.Namespace) -> int:
             sessions, relay, redis, grace_s=settings.presence_grace_s, files=files, crm=crm
         )
         router_task = asyncio.create_task(router.run(settings.timer_interval_s))
+        _stop_gracefully(worker.stop)
         try:
-            await worker.run()
+            await worker.run(settings.worker_drain_s)
         finally:
             relay_task.cancel()
             router_task.cancel()

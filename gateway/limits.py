@@ -1,4 +1,4 @@
-"""Rate limits: fixed windows counted in Redis, shared by every gateway process.
+"""Rate limits: sliding windows kept in Redis, shared by every gateway process.
 
 | what | limit |
 |---|---|
@@ -10,16 +10,23 @@
 
 Each count can be changed with an environment variable (`CROCEVIA_LIMIT_LOGIN_IP`,
 `CROCEVIA_LIMIT_LOGIN_EMAIL`, `CROCEVIA_LIMIT_WIDGET_SESSION_IP`,
-`CROCEVIA_LIMIT_VISITOR_MESSAGES`, `CROCEVIA_LIMIT_IP_MESSAGES`). Over a limit, HTTP answers 429 with Retry-After and a socket answers an error frame
-`rate_limited`. If Redis is unreachable the limits are not enforced (logged): a
-limiter must not take the inbox down with it.
+`CROCEVIA_LIMIT_VISITOR_MESSAGES`, `CROCEVIA_LIMIT_IP_MESSAGES`). Over a limit, HTTP
+answers 429 with Retry-After and a socket answers an error frame `rate_limited`.
+
+A window slides: each limit keeps the times of the uses it allowed (a sorted set per
+subject, at most `count` entries, Redis's own clock), so "20 per 10 seconds" holds over
+any 10 seconds. (Fixed windows let a burst straddling two of them through twice.) A
+refused use is not recorded, so a client that stops when refused gets in again as soon
+as its oldest use leaves the window; Retry-After says when. If Redis is unreachable the
+limits are not enforced (logged): a limiter must not take the inbox down with it.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import os
-import time
+import uuid
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
@@ -55,31 +62,45 @@ class Limited(Exception):
         self.retry_after = retry_after
 
 
+# KEYS[1]: the subject's sorted set of allowed uses. ARGV: window (ms), count, record
+# (1 to record this use when allowed), member (unique). Returns 0 when allowed, else the
+# milliseconds until the oldest recorded use leaves the window.
+_SLIDE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local window = tonumber(ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then
+  local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+  return math.max(tonumber(oldest[2]) + window - now, 1)
+end
+if ARGV[3] == '1' then
+  redis.call('ZADD', KEYS[1], now, ARGV[4])
+  redis.call('PEXPIRE', KEYS[1], window)
+end
+return 0
+"""
+
+
 async def hit(redis: Redis, limit: Limit, subject: str, *, count_it: bool = True) -> None:
-    """Count one use of `limit` by `subject`; raise Limited when over it."""
+    """Count one use of `limit` by `subject`; raise Limited when over it. With
+    count_it=False only check that one more use would be allowed."""
     await hit_all(redis, [(limit, subject)], count_it=count_it)
 
 
 async def hit_all(redis: Redis, uses: list[tuple[Limit, str]], *, count_it: bool = True) -> None:
-    """Count several limits in one round trip; raise Limited for the first one over."""
-    now = int(time.time())
-    keys = [(limit, now // limit.window_s) for limit, _ in uses]
-    names = [
-        f"crocevia:rl:{lim.name}:{subj}:{w}" for (lim, w), (_, subj) in zip(keys, uses, strict=True)
-    ]
-    try:
-        pipe = redis.pipeline(transaction=False)
-        for (limit, _window), name in zip(keys, names, strict=True):
-            if count_it:
-                pipe.incr(name)
-                pipe.expire(name, limit.window_s + 1)
-            else:
-                pipe.get(name)
-        replies = await pipe.execute()
-    except RedisError as exc:
-        log.warning("rate_limit_unavailable", extra={"error": str(exc)})
-        return
-    counts = replies[::2] if count_it else replies
-    for (limit, window), used in zip(keys, counts, strict=True):
-        if int(used or 0) > limit.count:
-            raise Limited(limit, max((window + 1) * limit.window_s - now, 1))
+    """Count several limits in turn; raise Limited for the first one over (the uses
+    before it stay counted). One key per call, so it also works on Redis Cluster."""
+    slide = redis.register_script(_SLIDE)
+    for limit, subject in uses:
+        key = f"crocevia:rl:{limit.name}:{subject}"
+        try:
+            wait_ms = await slide(
+                keys=[key],
+                args=[limit.window_s * 1000, limit.count, int(count_it), uuid.uuid4().hex],
+            )
+        except RedisError as exc:
+            log.warning("rate_limit_unavailable", extra={"error": str(exc)})
+            return
+        if int(wait_ms) > 0:
+            raise Limited(limit, max(math.ceil(int(wait_ms) / 1000), 1))

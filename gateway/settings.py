@@ -42,6 +42,7 @@ class Settings:
     public_url: str
     claim_idle_ms: int
     requeue_after_s: float
+    worker_drain_s: float  # on SIGTERM, how long a worker waits for the replies it is sending
     timer_interval_s: float
     presence_grace_s: float
     log_level: str
@@ -61,6 +62,7 @@ class Settings:
             public_url=os.environ.get("CROCEVIA_PUBLIC_URL", "http://127.0.0.1:8000"),
             claim_idle_ms=int(os.environ.get("CROCEVIA_CLAIM_IDLE_MS", "30000")),
             requeue_after_s=float(os.environ.get("CROCEVIA_REQUEUE_AFTER_S", "120")),
+            worker_drain_s=float(os.environ.get("CROCEVIA_WORKER_DRAIN_S", "8")),
             timer_interval_s=float(os.environ.get("CROCEVIA_TIMER_INTERVAL_S", "2")),
             presence_grace_s=float(os.environ.get("CROCEVIA_PRESENCE_GRACE_S", "60")),
             log_level=os.environ.get("CROCEVIA_LOG_LEVEL", "INFO"),

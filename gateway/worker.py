@@ -99,6 +99,11 @@ class OutboundWorker:
         self._tasks: set[asyncio.Task[None]] = set()
         # conversation -> its replies this worker is sending now (message id -> job)
         self._running: dict[int, dict[int, asyncio.Task[Any]]] = {}
+        self._stopping = asyncio.Event()
+
+    def stop(self) -> None:
+        """Stop taking jobs: run() then lets the jobs in hand finish and returns."""
+        self._stopping.set()
 
     async def ensure_group(self) -> None:
         try:
@@ -107,12 +112,22 @@ class OutboundWorker:
             if "BUSYGROUP" not in str(exc):
                 raise
 
-    async def run(self) -> None:
+    async def run(self, drain_s: float = 8.0) -> None:
+        """Take and send jobs until stop(); then wait up to `drain_s` for the jobs in
+        hand. A job still running after that is cancelled and stays pending in the
+        stream, for another worker to claim."""
         await self.ensure_group()
         log.info("worker_started", extra={"consumer": self.name})
+        try:
+            await self._take_jobs()
+        finally:
+            left = await self.drain(drain_s)
+            log.info("worker_stopped", extra={"consumer": self.name, "left_pending": left})
+
+    async def _take_jobs(self) -> None:
         next_claim = next_requeue = 0.0
         loop = asyncio.get_running_loop()
-        while True:
+        while not self._stopping.is_set():
             try:
                 if loop.time() >= next_claim:
                     next_claim = loop.time() + max(self.claim_idle_ms / 2000, 0.2)
@@ -136,7 +151,9 @@ class OutboundWorker:
                 continue
             for _stream, entries in batch or []:
                 for entry_id, fields in entries:
-                    await self._spawn(_s(entry_id), fields)
+                    # Read after stop(): it stays pending, and is claimed by another worker.
+                    if not self._stopping.is_set():
+                        await self._spawn(_s(entry_id), fields)
 
     async def requeue_lost(self) -> int:
         """Replies still pending long after they were queued lost their job (Redis
@@ -379,6 +396,14 @@ class OutboundWorker:
             log.info("reply_status", extra={"message_id": message_id, "status": status.value})
         await self.relay.publish_quietly(rows)
 
-    async def drain(self) -> None:
-        if self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+    async def drain(self, timeout_s: float | None = None) -> int:
+        """Wait for the jobs in hand, at most `timeout_s`; cancel what is left and
+        return how many were."""
+        if not self._tasks:
+            return 0
+        _done, late = await asyncio.wait(list(self._tasks), timeout=timeout_s)
+        for task in late:
+            task.cancel()
+        if late:
+            await asyncio.wait(late)
+        return len(late)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import signal
 import subprocess
 import sys
 import time
@@ -22,6 +23,7 @@ import pytest
 from conftest import Services, make_world
 from crocevia_clients import Clients
 from fakes.telegram_api import FakeTelegram
+from redis.asyncio import Redis
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -34,6 +36,7 @@ from connectors.telegram import (
     start_token,
 )
 from connectors.telegram_polling import CURSOR_KIND, TelegramPoller
+from inbox.events import OUTBOUND_GROUP, OUTBOUND_STREAM
 from inbox.files import FileStore
 from inbox.ingest import Ingested, ingest_many
 from inbox.model import ChannelCursor, Contact, Conversation, Identity, Inbox, Message
@@ -621,6 +624,37 @@ async def test_agent_reply_reaches_telegram_after_a_429(
     ]
     assert [c.status for c in tries] == [429, 200]
     assert tries[1].at - tries[0].at >= 0.9  # the worker waited retry_after (1 s)
+
+
+async def test_a_stopped_worker_finishes_the_reply_it_is_sending(
+    bot: Bot, services: Services, db: async_sessionmaker[AsyncSession],
+    agent_http: httpx.AsyncClient,
+) -> None:  # fmt: skip
+    """SIGTERM (docker stop, a deploy) while Telegram is slow to answer: the worker stops
+    taking jobs, waits for the send in flight, marks it sent and exits cleanly; the reply
+    is sent once and no job is left pending."""
+    assert (await post_update(services, bot, update("ciao"), bot.secret)).status_code == 200
+    conv_id = await conversation_of(db, bot)
+    bot.fake.hold_next("sendMessage", 2.0)
+    message_id = await reply(agent_http, conv_id, "Arrivo subito.")
+    assert await asyncio.to_thread(bot.fake.holding.wait, 15)
+    workers = list(services.workers)
+    for proc in workers:
+        proc.send_signal(signal.SIGTERM)
+    codes = [await asyncio.to_thread(proc.wait, 15) for proc in workers]
+    for proc in workers:
+        services.workers.remove(proc)
+    services.start_worker()
+    assert codes == [0] * len(workers)
+    sent = await wait_status(db, message_id, "sent")
+    assert sent.external_id is not None
+    tries = [c for c in bot.fake.calls_of("sendMessage") if c.params["text"] == "Arrivo subito."]
+    assert [c.status for c in tries] == [200]
+    redis = Redis.from_url(services.redis_url)
+    try:
+        assert int((await redis.xpending(OUTBOUND_STREAM, OUTBOUND_GROUP))["pending"]) == 0
+    finally:
+        await redis.aclose()
 
 
 async def test_a_blocked_bot_marks_the_reply_failed_with_the_reason(

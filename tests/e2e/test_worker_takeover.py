@@ -26,9 +26,6 @@ async def wait_until(check, timeout: float = 15.0) -> None:  # type: ignore[no-u
         await asyncio.sleep(0.05)
 
 
-# Stopping the session's workers (SIGTERM) can cancel a database call mid-flight; the
-# connection pool then logs its reset at ERROR. Known: a graceful drain on SIGTERM is next.
-@pytest.mark.allow_log_errors("Exception during reset or similar")
 async def test_reply_held_by_a_killed_worker_is_sent_once_by_another(
     services: Services, world: World, clients: Clients, db: async_sessionmaker[AsyncSession]
 ) -> None:

@@ -61,6 +61,8 @@ class FakeTelegram:
         self._updates: list[dict[str, Any]] = []
         self._files: dict[str, tuple[str, bytes]] = {}
         self._failures: dict[str, list[_Failure]] = {}
+        self._holds: dict[str, list[float]] = {}
+        self.holding = threading.Event()  # set while a held call waits
         self._message_ids = itertools.count(1000)
         self._lock = threading.Lock()
         app = Starlette(
@@ -114,6 +116,11 @@ class FakeTelegram:
             _Failure(429, f"Too Many Requests: retry after {retry_after}",
                      {"retry_after": retry_after}),
         )  # fmt: skip
+
+    def hold_next(self, method: str, seconds: float) -> None:
+        """Answer the next call of `method` only after `seconds` (a slow platform)."""
+        with self._lock:
+            self._holds.setdefault(method, []).append(seconds)
 
     def block(self, chat_id: int) -> None:
         """The user of `chat_id` blocked the bot: sends to it answer 403."""
@@ -183,6 +190,12 @@ class FakeTelegram:
         with self._lock:
             queued = self._failures.get(method)
             failure = queued.pop(0) if queued else None
+            holds = self._holds.get(method)
+            hold = holds.pop(0) if holds else 0.0
+        if hold:
+            self.holding.set()
+            await asyncio.sleep(hold)
+            self.holding.clear()
         if failure is None and method in SEND_METHODS:
             if int(params.get("chat_id", "0")) in self.blocked_chats:
                 failure = _Failure(403, "Forbidden: bot was blocked by the user")

@@ -1,0 +1,80 @@
+"""The rate limiter's window slides: a burst cannot get twice the limit by straddling a
+boundary, a refused use is not recorded, and Retry-After says when a use is allowed again."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+
+import pytest
+from redis.asyncio import Redis
+
+from gateway import limits
+
+
+async def _allowed(redis: Redis, limit: limits.Limit, subject: str, n: int) -> int:
+    allowed = 0
+    for _ in range(n):
+        try:
+            await limits.hit(redis, limit, subject)
+            allowed += 1
+        except limits.Limited:
+            pass
+    return allowed
+
+
+async def test_a_burst_across_a_window_boundary_gets_the_limit_once(redis_url: str) -> None:
+    # With fixed 2-second windows, 5 uses just before a boundary and 5 just after all
+    # passed: 10 in a fraction of a second against a limit of 5 per 2 seconds.
+    redis = Redis.from_url(redis_url)
+    limit = limits.Limit("test-slide", 5, 2)
+    subject = uuid.uuid4().hex
+    try:
+        await asyncio.sleep(2 - time.time() % 2 + 1.9)  # 0.1 s before a 2-second boundary
+        before = await _allowed(redis, limit, subject, 5)
+        await asyncio.sleep(max(0.0, 2 - time.time() % 2) + 0.05)  # just after it
+        after = await _allowed(redis, limit, subject, 5)
+        assert (before, after) == (5, 0)
+    finally:
+        await redis.aclose()
+
+
+async def test_refused_uses_are_not_recorded_and_retry_after_is_when_a_use_frees(
+    redis_url: str,
+) -> None:
+    redis = Redis.from_url(redis_url)
+    limit = limits.Limit("test-retry", 3, 2)
+    subject = uuid.uuid4().hex
+    try:
+        assert await _allowed(redis, limit, subject, 3) == 3
+        with pytest.raises(limits.Limited) as refused:
+            await limits.hit(redis, limit, subject)
+        assert refused.value.retry_after == 2
+        assert await redis.zcard(f"crocevia:rl:test-retry:{subject}") == 3
+        await asyncio.sleep(2.1)
+        assert await _allowed(redis, limit, subject, 4) == 3
+    finally:
+        await redis.aclose()
+
+
+async def test_a_check_without_counting_records_nothing(redis_url: str) -> None:
+    redis = Redis.from_url(redis_url)
+    limit = limits.Limit("test-check", 2, 60)
+    subject = uuid.uuid4().hex
+    try:
+        for _ in range(5):
+            await limits.hit(redis, limit, subject, count_it=False)
+        assert await _allowed(redis, limit, subject, 3) == 2
+        with pytest.raises(limits.Limited):
+            await limits.hit(redis, limit, subject, count_it=False)
+    finally:
+        await redis.aclose()
+
+
+async def test_a_dead_redis_enforces_nothing(redis_url: str) -> None:
+    redis = Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.5)
+    try:
+        assert await _allowed(redis, limits.Limit("test-dead", 1, 60), "x", 3) == 3
+    finally:
+        await redis.aclose()
