@@ -60,6 +60,40 @@ def _check(response: aioimaplib.Response, what: str) -> aioimaplib.Response:
     return response
 
 
+async def open_imap(s: EmailSettings, timeout: float) -> aioimaplib.IMAP4:
+    """A logged-in IMAP connection to the inbox's server (closed again on failure)."""
+    if not s.imap_host:
+        raise EmailConfigError("no imap_host")
+    if s.imap_security == "tls":
+        client: aioimaplib.IMAP4 = aioimaplib.IMAP4_SSL(s.imap_host, s.imap_port, timeout=timeout)
+    else:
+        client = aioimaplib.IMAP4(s.imap_host, s.imap_port, timeout=timeout)
+    try:
+        await client.wait_hello_from_server()
+        password = s.secret("imap_password")
+        if password is None:
+            raise EmailConfigError("set imap_password_env or imap_password_file")
+        _check(await client.login(s.imap_username or s.address, password), "LOGIN")
+    except BaseException:
+        await close_imap(client)
+        raise
+    return client
+
+
+async def close_imap(client: aioimaplib.IMAP4) -> None:
+    """Log out (closing the connection); never raises."""
+    try:
+        if client.has_pending_idle():
+            client.idle_done()
+        if client.get_state() in ("AUTH", "SELECTED", "NONAUTH"):
+            await asyncio.wait_for(client.logout(), 5)
+    except (aioimaplib.AioImapException, OSError, TimeoutError, AttributeError):
+        pass
+    transport = getattr(client.protocol, "transport", None)
+    if transport is not None and not transport.is_closing():
+        transport.close()
+
+
 class ImapFetcher:
     """Takes new mail from one inbox's IMAP mailbox into the inbox."""
 
@@ -87,38 +121,11 @@ class ImapFetcher:
         return self.intake.relay
 
     async def connect(self) -> aioimaplib.IMAP4:
-        s = self.settings
-        assert s.imap_host is not None
-        if s.imap_security == "tls":
-            client: aioimaplib.IMAP4 = aioimaplib.IMAP4_SSL(
-                s.imap_host, s.imap_port, timeout=self.timeout
-            )
-        else:
-            client = aioimaplib.IMAP4(s.imap_host, s.imap_port, timeout=self.timeout)
-        try:
-            await client.wait_hello_from_server()
-            password = s.secret("imap_password")
-            if password is None:
-                raise EmailConfigError("set imap_password_env or imap_password_file")
-            _check(await client.login(s.imap_username or s.address, password), "LOGIN")
-        except BaseException:
-            await self.close(client)
-            raise
-        return client
+        return await open_imap(self.settings, self.timeout)
 
     @staticmethod
     async def close(client: aioimaplib.IMAP4) -> None:
-        """Log out (closing the connection); never raises."""
-        try:
-            if client.has_pending_idle():
-                client.idle_done()
-            if client.get_state() in ("AUTH", "SELECTED", "NONAUTH"):
-                await asyncio.wait_for(client.logout(), 5)
-        except (aioimaplib.AioImapException, OSError, TimeoutError, AttributeError):
-            pass
-        transport = getattr(client.protocol, "transport", None)
-        if transport is not None and not transport.is_closing():
-            transport.close()
+        await close_imap(client)
 
     async def _cursor(self) -> Cursor | None:
         async with self.intake.sessions() as session:

@@ -47,7 +47,11 @@ class InboundHandler:
             return self._routes
         found: dict[str, int] = {}
         async with self.intake.sessions() as session:
-            rows = await session.execute(select(Inbox).where(Inbox.channel == Channel.EMAIL.value))
+            rows = await session.execute(
+                select(Inbox).where(
+                    Inbox.channel == Channel.EMAIL.value, Inbox.disabled_at.is_(None)
+                )
+            )
             for inbox in rows.scalars():
                 try:
                     settings = EmailSettings.of(inbox)

@@ -20,6 +20,8 @@ from starlette.staticfiles import StaticFiles
 
 from gateway import ops, webhooks
 from gateway.api import (
+    admin_inboxes,
+    admin_people,
     agents_auth,
     audit,
     contacts,
@@ -81,6 +83,21 @@ def api_routes() -> list[BaseRoute]:
         Route("/api/conversations/{id}/read", conversations.mark_read, methods=["POST"]),
         Route("/api/messages/{id}/retry", conversations.retry_message, methods=["POST"]),
         Route("/api/inboxes", directory.list_inboxes),
+        Route("/api/admin/inboxes", admin_inboxes.list_inboxes),
+        Route("/api/admin/inboxes", admin_inboxes.create_inbox, methods=["POST"]),
+        Route("/api/admin/inboxes/{id}", admin_inboxes.patch_inbox, methods=["PATCH"]),
+        Route(
+            "/api/admin/inboxes/{id}/telegram_webhook",
+            admin_inboxes.telegram_webhook,
+            methods=["POST"],
+        ),
+        Route("/api/admin/inboxes/{id}/email_check", admin_inboxes.email_check, methods=["POST"]),
+        Route("/api/admin/teams", admin_people.list_teams),
+        Route("/api/admin/teams", admin_people.create_team, methods=["POST"]),
+        Route("/api/admin/teams/{id}", admin_people.patch_team, methods=["PATCH"]),
+        Route("/api/admin/agents", admin_people.list_agents),
+        Route("/api/admin/agents", admin_people.create_agent, methods=["POST"]),
+        Route("/api/admin/agents/{id}", admin_people.patch_agent, methods=["PATCH"]),
         Route("/api/agents", directory.list_agents),
         Route("/api/teams", directory.list_teams),
         Route("/api/canned_responses", directory.list_canned),
@@ -130,6 +147,7 @@ def routes() -> list[BaseRoute]:
         Route("/widget.js", widget_js),
         Mount("/console", StaticFiles(directory=WEB_DIR / "console", html=True, check_dir=False)),
         Mount("/lead", StaticFiles(directory=WEB_DIR / "lead", html=True, check_dir=False)),
+        Mount("/settings", StaticFiles(directory=WEB_DIR / "settings", html=True, check_dir=False)),
         Mount(
             "/marketing", StaticFiles(directory=WEB_DIR / "marketing", html=True, check_dir=False)
         ),

@@ -279,6 +279,7 @@ def paths() -> S:
             params=[_query("action", STR), _query("before_id", INT),
                     _query("limit", {"type": "integer", "minimum": 1, "maximum": 500})])},
         **signal_paths(not_found),
+        **admin_paths(not_found),
         "/api/widget/csat": {"post": {
             **_op("The visitor's 1-5 rating of their resolved conversation",
                   {**_ok(_obj({"conversation_id": INT, "rating": INT, "comment": NSTR})),
@@ -341,6 +342,103 @@ def paths() -> S:
                  "405": {"description": "The channel has no check", **_json(_ref("Error"))}},
                 agent=False, params=WEBHOOK_PARAMS),
         },
+    }  # fmt: skip
+
+
+def admin_paths(not_found: S) -> S:
+    """Settings: inboxes, teams and agents (admins only; see docs/settings.md)."""
+    admins = {"403": {"description": "Not an admin", **_json(_ref("Error"))}}
+    conflict = {"409": {"description": "Taken, or not possible now", **_json(_ref("Error"))}}
+    inbox = _obj(
+        {
+            "id": INT,
+            "name": STR,
+            "channel": STR,
+            "team_id": NINT,
+            "timezone": STR,
+            "disabled": BOOL,
+            "settings": {"type": "object"},
+            "secrets": {
+                "type": "object",
+                "additionalProperties": {"enum": ["file", "env", "missing"]},
+            },
+        }
+    )
+    inbox_body = {
+        "name": STR,
+        "team_id": NINT,
+        "timezone": STR,
+        "settings": {"type": "object"},
+        "secrets": {"type": "object", "additionalProperties": STR},
+    }
+    team = _obj({"id": INT, "name": STR, "routing_policy": STR, "members": INT})
+    policy = {"enum": ["manual", "round_robin", "least_busy"]}
+    agent = _obj(
+        {
+            "id": INT,
+            "email": STR,
+            "name": STR,
+            "role": STR,
+            "language": STR,
+            "languages": {"type": "array", "items": STR},
+            "capacity": INT,
+            "active": BOOL,
+            "team_ids": {"type": "array", "items": INT},
+        }
+    )
+    agent_body = {
+        "name": STR,
+        "role": {"enum": ["agent", "lead", "admin", "marketing"]},
+        "language": {"enum": ["it", "en"]},
+        "languages": {"type": "array", "items": STR},
+        "capacity": INT,
+        "team_ids": {"type": "array", "items": INT},
+    }
+    check = _obj({"ok": BOOL, "detail": STR})
+    return {
+        "/api/admin/inboxes": {
+            "get": _op("Every inbox with its settings (secrets only by where they live)",
+                       {**_ok({"type": "array", "items": inbox}), **admins}),
+            "post": _op("Create an inbox of any channel; secrets given are stored as files",
+                        {**_ok(inbox, "Created", "201"), **admins},
+                        body=_obj({**inbox_body, "channel": {"enum": [
+                            "website", "telegram", "email", "x", "messenger", "instagram",
+                            "whatsapp"]}}, ["name", "channel"])),
+        },
+        "/api/admin/inboxes/{id}": {"patch": _op(
+            "Edit an inbox: settings are merged (null removes a key); disabled stops intake",
+            {**_ok(inbox), **admins, **not_found},
+            body=_obj({**inbox_body, "disabled": BOOL}), params=[ID_PARAM])},
+        "/api/admin/inboxes/{id}/telegram_webhook": {"post": _op(
+            "Point the bot's webhook at this server (Telegram setWebhook)",
+            {**_ok(_obj({"url": STR})), **admins, **not_found, **conflict,
+             "502": {"description": "Telegram refused or is unreachable", **_json(_ref("Error"))}},
+            params=[ID_PARAM])},
+        "/api/admin/inboxes/{id}/email_check": {"post": _op(
+            "Log in to the inbox's IMAP and SMTP servers and say what worked",
+            {**_ok(_obj({"imap": check, "smtp": check})), **admins, **not_found, **conflict},
+            params=[ID_PARAM])},
+        "/api/admin/teams": {
+            "get": _op("Teams with their member counts", {**_ok({"type": "array", "items": team}),
+                                                           **admins}),
+            "post": _op("Create a team", {**_ok(team, "Created", "201"), **admins, **conflict},
+                        body=_obj({"name": STR, "routing_policy": policy}, ["name"])),
+        },
+        "/api/admin/teams/{id}": {"patch": _op(
+            "Rename a team or change how it assigns conversations",
+            {**_ok(team), **admins, **not_found, **conflict},
+            body=_obj({"name": STR, "routing_policy": policy}), params=[ID_PARAM])},
+        "/api/admin/agents": {
+            "get": _op("Every agent, active or not", {**_ok({"type": "array", "items": agent}),
+                                                       **admins}),
+            "post": _op("Invite an agent; the answer holds their first password, once",
+                        {**_ok(agent, "Created", "201"), **admins, **conflict},
+                        body=_obj({**agent_body, "email": STR}, ["email", "name"])),
+        },
+        "/api/admin/agents/{id}": {"patch": _op(
+            "Change an agent's role, teams, languages, capacity; deactivate (ends sessions)",
+            {**_ok(agent), **admins, **not_found, **conflict},
+            body=_obj({**agent_body, "active": BOOL}), params=[ID_PARAM])},
     }  # fmt: skip
 
 

@@ -1,5 +1,5 @@
 """Security headers on every response, and a strict Content Security Policy on the agents'
-pages (console, team lead, marketing).
+pages (console, team lead, marketing, settings).
 
 Every response: `X-Content-Type-Options: nosniff`, `Referrer-Policy:
 strict-origin-when-cross-origin`. The agents' pages also get a CSP that allows only this
@@ -14,7 +14,7 @@ from __future__ import annotations
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-AGENT_PAGES = ("/console", "/lead", "/marketing")
+AGENT_PAGES = ("/console", "/lead", "/marketing", "/settings")
 AGENT_PAGE_CSP = "; ".join(
     [
         "default-src 'self'",

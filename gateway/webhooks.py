@@ -47,6 +47,8 @@ async def _inbox(request: Request) -> tuple[Inbox, Any]:
         raise ApiError(404, "unknown_channel", str(exc)) from None
     if inbox is None or connector is None:
         raise ApiError(404, "unknown_inbox", f"no {channel} inbox {inbox_id}")
+    if inbox.disabled_at is not None:
+        raise ApiError(404, "inbox_disabled", f"{channel} inbox {inbox_id} is switched off")
     return inbox, connector
 
 

@@ -98,7 +98,9 @@ async def _serve(ws: WebSocket, ip: str) -> None:
         async with rt.sessions() as session:
             inbox = await session.get(Inbox, visitor.inbox_id)
         allowed = ((inbox.settings or {}) if inbox else {}).get("allowed_origins") or []
-        if inbox is None or (allowed and ws.headers.get("origin") not in allowed):
+        if inbox is None or inbox.disabled_at is not None:
+            return None
+        if allowed and ws.headers.get("origin") not in allowed:
             return None
         p = VisitorPrincipal(visitor, ip)
         conv = await current_conversation(rt, visitor)

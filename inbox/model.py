@@ -173,6 +173,8 @@ class Inbox(Base):
     hmac_secret: Mapped[str | None] = mapped_column(String(128))
     timezone: Mapped[str] = mapped_column(String(64), default="Europe/Rome")
     settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Set by an admin: the inbox takes no new messages (widget, webhooks, pollers).
+    disabled_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -15,9 +15,11 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -26,6 +28,9 @@ from pathlib import Path
 import httpx
 import pytest
 from crocevia_clients import Clients
+from mailservers.accounts import IMAP_PASSWORD, MAILBOX
+from mailservers.dovecot import DOVECOT, Dovecot
+from mailservers.smtp_peer import SmtpPeer
 from process_logs import LogWatch, report
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -159,6 +164,8 @@ class Services:
             "CROCEVIA_LIMIT_WIDGET_SESSION_IP": "100000",
             "CROCEVIA_LIMIT_IP_MESSAGES": "100000",
             "CROCEVIA_LIMIT_SOCKETS_PER_IP": "100000",
+            # Inboxes made from the settings API may point a platform's API at a local fake.
+            "CROCEVIA_ALLOW_API_BASE_URL": "1",
             # INFO, as in production: a bug that only logging at INFO reaches shows up here.
             "CROCEVIA_LOG_LEVEL": "INFO",
             **extra,
@@ -296,3 +303,29 @@ async def clients(services: Services) -> AsyncIterator[Clients]:
     made = Clients(services.base_url, services.ws_url)
     yield made
     await made.close_all()
+
+
+# -- mail servers (tests/mailservers) ------------------------------------------------------
+
+
+@pytest.fixture
+def dovecot() -> Iterator[Dovecot]:
+    """A real IMAP server with the mailbox of mailservers.accounts."""
+    if DOVECOT is None:
+        pytest.skip("dovecot is not installed (Debian: apt-get install dovecot-imapd)")
+    # Not under pytest's tmp: dovecot's unprivileged processes could not reach it (0700).
+    root = Path(tempfile.mkdtemp(prefix="crocevia-dovecot-"))
+    server = Dovecot(root, {MAILBOX: IMAP_PASSWORD})
+    try:
+        yield server.start()
+    finally:
+        server.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def smtp_peer(tmp_path: Path) -> Iterator[SmtpPeer]:
+    """A provider's submission server: STARTTLS (its certificate is `.cert`), a login."""
+    peer = SmtpPeer("relay-user", "relay-" + secrets.token_hex(4), tmp_path).start()
+    yield peer
+    peer.stop()

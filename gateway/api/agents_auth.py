@@ -15,7 +15,7 @@ from gateway.api.errors import ApiError, field, json_body
 from gateway.runtime import Runtime, runtime
 from inbox import events, routing
 from inbox.access import Viewer
-from inbox.model import Agent, Outbox, Presence
+from inbox.model import Agent, Outbox, Presence, Role
 from inbox.serialize import agent_public_dict
 
 log = logging.getLogger("crocevia.auth")
@@ -56,6 +56,14 @@ async def require_agent(request: Request) -> tuple[Agent, Viewer]:
     if agent is None:
         raise ApiError(401, "unauthorized", "the token is unknown, expired or revoked")
     return agent, Viewer.of(agent)
+
+
+async def require_admin(request: Request) -> tuple[Agent, Viewer]:
+    """The agent behind the request, who must be an admin (settings pages and API)."""
+    agent, viewer = await require_agent(request)
+    if viewer.role != Role.ADMIN:
+        raise ApiError(403, "forbidden", "only admins change settings")
+    return agent, viewer
 
 
 async def login(request: Request) -> Response:

@@ -46,6 +46,8 @@ async def _inbox_by_token(session: AsyncSession, token: str) -> Inbox:
     ).scalar_one_or_none()
     if inbox is None or inbox.channel != Channel.WEBSITE.value:
         raise ApiError(404, "unknown_website", "no website inbox has this website_token")
+    if inbox.disabled_at is not None:
+        raise ApiError(404, "inbox_disabled", "this chat is switched off")
     return inbox
 
 

@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-import shutil
-import tempfile
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from email.message import EmailMessage
 from email.utils import formatdate
 from pathlib import Path
@@ -24,6 +22,7 @@ import aiosmtplib
 import pytest
 from conftest import Services, World
 from crocevia_clients import Clients
+from mailservers.accounts import IMAP_PASSWORD as PASSWORD
 from mailservers.dovecot import DOVECOT, Dovecot
 from mailservers.smtp_peer import SmtpPeer
 from redis.asyncio import Redis
@@ -256,30 +255,6 @@ async def test_never_writes_to_a_robot_nor_reads_passwords_from_settings(tmp_pat
 
 
 # --- fixtures: servers and an email inbox ---------------------------------------------------
-
-
-PASSWORD = "imap-" + secrets.token_hex(4)
-
-
-@pytest.fixture
-def dovecot() -> Iterator[Dovecot]:
-    if DOVECOT is None:
-        pytest.skip("dovecot is not installed (Debian: apt-get install dovecot-imapd)")
-    # Not under pytest's tmp: dovecot's unprivileged processes could not reach it (0700).
-    root = Path(tempfile.mkdtemp(prefix="crocevia-dovecot-"))
-    server = Dovecot(root, {"support@shop.test": PASSWORD})
-    try:
-        yield server.start()
-    finally:
-        server.stop()
-        shutil.rmtree(root, ignore_errors=True)
-
-
-@pytest.fixture
-def smtp_peer(tmp_path: Path) -> Iterator[SmtpPeer]:
-    peer = SmtpPeer("relay-user", "relay-" + secrets.token_hex(4), tmp_path).start()
-    yield peer
-    peer.stop()
 
 
 async def make_email_inbox(
