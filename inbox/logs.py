@@ -5,6 +5,7 @@ log.info("message_ingested", extra={"inbox": 3, "conversation": 57})
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import sys
@@ -42,8 +43,21 @@ class KeyValueFormatter(logging.Formatter):
         return line
 
 
+class CancelledResetIsExpected(logging.Filter):
+    """SQLAlchemy's pool logs at ERROR when it cannot roll back a connection whose task
+    was cancelled: at shutdown (SIGTERM, Ctrl-C) that is expected and harmless (the
+    connection is thrown away), so it is logged as a warning, not an error."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if record.name.startswith("sqlalchemy.pool") and isinstance(exc, asyncio.CancelledError):
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
 def configure(level: str = "INFO") -> None:
     handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(CancelledResetIsExpected())
     handler.setFormatter(KeyValueFormatter() if sys.stderr.isatty() else JsonFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]

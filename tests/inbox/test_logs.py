@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import asyncio
 import io
 import json
 import logging
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from inbox.logs import JsonFormatter
+from inbox.logs import CancelledResetIsExpected, JsonFormatter
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("gateway", "connectors", "inbox")
@@ -62,3 +63,22 @@ def test_a_clashing_field_is_what_raises_and_a_renamed_one_is_logged() -> None:
         log.removeHandler(handler)
     doc = json.loads(stream.getvalue())
     assert doc["event"] == "reply_status" and doc["message_id"] == 7 and doc["status"] == "sent"
+
+
+def test_a_cancelled_pool_reset_at_shutdown_is_a_warning_and_other_errors_stay_errors() -> None:
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    handler.addFilter(CancelledResetIsExpected())
+    pool = logging.getLogger("sqlalchemy.pool.impl.AsyncAdaptedQueuePool")
+    pool.addHandler(handler)
+    try:
+        for exc in (asyncio.CancelledError(), OSError("connection reset")):
+            try:
+                raise exc
+            except BaseException:
+                pool.error("Exception during reset or similar", exc_info=True)
+    finally:
+        pool.removeHandler(handler)
+    levels = [json.loads(line)["level"] for line in stream.getvalue().splitlines()]
+    assert levels == ["warning", "error"]
