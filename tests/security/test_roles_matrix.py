@@ -161,6 +161,45 @@ RULES: dict[tuple[str, str], tuple[Build, dict[str, int]]] = {
         _json("/api/contacts/999999999/erase", lambda r: {}),
         {**ADMINS, "admin": 404},
     ),
+    # Settings: admins only.
+    ("GET", "/api/admin/inboxes"): (_get("/api/admin/inboxes"), ADMINS),
+    ("POST", "/api/admin/inboxes"): (
+        _json("/api/admin/inboxes", lambda r: {"name": "Matrice", "channel": "website"}),
+        {**ADMINS, "admin": 201},
+    ),
+    ("PATCH", "/api/admin/inboxes/{id}"): (
+        _json("/api/admin/inboxes/{r.a.inbox_id}", lambda r: {"settings": {"greeting": "Ciao"}}),
+        ADMINS,
+    ),
+    ("POST", "/api/admin/inboxes/{id}/telegram_webhook"): (
+        _json("/api/admin/inboxes/{r.a.inbox_id}/telegram_webhook", lambda r: {}),
+        {**ADMINS, "admin": 404},  # a website inbox has no webhook to set
+    ),
+    ("POST", "/api/admin/inboxes/{id}/email_check"): (
+        _json("/api/admin/inboxes/{r.a.inbox_id}/email_check", lambda r: {}),
+        {**ADMINS, "admin": 404},
+    ),
+    ("GET", "/api/admin/teams"): (_get("/api/admin/teams"), ADMINS),
+    ("POST", "/api/admin/teams"): (
+        _json("/api/admin/teams", lambda r: {"name": f"matrice {uuid.uuid4().hex[:8]}"}),
+        {**ADMINS, "admin": 201},
+    ),
+    ("PATCH", "/api/admin/teams/{id}"): (
+        _json("/api/admin/teams/{r.a.team_id}", lambda r: {"routing_policy": "manual"}),
+        ADMINS,
+    ),
+    ("GET", "/api/admin/agents"): (_get("/api/admin/agents"), ADMINS),
+    ("POST", "/api/admin/agents"): (
+        _json(
+            "/api/admin/agents",
+            lambda r: {"email": f"m-{uuid.uuid4().hex[:8]}@example.test", "name": "M"},
+        ),
+        {**ADMINS, "admin": 201},
+    ),  # fmt: skip
+    ("PATCH", "/api/admin/agents/{id}"): (
+        _json("/api/admin/agents/{r.a.agents[anna][0]}", lambda r: {"capacity": 5}),
+        ADMINS,
+    ),
     # Signals and segments: marketing, leads and admins; agents never.
     ("GET", "/api/segments"): (_get("/api/segments"), SIGNALS),
     ("POST", "/api/segments"): (
