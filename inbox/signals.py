@@ -30,6 +30,7 @@ from inbox import sentiment_rollups as rollups
 from inbox.model import Contact, Conversation, CsatResponse, Direction, Message
 from inbox.reports import percentile
 from inbox.serialize import iso
+from inbox.spreadsheet_csv import BOM, SheetStyle, safe_text
 
 CHUNK = 2000
 FORMATS = ("csv", "ndjson")
@@ -39,6 +40,19 @@ CSV_COLUMNS = (
     "sentiment_avg_30d", "sentiment_avg_90d", "negative_streak", "first_response_median_s",
     "csat_avg", "csat_count", "labels", "attributes",
 )  # fmt: skip
+COLUMN_NAMES: dict[str, dict[str, str]] = {
+    "contact_id": {"it": "ID contatto"}, "name": {"it": "Nome"}, "email": {"it": "Email"},
+    "lifecycle_stage": {"it": "Fase"}, "channels": {"it": "Canali"},
+    "first_interaction": {"it": "Primo contatto"}, "last_interaction": {"it": "Ultimo contatto"},
+    "messages_in": {"it": "Messaggi ricevuti"}, "messages_out": {"it": "Messaggi inviati"},
+    "sentiment_current": {"it": "Sentiment attuale"}, "sentiment_trend": {"it": "Tendenza sentiment"},
+    "sentiment_avg_30d": {"it": "Sentiment medio 30 gg"},
+    "sentiment_avg_90d": {"it": "Sentiment medio 90 gg"},
+    "negative_streak": {"it": "Messaggi negativi di fila"},
+    "first_response_median_s": {"it": "Prima risposta mediana (s)"},
+    "csat_avg": {"it": "CSAT medio"}, "csat_count": {"it": "Valutazioni CSAT"},
+    "labels": {"it": "Etichette"}, "attributes": {"it": "Attributi"},
+}  # fmt: skip
 
 
 @dataclass(slots=True)
@@ -325,9 +339,7 @@ async def _streaks(session: AsyncSession, contact_ids: list[int]) -> dict[int, i
 
 def _cell(value: Any) -> Any:
     """A CSV cell; text that a spreadsheet would run as a formula is quoted with a '."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
+    return safe_text(value) if isinstance(value, str) else value
 
 
 def csv_row(s: ContactSignals) -> list[Any]:
@@ -336,6 +348,15 @@ def csv_row(s: ContactSignals) -> list[Any]:
     d["labels"] = ";".join(s.labels)
     d["attributes"] = json.dumps(s.attributes, ensure_ascii=False, sort_keys=True)
     return [_cell("" if d[c] is None else d[c]) for c in CSV_COLUMNS]
+
+
+def sheet_row(s: ContactSignals, style: SheetStyle) -> list[Any]:
+    """A row for a spreadsheet in the reader's language (inbox/spreadsheet_csv.py)."""
+    raw = {c: getattr(s, c) for c in CSV_COLUMNS}
+    raw["channels"] = ", ".join(s.channels)
+    raw["labels"] = ", ".join(s.labels)
+    raw["attributes"] = json.dumps(s.attributes, ensure_ascii=False, sort_keys=True)
+    return [raw[c] for c in CSV_COLUMNS]
 
 
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
@@ -348,22 +369,30 @@ def ndjson_line(s: ContactSignals) -> str:
 async def export(
     session: AsyncSession, fmt: str, now: datetime, predicate: Predicate | None = None,
     on_chunk: Callable[[int, int], None] | None = None, teams: frozenset[int] | None = None,
+    style: SheetStyle | None = None,
 ) -> AsyncIterator[str]:  # fmt: skip
     """The export as text pieces (a header, then one piece per chunk of contacts).
 
-    `on_chunk(scanned, written)` is told after each chunk (for progress bars)."""
+    `on_chunk(scanned, written)` is told after each chunk (for progress bars). With a
+    `style`, CSV is for a spreadsheet in the reader's language (inbox/spreadsheet_csv.py)."""
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {', '.join(FORMATS)}, got {fmt!r}")
     if fmt == "csv":
-        yield _csv_text([list(CSV_COLUMNS)])
+        yield (
+            BOM + style.rows([style.header(CSV_COLUMNS, COLUMN_NAMES)])
+            if style is not None
+            else _csv_text([list(CSV_COLUMNS)])
+        )
     async for chunk in stream(session, now, teams=teams):
         chosen = [s for s in chunk if predicate is None or predicate(s)]
-        if chosen:
-            yield (
-                _csv_text([csv_row(s) for s in chosen])
-                if fmt == "csv"
-                else "".join(ndjson_line(s) for s in chosen)
-            )
+        if not chosen:
+            pass
+        elif fmt == "ndjson":
+            yield "".join(ndjson_line(s) for s in chosen)
+        elif style is not None:
+            yield style.rows(sheet_row(s, style) for s in chosen)
+        else:
+            yield _csv_text([csv_row(s) for s in chosen])
         if on_chunk is not None:
             on_chunk(len(chunk), len(chosen))
 

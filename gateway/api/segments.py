@@ -20,6 +20,7 @@ from gateway.api.reports import _period
 from gateway.runtime import runtime
 from inbox import audit, marketing, segments, signals
 from inbox.model import Agent, Role, Segment, utcnow
+from inbox.spreadsheet_csv import SheetStyle
 
 SIGNAL_ROLES = (Role.MARKETING, Role.LEAD, Role.ADMIN)
 MEDIA = {"csv": "text/csv; charset=utf-8", "ndjson": "application/x-ndjson"}
@@ -122,6 +123,7 @@ async def export(request: Request) -> Response:
         raise ApiError(400, "invalid_field", "format must be csv or ndjson")
     name = request.query_params.get("segment")
     now = utcnow()
+    style = SheetStyle.of(agent.language, agent.timezone)  # CSV for the reader's spreadsheet
     sessions = runtime(request).sessions
     async with sessions() as session, session.begin():
         rules: dict[str, Any] | None = None
@@ -137,7 +139,9 @@ async def export(request: Request) -> Response:
     async def body() -> AsyncIterator[str]:
         predicate = None if rules is None else segments.compile_rules(rules, now)
         async with sessions() as session:
-            async for piece in signals.export(session, fmt, now, predicate, teams=teams):
+            async for piece in signals.export(
+                session, fmt, now, predicate, teams=teams, style=style
+            ):
                 yield piece
 
     stamp = now.strftime("%Y%m%d-%H%M%S")

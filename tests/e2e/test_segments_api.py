@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import secrets
 import subprocess
 import sys
@@ -154,13 +155,19 @@ async def test_exports_stream_and_are_audited(
             assert "attachment" in resp.headers["content-disposition"]
             assert "content-length" not in resp.headers  # streamed
             text = "".join(resp.iter_text())
-        rows = list(csv.DictReader(io.StringIO(text)))
-        assert sorted(int(x["contact_id"]) for x in rows) == sorted(floor.contacts.values())
+        # For the lead's Excel in Italian: BOM, ";", decimal commas, Italian column names.
+        assert text.startswith("\ufeff")
+        rows = list(csv.DictReader(io.StringIO(text.removeprefix("\ufeff")), delimiter=";"))
+        assert sorted(int(x["ID contatto"]) for x in rows) == sorted(floor.contacts.values())
+        unhappy = next(x for x in rows if int(x["ID contatto"]) == floor.contacts["unhappy"])
+        assert unhappy["Canali"] == "telegram" and unhappy["Messaggi negativi di fila"] == "2"
+        assert unhappy["Etichette"] == "promo" and unhappy["Sentiment medio 30 gg"] == "-0,65"
+        assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", unhappy["Ultimo contatto"])
+        assert lead.patch("/api/me", json={"language": "en"}).status_code == 200
+        english = lead.get("/api/signals/export", params={"format": "csv", "segment": name}).text
+        rows = list(csv.DictReader(io.StringIO(english.removeprefix("\ufeff"))))
         unhappy = next(x for x in rows if int(x["contact_id"]) == floor.contacts["unhappy"])
-        assert unhappy["channels"] == "telegram" and unhappy["negative_streak"] == "2"
-        assert unhappy["labels"] == "promo" and float(
-            unhappy["sentiment_avg_30d"]
-        ) == pytest.approx(-0.65)
+        assert unhappy["negative_streak"] == "2" and unhappy["sentiment_avg_30d"] == "-0.65"
 
         r = lead.get("/api/signals/export", params={"format": "ndjson"})
         lines = [json.loads(x) for x in r.text.splitlines()]
