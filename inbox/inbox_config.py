@@ -90,6 +90,11 @@ def _per_language(key: str, value: Any) -> dict[str, str]:
     return {lang: text for lang, text in out.items() if text}
 
 
+def _greeting(key: str, value: Any) -> str | dict[str, str]:
+    """One text, or texts keyed by language (the widget shows the visitor's)."""
+    return _per_language(key, value) if isinstance(value, dict) else _text(300)(key, value)
+
+
 def _sla(key: str, value: Any) -> dict[str, dict[str, int]]:
     if not isinstance(value, dict) or not set(value) <= set(PRIORITIES):
         raise InvalidConfig(f"{key}: an object keyed by priority ({', '.join(PRIORITIES)})")
@@ -165,12 +170,14 @@ COMMON: dict[str, Check] = {
     "csat": _flag,
     "csat_question": _per_language,
     "sla": _sla,
+    "pending_resolve_after_hours": _int(1, 24 * 365),
+    "retention_days": _int(1, 3650),
 }
 CHANNEL_KEYS: dict[str, dict[str, Check]] = {
     Channel.WEBSITE: {
-        "greeting": _text(300), "locale": _choice(*LANGUAGES), "prechat": _prechat,
-        "allowed_origins": _origins, "identity_required": _flag,
-        "identity_max_age_s": _int(60, 366 * 86400),
+        "greeting": _greeting, "locale": _choice(*LANGUAGES), "prechat": _prechat,
+        "allowed_origins": _origins, "identity_max_age_s": _int(60, 366 * 86400),
+        "privacy_url": _url, "email_fallback_inbox_id": _int(1, 2**31 - 1),
     },
     Channel.TELEGRAM: {
         "public_url": _url, "poll_timeout": _int(1, 50), "api_base_url": _api_base_url,

@@ -37,7 +37,8 @@ from inbox.serialize import iso, message_dict
 from inbox.types import Channel
 
 EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{1,63}$")
-DEFAULT_PRECHAT = {"name": "optional", "email": "optional"}
+# Each pre-chat field is "off", "optional" or "required"; an inbox turns them on.
+DEFAULT_PRECHAT = {"name": "off", "email": "off"}
 
 
 async def _inbox_by_token(session: AsyncSession, token: str) -> Inbox:
@@ -126,6 +127,7 @@ async def create_session(request: Request) -> Response:
                 "prechat": {**DEFAULT_PRECHAT, **settings.get("prechat", {})},
                 "next_open_at": iso(schedule.next_open(now)),
                 "locale": settings.get("locale"),
+                "privacy_url": settings.get("privacy_url"),
             },
         }
     return JSONResponse(body)

@@ -1,10 +1,12 @@
 // Canned replies: typed with "/" in the reply box, filled with the conversation's variables.
 // {{contact.name}}, {{contact.email}}, {{contact.first_name}}, {{agent.name}}, {{conversation.id}}.
 
+// A variable with no value goes with the space before it: "Buonasera {{contact.name}}, …"
+// for a customer without a name reads "Buonasera, …", never "Buonasera , …".
 export function fill(text, vars) {
-  return text.replace(/\{\{\s*([a-z_]+)\.([a-z_]+)\s*\}\}/g, (whole, obj, key) => {
+  return text.replace(/( ?)\{\{\s*([a-z_]+)\.([a-z_]+)\s*\}\}/g, (whole, space, obj, key) => {
     const value = vars[obj]?.[key];
-    return value == null || value === "" ? "" : String(value);
+    return value == null || value === "" ? "" : space + String(value);
   });
 }
 

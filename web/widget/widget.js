@@ -13,11 +13,15 @@
     it: { title: "Scrivici", placeholder: "Scrivi un messaggio…", send: "Invia", open: "Apri la chat",
       close: "Chiudi la chat", sending: "invio…", sent: "inviato", offline: "Siamo offline: lascia la tua email e ti rispondiamo appena possibile.",
       email: "La tua email", name: "Il tuo nome", start: "Inizia", typing: "sta scrivendo…", reconnecting: "Riconnessione…",
-      attach: "Allega un'immagine o un PDF", tooBig: "Il file supera i 10 MB", rated: "Grazie per la valutazione!", stars: " su 5" },
+      attach: "Allega un'immagine o un PDF", tooBig: "Il file supera i 10 MB", rated: "Grazie per la valutazione!", stars: " su 5",
+      online: "Online: rispondiamo in chat", intro: "Prima di iniziare, ci dici chi sei?", closedNow: "Siamo offline", reopens: "riapriamo %s", optional: " (facoltativo)",
+      consent: "Scrivendoci accetti il trattamento dei dati descritto nell'", privacy: "informativa privacy" },
     en: { title: "Chat with us", placeholder: "Write a message…", send: "Send", open: "Open chat",
       close: "Close chat", sending: "sending…", sent: "sent", offline: "We're offline: leave your email and we'll answer as soon as we can.",
       email: "Your email", name: "Your name", start: "Start", typing: "is typing…", reconnecting: "Reconnecting…",
-      attach: "Attach an image or a PDF", tooBig: "The file is over 10 MB", rated: "Thanks for your rating!", stars: " out of 5" }
+      attach: "Attach an image or a PDF", tooBig: "The file is over 10 MB", rated: "Thanks for your rating!", stars: " out of 5",
+      online: "Online: we answer in the chat", intro: "Before we start, tell us who you are.", closedNow: "We're offline", reopens: "back %s", optional: " (optional)",
+      consent: "By writing to us you accept how we handle your data, as our ", privacy: "privacy policy" }
   };
   var lang = (script.getAttribute("data-locale") || navigator.language || "en").slice(0, 2);
   var t = T[lang] || T.en;
@@ -52,6 +56,7 @@
     ".attach{display:grid;place-items:center;width:40px;border:1px solid #cfd3d8;border-radius:10px;color:#555;cursor:pointer;position:relative}.attach:focus-within{outline:2px solid #0b6e4f}.attach input{position:absolute;inset:0;opacity:0;cursor:pointer;width:100%}",
     ".rate{display:flex;gap:6px;margin-top:8px}.rate button{width:34px;height:34px;border-radius:50%;border:1px solid #0b6e4f;background:#fff;color:#0b6e4f;cursor:pointer;font-size:14px}.rate button:hover{background:#0b6e4f;color:#fff}",
     "a.file{display:block;color:inherit;margin-top:4px}a.file img{max-width:200px;max-height:180px;border-radius:8px;display:block}",
+    ".pre button{min-height:44px}.consent{font-size:12px!important;color:#555!important}.consent a{color:#0b6e4f}",
     ".pre{padding:16px;display:flex;flex-direction:column;gap:10px}.pre p{margin:0;font-size:14px;color:#333}.pre input{border:1px solid #cfd3d8;border-radius:8px;padding:9px;font-size:14px}",
     "@media (max-width:480px){.panel{right:0;bottom:0;width:100vw;height:100vh;max-height:100vh;border-radius:0}}"
   ].join("");
@@ -82,9 +87,15 @@
 
   function setOpen(v) {
     isOpen = v; panel.classList.toggle("open", v); launcher.setAttribute("aria-expanded", String(v));
-    if (v) { unread = 0; renderBadge(); (pre.hidden ? box : pre.querySelector("input") || box).focus(); } else { launcher.focus(); }
+    if (v) { unread = 0; renderBadge(); markRead(); list.scrollTop = list.scrollHeight; (pre.hidden ? box : pre.querySelector("input") || box).focus(); } else { launcher.focus(); }
   }
   function renderBadge() { badge.hidden = unread === 0; badge.textContent = String(unread); }
+  // The newest message the visitor has had in front of them: after a reload, only replies
+  // after it count as unread.
+  function markRead() {
+    var ids = Array.prototype.map.call(list.children, function (n) { return +n.getAttribute("data-id") || 0; });
+    state.readUpTo = Math.max(state.readUpTo || 0, Math.max.apply(null, ids.concat([0]))); save();
+  }
   launcher.addEventListener("click", function () { setOpen(!isOpen); });
   x.addEventListener("click", function () { setOpen(false); });
   panel.addEventListener("keydown", function (e) { if (e.key === "Escape") setOpen(false); });
@@ -115,7 +126,8 @@
     var meta = m.id ? time(m.created_at) + (m.direction === "in" ? " · " + t.sent : "") : t.sending;
     node.appendChild(el("div", "meta", meta));
     list.scrollTop = list.scrollHeight;
-    if (fresh && m.direction === "out" && !isOpen) { unread++; renderBadge(); }
+    if (fresh && m.direction === "out" && !isOpen && +m.id > (state.readUpTo || 0)) { unread++; renderBadge(); }
+    if (isOpen) markRead();
     if (fresh && m.direction === "out") emit("message", m);
   }
 
@@ -143,10 +155,25 @@
     return api("/api/widget/sessions", Object.assign({ website_token: TOKEN, visitor_token: state.visitorToken || null }, fields || {}))
       .then(function (s) {
         state.visitorToken = s.visitor_token; inbox = s.inbox || {}; save();
-        if (inbox.greeting) sub.textContent = inbox.greeting;
+        sub.textContent = availability();
         return api("/api/widget/messages");
       })
       .then(function (h) { h.messages.forEach(upsert); h.messages.forEach(function (m) { seen[m.id] = 1; }); if (!lastId) lastId = h.last_event_id; connect(); });
+  }
+
+  // One line under the title: the greeting (in the visitor's language) when someone is
+  // there, "offline, back on …" when not; never both.
+  function availability() {
+    var g = inbox.greeting;
+    var greeting = g && typeof g === "object" ? g[lang] || g.it || g.en || "" : g || "";
+    if (inbox.online !== false) return greeting || t.online;
+    var back = "";
+    if (inbox.next_open_at) {
+      try {
+        back = new Date(inbox.next_open_at).toLocaleString(lang, { weekday: "long", hour: "2-digit", minute: "2-digit" });
+      } catch (e) { back = ""; }
+    }
+    return back ? t.closedNow + " · " + t.reopens.replace("%s", back) : t.closedNow;
   }
 
   // One socket at a time; a silent one (no frame for 25 s, or the browser going offline) is
@@ -220,17 +247,28 @@
 
   function prechat() {
     var p = inbox.prechat || {}, offline = inbox.online === false;
-    var wants = ["name", "email"].filter(function (f) { return p[f] === "required" || (offline && f === "email"); });
+    var need = function (f) { return p[f] === "required" || (offline && f === "email"); };
+    var wants = ["name", "email"].filter(function (f) { return need(f) || p[f] === "optional"; });
     if (state.prechatDone || !wants.length) { pre.hidden = true; compose.hidden = false; return; }
     compose.hidden = true; pre.textContent = "";
-    pre.appendChild(el("p", null, offline ? t.offline : t.title));
+    pre.appendChild(el("p", null, offline ? t.offline : t.intro));
     var inputs = {};
-    wants.forEach(function (f) { var i = el("input"); i.name = f; i.required = true; i.type = f === "email" ? "email" : "text"; i.placeholder = t[f]; i.setAttribute("aria-label", t[f]); inputs[f] = i; pre.appendChild(i); });
+    wants.forEach(function (f) {
+      var i = el("input"); i.name = f; i.required = need(f); i.type = f === "email" ? "email" : "text";
+      i.autocomplete = f === "email" ? "email" : "name";
+      i.placeholder = t[f] + (need(f) ? "" : t.optional); i.setAttribute("aria-label", i.placeholder); inputs[f] = i; pre.appendChild(i);
+    });
+    if (inbox.privacy_url && /^https?:\/\//.test(inbox.privacy_url)) {
+      var consent = el("p", "consent", t.consent), link = el("a", null, t.privacy);
+      link.href = inbox.privacy_url; link.target = "_blank"; link.rel = "noopener";
+      consent.appendChild(link); consent.appendChild(document.createTextNode(".")); pre.appendChild(consent);
+    }
     var go = el("button", "send", t.start); go.type = "submit"; pre.appendChild(go);
     pre.onsubmit = function (e) {
       e.preventDefault();
-      var body = {}; Object.keys(inputs).forEach(function (k) { body[k] = inputs[k].value; });
-      api("/api/widget/contact", body).then(function () { state.prechatDone = true; save(); pre.hidden = true; compose.hidden = false; box.focus(); })
+      var body = {}; Object.keys(inputs).forEach(function (k) { if (inputs[k].value.trim()) body[k] = inputs[k].value.trim(); });
+      var done = function () { state.prechatDone = true; save(); pre.hidden = true; compose.hidden = false; box.focus(); };
+      (Object.keys(body).length ? api("/api/widget/contact", body) : Promise.resolve()).then(done)
         .catch(function (err) { console.error("Crocevia: " + err.message); });
     };
   }
