@@ -97,9 +97,12 @@ async def list_for(session: AsyncSession, viewer: Viewer, f: Filters) -> list[di
 async def _last_messages(session: AsyncSession, ids: list[int]) -> dict[int, dict[str, Any]]:
     if not ids:
         return {}
+    # The list shows what a person wrote: Crocevia's own automatic messages (the
+    # out-of-hours reply, the CSAT question: outbound without an agent) are skipped.
+    automatic = and_(Message.direction == "out", Message.author_agent_id.is_(None))
     newest = (
         select(func.max(Message.id))
-        .where(Message.conversation_id.in_(ids))
+        .where(Message.conversation_id.in_(ids), ~automatic)
         .group_by(Message.conversation_id)
     )
     msgs = (await session.execute(select(Message).where(Message.id.in_(newest)))).scalars()

@@ -124,6 +124,14 @@ function sortedItems() {
     .sort((a, b) => (b.last_message_at || b.created_at || "").localeCompare(a.last_message_at || a.created_at || ""));
 }
 
+
+// What the list shows of a message: its text, or what it carries ("📷 immagine").
+function previewOf(m) {
+  const files = m.attachments || [];
+  const text = m.text || (files.length ? files.map((a) => (/^image\//.test(a.content_type || "") ? `📷 ${t("image")}` : `📎 ${a.name || t("file")}`)).join(" ") : "");
+  return m.direction === "note" ? `${t("private_note")}: ${text}` : text;
+}
+
 function renderList() {
   const ul = $("list");
   const items = sortedItems();
@@ -134,7 +142,7 @@ function renderList() {
     name.append(badge(c.channel), ` ${c.contact?.name || c.contact?.email || `#${c.id}`}`);
     const when = el("span", "when", time(c.last_message_at));
     li.append(name, when);
-    const preview = c.last_message ? (c.last_message.direction === "note" ? `${t("private_note")}: ${c.last_message.text}` : c.last_message.text) : (c.subject || "");
+    const preview = c.last_message ? previewOf(c.last_message) : (c.subject || "");
     li.append(el("span", "preview", preview));
     const tags = el("span", "tags");
     if (c.priority === "urgent" || c.priority === "high") tags.append(el("span", `prio ${c.priority}`, t(c.priority)));
@@ -420,7 +428,7 @@ function applyEvent(f) {
   if (c) {
     const merged = mergeConversation(c);
     if (m) {
-      merged.last_message = m;
+      if (!(m.direction === "out" && !m.author)) merged.last_message = m; // not an automatic message
       const incoming = f.event === "message.created" && m.direction === "in";
       if (incoming && (c.id !== state.current || document.hidden)) merged.unread_count++;
       if (incoming) alertAgent(merged, m, state.opened.delete(c.id));
