@@ -625,14 +625,15 @@ $("settings").addEventListener("close", async () => {
 
 document.addEventListener("keydown", (e) => {
   if ($("app").hidden) return;
-  if (e.altKey && (e.key === "j" || e.key === "k")) {
+  // Alt shortcuts read the physical key (e.code): on macOS Option+J types "∆", not "j".
+  if (e.altKey && (e.code === "KeyJ" || e.code === "KeyK")) {
     e.preventDefault();
     const items = sortedItems(); if (!items.length) return;
     const at = items.findIndex((c) => c.id === state.current);
-    const next = items[Math.min(Math.max(at + (e.key === "j" ? 1 : -1), 0), items.length - 1)];
+    const next = items[Math.min(Math.max(at + (e.code === "KeyJ" ? 1 : -1), 0), items.length - 1)];
     if (next) openConversation(next.id);
-  } else if (e.altKey && e.key === "r" && state.current) { e.preventDefault(); patch({ status: "resolved" }); }
-  else if (e.altKey && e.key === "n" && state.current) {
+  } else if (e.altKey && e.code === "KeyR" && state.current) { e.preventDefault(); patch({ status: "resolved" }); }
+  else if (e.altKey && e.code === "KeyN" && state.current) {
     e.preventDefault(); $("private").checked = !$("private").checked;
     if (!$("private").checked) document.querySelector("input[name=mode][value=reply]").checked = true;
     setMode(); $("text").focus();
