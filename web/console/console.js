@@ -186,7 +186,11 @@ function renderHeader(c) {
   if (c.public) { const pub = el("span", "badge public", t("public")); pub.title = t("public_hint"); $("chat-channel").append(" ", pub); }
   $("reply").classList.toggle("public", Boolean(c.public));
   setMode();
-  const agents = [...state.agents.values()];
+  // Whom it can go to: people who take conversations (not marketing), of the
+  // conversation's team when it has one, and online or busy; the current assignee stays.
+  const canTake = (a) => a.id === c.assignee_id || (a.role !== "marketing" && a.presence !== "offline"
+    && (c.team_id == null || a.role === "admin" || (a.team_ids || []).includes(c.team_id)));
+  const agents = [...state.agents.values()].filter(canTake);
   $("assignee").replaceChildren(option("", t("nobody"), c.assignee_id == null),
     ...agents.map((a) => option(String(a.id), `${a.name} · ${t(a.presence)}`, a.id === c.assignee_id)));
   $("team").replaceChildren(option("", t("no_team"), c.team_id == null),
