@@ -174,6 +174,7 @@ async function openConversation(id) {
   renderHeader(c);
   renderList();
   $("reply").hidden = false; $("actions").hidden = false; $("labels").hidden = false; $("customer").hidden = false;
+  $("app").classList.add("in-chat"); $("customer-btn").hidden = false;
   api(`/api/conversations/${id}/read`, { method: "POST" }).catch(() => {});
   loadCustomer(c.contact.id);
   $("text").focus();
@@ -627,8 +628,18 @@ $("settings").addEventListener("close", async () => {
   if (state.current) openConversation(state.current);
 });
 
+function showCustomer(open) {
+  $("app").classList.toggle("show-customer", open);
+  $("customer-btn").setAttribute("aria-expanded", String(open));
+  if (open) $("customer-close").focus();
+}
+$("customer-btn").addEventListener("click", () => showCustomer(!$("app").classList.contains("show-customer")));
+$("customer-close").addEventListener("click", () => { showCustomer(false); $("customer-btn").focus(); });
+$("back").addEventListener("click", () => { $("app").classList.remove("in-chat", "show-customer"); });
+
 document.addEventListener("keydown", (e) => {
   if ($("app").hidden) return;
+  if (e.key === "Escape" && $("app").classList.contains("show-customer")) { showCustomer(false); return; }
   // Alt shortcuts read the physical key (e.code): on macOS Option+J types "∆", not "j".
   if (e.altKey && (e.code === "KeyJ" || e.code === "KeyK")) {
     e.preventDefault();
