@@ -23,7 +23,19 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Float, Integer, and_, case, cast, func, select, true
+from sqlalchemy import (
+    ColumnElement,
+    Float,
+    Integer,
+    and_,
+    case,
+    cast,
+    exists,
+    func,
+    or_,
+    select,
+    true,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from inbox import sentiment_rollups as rollups
@@ -97,9 +109,21 @@ class ContactSignals:
 Predicate = Callable[[ContactSignals], bool]
 
 
+# Not customers to segment: an empty contact (a page view made a visitor who never wrote
+# nor said who they are), a duplicate merged into another contact, an erased contact.
+_not_empty = or_(
+    exists().where(Conversation.contact_id == Contact.id),
+    Contact.name.is_not(None), Contact.email.is_not(None), Contact.phone.is_not(None),
+)  # fmt: skip
+
+
 async def count_contacts(session: AsyncSession) -> int:
     """How many contacts the stream will go through (for progress bars)."""
-    q = select(func.count()).select_from(Contact).where(Contact.merged_into_id.is_(None))
+    q = (
+        select(func.count())
+        .select_from(Contact)
+        .where(Contact.merged_into_id.is_(None), Contact.erased_at.is_(None), _not_empty)
+    )
     return int(await session.scalar(q) or 0)
 
 
@@ -128,6 +152,7 @@ async def stream(
                 select(Contact.id, Contact.name, Contact.email, Contact.lifecycle_stage,
                        Contact.attributes)
                 .where(Contact.id > after_id, Contact.merged_into_id.is_(None))
+                .where(Contact.erased_at.is_(None), _not_empty)
                 .where(of_teams(teams))
                 .order_by(Contact.id)
                 .limit(chunk)

@@ -448,3 +448,20 @@ def test_rules_are_bounded_in_size_not_only_in_conditions() -> None:
     now = datetime.now(UTC)
     assert segments.compile_rules({"all": []}, now)(None) is True  # type: ignore[arg-type]
     assert segments.compile_rules({"any": []}, now)(None) is False  # type: ignore[arg-type]
+
+
+async def test_empty_and_erased_contacts_are_left_out_of_exports(
+    db: async_sessionmaker[AsyncSession], fixed: Fixed
+) -> None:
+    cohort = {"cohort": fixed.cohort}
+    async with db() as session, session.begin():
+        empty = Contact(attributes=cohort)  # a page view's visitor who never wrote
+        erased = Contact(name="Cancellato", attributes=cohort, erased_at=fixed.now)
+        session.add_all([empty, erased])
+    predicate = segments.compile_rules(
+        {"signal": "attribute", "key": "cohort", "op": "=", "value": fixed.cohort}, fixed.now
+    )
+    async with db() as session:
+        lines = [p async for p in signals.export(session, "ndjson", fixed.now, predicate)]
+    exported = {json.loads(x)["contact_id"] for x in "".join(lines).splitlines()}
+    assert exported == set(fixed.ids.values())
