@@ -85,4 +85,10 @@ def test_the_lead_sees_queues_breaches_and_charts_live(
     anna = page.locator(f"#agents tbody tr[data-id='{world.agents['anna'][0]}']")
     anna.locator("td", has_text="1/").wait_for()
     page.screenshot(path=str(SHOTS / "lead-view.png"), full_page=True)
+    # Channels read as words (not "website"), and a breach opens its conversation.
+    page.locator("#report tbody td", has_text="Website").first.wait_for()
+    assert "website" not in page.locator("#report tbody td").all_inner_texts()
+    page.locator(f"#breaches li[data-conversation='{floor['late']}'] a").click()
+    page.locator("#chat-title", has_text="Cliente 20").wait_for()
+    page.locator("#messages li", has_text="Dov'è il mio ordine?").wait_for()
     assert errors == []

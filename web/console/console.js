@@ -80,9 +80,17 @@ async function boot() {
   fillFilters();
   await loadList();
   connect();
+  openFromLink();
   if (state.agent.presence === "offline") setPresence("online");
   if (window.Notification && Notification.permission === "default") Notification.requestPermission().catch(() => {});
 }
+
+// `/console/#conversation=57` (the team lead's SLA breaches link here) opens that conversation.
+function openFromLink() {
+  const m = /^#conversation=(\d+)$/.exec(location.hash);
+  if (m) openConversation(+m[1]).catch(() => {});
+}
+window.addEventListener("hashchange", () => { if (!$("app").hidden) openFromLink(); });
 
 function fillFilters() {
   const channels = [...new Set(state.inboxes.map((i) => i.channel))];

@@ -64,6 +64,7 @@ function renderLive() {
     tr.append(wait, el("td", null, t(q.policy)));
     return tr;
   }));
+  emptyState($("queues"), t("no_queues"));
   $("agents").tBodies[0].replaceChildren(...live.agents.map((a) => {
     const tr = el("tr"); tr.dataset.id = a.id;
     const who = el("td"); who.append(el("span", `dot ${a.presence}`), a.name);
@@ -73,9 +74,12 @@ function renderLive() {
     tr.append(who, el("td", null, t(a.presence)), load);
     return tr;
   }));
+  emptyState($("agents"), t("no_agents"));
   const items = live.breaches.map((b) => {
-    const li = el("li", state.freshBreaches.has(`${b.conversation_id}:${b.kind}`) ? "fresh" : null,
-      `#${b.conversation_id} · ${t(b.kind)} · ${t(b.priority)} · ${teams.get(b.team_id) || ""} · ${new Date(b.due_at).toLocaleTimeString(language(), { hour: "2-digit", minute: "2-digit" })}`);
+    const li = el("li", state.freshBreaches.has(`${b.conversation_id}:${b.kind}`) ? "fresh" : null);
+    const link = el("a", null, `#${b.conversation_id}`); // opens the conversation in the console
+    link.href = `../console/#conversation=${b.conversation_id}`;
+    li.append(link, ` · ${t(b.kind)} · ${t(b.priority)} · ${teams.get(b.team_id) || ""} · ${new Date(b.due_at).toLocaleTimeString(language(), { hour: "2-digit", minute: "2-digit" })}`);
     li.dataset.conversation = b.conversation_id;
     return li;
   });
@@ -87,6 +91,20 @@ function renderLive() {
   $("k-today").textContent = String(today?.conversations ?? 0);
   $("k-first").textContent = duration(today?.first_response?.median);
   $("k-csat").textContent = today?.csat?.average != null ? String(today.csat.average) : "—";
+}
+
+// A table with no rows says so, across its width.
+function emptyState(table, text) {
+  if (table.tBodies[0].rows.length) return;
+  const td = el("td", "muted", text); td.colSpan = table.tHead ? table.tHead.rows[0].cells.length : 1;
+  const tr = el("tr", "empty"); tr.append(td); table.tBodies[0].append(tr);
+}
+
+// A report group's name as the reader reads it: channels and "(none)" translated.
+function groupName(g) {
+  if (g.name === "(none)" || g.key === "(none)") return t("no_group");
+  if ($("group").value === "channel") return t(`ch_${g.key}`);
+  return g.name;
 }
 
 function tickWaits() { // the longest waits keep growing between refreshes
@@ -101,6 +119,8 @@ function tickWaits() { // the longest waits keep growing between refreshes
 function refreshSoon() {
   clearTimeout(state.refreshTimer);
   state.refreshTimer = setTimeout(loadLive, 300);
+  clearTimeout(state.reportTimer); // the report follows too, so it agrees with the cards
+  state.reportTimer = setTimeout(loadReports, 1500);
 }
 
 function connect() {
@@ -149,8 +169,8 @@ function renderBars(groups) {
   $("bars").replaceChildren(...groups.slice(0, 12).map((g) => {
     const col = el("div", "bar-col");
     const bar = el("div", "b"); bar.style.height = `${Math.round((110 * g.conversations) / max)}px`;
-    bar.title = `${g.name}: ${g.conversations}`;
-    col.append(el("span", "v", String(g.conversations)), bar, el("span", null, g.name));
+    bar.title = `${groupName(g)}: ${g.conversations}`;
+    col.append(el("span", "v", String(g.conversations)), bar, el("span", null, groupName(g)));
     return col;
   }));
 }
@@ -161,13 +181,15 @@ function renderTable(groups) {
   $("report").tHead.replaceChildren(head);
   $("report").tBodies[0].replaceChildren(...groups.map((g) => {
     const tr = el("tr");
-    tr.append(el("td", null, g.name), el("td", "num", String(g.conversations)), el("td", "num", String(g.messages_in)),
+    tr.append(el("td", null, groupName(g)), el("td", "num", String(g.conversations)), el("td", "num", String(g.messages_in)),
       el("td", "num", String(g.messages_out)),
       el("td", "num", `${duration(g.first_response.median)} · ${t("p90")} ${duration(g.first_response.p90)}`),
       el("td", "num", `${duration(g.resolution.median)} · ${t("p90")} ${duration(g.resolution.p90)}`),
       el("td", "num", g.csat.average != null ? `${g.csat.average} (${g.csat.count})` : "—"));
     return tr;
   }));
+  emptyState($("report"), t("no_data"));
+  if (!groups.length) $("bars").replaceChildren(el("p", "muted", t("no_data")));
 }
 
 function renderHeatmap(cells) {
