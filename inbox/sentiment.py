@@ -78,6 +78,7 @@ class _Rules:
     gratitude_for: frozenset[str]  # "grazie *per* ...", "thanks *for* ..."
     question_words: frozenset[str]
     spelling: dict[str, str]
+    irrealis: frozenset[str] = frozenset()  # a wish or a condition follows
     negation_window: int = 3
 
 
@@ -93,7 +94,7 @@ _IT = _Rules(
         "abbastanza": -0.2, "piuttosto": -0.15, "quasi": -0.2, "leggermente": -0.3,
         "po": -0.3, "pochino": -0.3, "poco": -0.3, "relativamente": -0.2, "vagamente": -0.3,
     },
-    contrast=frozenset({"ma", "però", "tuttavia", "eppure", "comunque", "anzi"}),
+    contrast=frozenset({"ma", "però", "tuttavia", "eppure", "comunque", "anzi", "invece"}),
     concession=frozenset({"nonostante", "malgrado", "sebbene", "benché", "seppur", "seppure"}),
     gratitude=frozenset({"grazie", "ringrazio", "ringraziamo", "complimenti"}),
     gratitude_for=frozenset({"per", "di"}),
@@ -108,6 +109,9 @@ _IT = _Rules(
         "cosi": "così", "puo": "può", "qlc": "qualcosa", "qlcs": "qualcosa", "nessun": "nessuno",
         "tnx": "grazie", "thx": "grazie", "citta": "città", "qualita": "qualità",
     },
+    irrealis=frozenset({"vorrei", "vorremmo", "spero", "speriamo", "sperando", "magari", "se",
+                        "sarebbe", "sarebbero", "avrei", "dovrebbe", "dovreste", "potreste",
+                        "basterebbe", "piacerebbe", "auguro"}),
     negation_window=4,
 )  # fmt: skip
 
@@ -127,6 +131,8 @@ def _en_rules() -> _Rules:
         question_words=frozenset({"how", "what", "when", "where", "which", "who", "why", "can",
                                   "could", "do", "does", "did", "is", "are", "will", "would",
                                   "have", "has", "should", "may"}),
+        irrealis=frozenset({"would", "could", "should", "hope", "hoping", "wish", "wishing",
+                            "if", "unless", "expect", "expected", "supposed"}),
         spelling={"u": "you", "ur": "your", "thx": "thanks", "thnx": "thanks", "ty": "thanks",
                   "tks": "thanks", "pls": "please", "plz": "please", "im": "i'm",
                   "recieved": "received", "recieve": "receive", "pakage": "package",
@@ -154,6 +160,39 @@ _ENGLISH_HINTS = frozenset(
 _ITALIAN_ELISION = re.compile(
     r"^(?:l|un|dell|dall|nell|sull|all|coll|quest|quell|c|m|t|s|v|d|n|tutt|bell|sant|mezz)'",
 )
+# Social-text clean-up before scoring: an @handle or a link says nothing of the mood (and
+# "@united" is not the word "united"); a hashtag is read as its word; emoticons become
+# the emoji they stand for; laughter ("ahahah", "hahaha", "LOL") becomes one word.
+_HANDLE_OR_LINK = re.compile(r"@\w+|https?://\S+|\bpic\.twitter\.com/\S+|\bwww\.\S+")
+_EMOTICONS = [
+    (re.compile(r"(?<![\w:])[:;=8][-'^]?[)\]}]+|\(+[-^]?[:;=](?!\w)|\^\^|\^_\^|(?<!\w)c:(?!\w)"), " 🙂 "),
+    (re.compile(r"(?<![\w:])[:;=8][-'^]?[dDpP3]+(?!\w)|(?<!\w)[xX][dD]+(?!\w)|<3+"), " 😄 "),
+    (re.compile(r"(?<![\w:])[:;=8][-'^]?[(\[{cC]+(?!\w)|\)+[-^]?[:;=](?!\w)|:'\(+|[tT]_[tT]"), " 🙁 "),
+    (re.compile(r"(?<![\w:/])[:;=][-'^]?[/\\|]+(?![\w/])|-_-|>:\(+"), " 😒 "),
+]
+_LAUGH = re.compile(r"(?<!\w)(?:a?h[ae]){2,}h?(?!\w)|(?<!\w)(?:lol)+(?!\w)|(?<!\w)(?:a?ha){2,}h?(?!\w)", re.I)
+
+
+# A customer counting how long they waited is complaining: "on hold for 45 minutes",
+# "da tre giorni", "after two weeks". Counted once per message.
+_WAIT = re.compile(
+    r"\b(?:\d+|a|an|one|two|three|four|five|six|several|many|un|una|due|tre|quattro|cinque|"
+    r"sei|dieci|venti|diversi|diverse|parecchi|parecchie)\s*\+?\s*"
+    r"(?:mins?|minutes?|minuti|hrs?|hours?|ore|days?|giorni|weeks?|settimane|mesi|months?)\b",
+    re.IGNORECASE,
+)
+WAIT_VALENCE = -1.2
+WHY_VALENCE = -1.0
+
+
+def _clean(text: str) -> str:
+    text = _HANDLE_OR_LINK.sub(" ", text)
+    text = text.replace("#", " ")
+    for pattern, emoji in _EMOTICONS:
+        text = pattern.sub(emoji, text)
+    return _LAUGH.sub(" haha ", text)
+
+
 _TOKEN = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*['’]?|[,.;:!?]|[^\w\s]", re.UNICODE)
 
 
@@ -326,6 +365,7 @@ def _match_phrase(lex: _Lexicon, words: list[_Token], i: int) -> tuple[int, floa
 def _raw_score(text: str, lang: str) -> float:
     rules = _IT if lang == "it" else _en_rules()
     lex = _lexicon("it" if lang == "it" else "en")
+    text = _clean(text)
     tokens = _tokens(text, rules, lang)
     words = [t for t in tokens if t.kind == "word"]
     caps_mixed = any(t.raw.isalpha() and not t.raw.isupper() for t in words)
@@ -375,6 +415,13 @@ def _raw_score(text: str, lang: str) -> float:
             boost = rules.boosters.get(words[j].norm)
             if boost is not None:
                 value += boost * scale * (1.0 if value > 0 else -1.0)  # a dampener is < 0
+        # A wish or a condition is not praise: "would love consistent policies", "spero
+        # che risolviate", "se almeno funzionasse", "wish it had a battery".
+        if value > 0 and any(
+            words[k].norm in rules.irrealis and words[k].clause == tok.clause
+            for k in range(max(0, start - 6), start)
+        ):
+            value = 0.0
         if contrast_at >= 0:
             value *= 0.5 if start < contrast_at else 1.5 if start > contrast_at else 1.0
         if any(k < start and words[k].clause == tok.clause for k in concession_at):
@@ -394,7 +441,21 @@ def _raw_score(text: str, lang: str) -> float:
     opener_len = sum(w.clause == first_clause for w in words)
     if opener and opener_len <= 3 and sum(v for _, v in opener) > 0 and rest <= -1.2:
         values = [(k, -abs(v) if words[k].clause == first_clause else v) for k, v in values]
+    # ... and the same praise as a closer: "On hold for 45 minutes, great."
+    last_clause = words[-1].clause if words else 0
+    closer = [(k, v) for k, v in values if words[k].clause == last_clause]
+    before = sum(v for k, v in values if words[k].clause != last_clause)
+    closer_len = sum(w.clause == last_clause for w in words)
+    if (last_clause != first_clause and closer and closer_len <= 2
+            and sum(v for _, v in closer) > 0 and before <= -1.0):  # fmt: skip
+        values = [(k, -abs(v) if words[k].clause == last_clause else v) for k, v in values]
 
+    if _WAIT.search(text):
+        values.append((len(words), WAIT_VALENCE))
+    # "Why ...?" put to a company is a complaint ("why no charging station?"); "how"/"when"
+    # questions stay plain questions.
+    if lang == "en" and "?" in text and any(w.norm == "why" for w in words[:6]):
+        values.append((len(words), WHY_VALENCE))
     emoji = [t.raw for t in tokens if t.kind == "emoji"]
     if any(e in SARCASM_EMOJI for e in emoji):
         values = [(k, -0.8 * v if v > 0 else v) for k, v in values]
@@ -413,6 +474,8 @@ def _raw_score(text: str, lang: str) -> float:
 def _is_plain_question(text: str, words: list[_Token], rules: _Rules) -> bool:
     if "??" in text or "?!" in text or "!?" in text:
         return False  # indignation, not a plain question
+    if any(w.norm == "why" for w in words[:6]):
+        return False  # "Why is my refund not here yet?" asks for an account, not information
     stripped = text.rstrip()
     while stripped and not stripped[-1].isalnum() and stripped[-1] not in "?.!":
         stripped = stripped[:-1].rstrip()  # trailing emoji

@@ -131,3 +131,25 @@ def test_the_command_prints_one_json_object_per_line(
         ("en", "positive"),
     ]
     assert all(set(d) == {"language", "label", "score"} for d in lines)
+
+
+@pytest.mark.parametrize(("text", "label"), [
+    # The misreadings seen on public data (issue 14), each now read as a care team would.
+    ("Oggi sto di merda", "negative"),
+    ("Sono tutte stronzate", "negative"),
+    ("Il pacco non è arrivato :(", "negative"),
+    ("Grazie mille c:", "positive"),
+    ("Che carini :3", "positive"),
+    ("ahahahah troppo forte", "positive"),
+    ("Il prodotto è bello, il servizio invece mi ha deluso", "negative"),
+    ("I do not like it", "negative"),
+    ("I wish it had a better battery", "neutral"),
+    ("It would be great to get a callback", "neutral"),
+    ("@united thanks for delaying my flight", "negative"),
+    ("On hold for 45 minutes, great", "negative"),
+    ("Why is my refund not here yet?", "negative"),
+    ("@AmericanAir my United flight was fine", "positive"),
+    ("Aspetto da tre giorni una risposta", "negative"),
+])  # fmt: skip
+def test_social_text_slang_emoticons_wishes_and_complaints(text: str, label: str) -> None:
+    assert analyse(text).label == label, analyse(text)
