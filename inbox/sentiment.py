@@ -165,12 +165,20 @@ _ITALIAN_ELISION = re.compile(
 # the emoji they stand for; laughter ("ahahah", "hahaha", "LOL") becomes one word.
 _HANDLE_OR_LINK = re.compile(r"@\w+|https?://\S+|\bpic\.twitter\.com/\S+|\bwww\.\S+")
 _EMOTICONS = [
-    (re.compile(r"(?<![\w:])[:;=8][-'^]?[)\]}]+|\(+[-^]?[:;=](?!\w)|\^\^|\^_\^|(?<!\w)c:(?!\w)"), " 🙂 "),
+    (
+        re.compile(r"(?<![\w:])[:;=8][-'^]?[)\]}]+|\(+[-^]?[:;=](?!\w)|\^\^|\^_\^|(?<!\w)c:(?!\w)"),
+        " 🙂 ",
+    ),
     (re.compile(r"(?<![\w:])[:;=8][-'^]?[dDpP3]+(?!\w)|(?<!\w)[xX][dD]+(?!\w)|<3+"), " 😄 "),
-    (re.compile(r"(?<![\w:])[:;=8][-'^]?[(\[{cC]+(?!\w)|\)+[-^]?[:;=](?!\w)|:'\(+|[tT]_[tT]"), " 🙁 "),
+    (
+        re.compile(r"(?<![\w:])[:;=8][-'^]?[(\[{cC]+(?!\w)|\)+[-^]?[:;=](?!\w)|:'\(+|[tT]_[tT]"),
+        " 🙁 ",
+    ),
     (re.compile(r"(?<![\w:/])[:;=][-'^]?[/\\|]+(?![\w/])|-_-|>:\(+"), " 😒 "),
 ]
-_LAUGH = re.compile(r"(?<!\w)(?:a?h[ae]){2,}h?(?!\w)|(?<!\w)(?:lol)+(?!\w)|(?<!\w)(?:a?ha){2,}h?(?!\w)", re.I)
+_LAUGH = re.compile(
+    r"(?<!\w)(?:a?h[ae]){2,}h?(?!\w)|(?<!\w)(?:lol)+(?!\w)|(?<!\w)(?:a?ha){2,}h?(?!\w)", re.I
+)
 
 
 # A customer counting how long they waited is complaining: "on hold for 45 minutes",
