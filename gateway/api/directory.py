@@ -19,6 +19,7 @@ from inbox.model import (
     CannedResponse,
     Contact,
     Conversation,
+    CsatResponse,
     Identity,
     Inbox,
     Message,
@@ -162,6 +163,13 @@ async def get_contact(request: Request) -> Response:
                 if not i.external_id.startswith("user:")
             ],
             "conversations": [conversation_dict(c, contact) for c in convs],
+            # The customer's CSAT answers, by conversation: {"57": {"rating": 4, "comment": …}}.
+            "csat": {
+                str(r.conversation_id): {"rating": r.rating, "comment": r.comment,
+                                         "created_at": iso(r.created_at)}
+                for r in (await session.execute(select(CsatResponse).where(
+                    CsatResponse.conversation_id.in_([c.id for c in convs])))).scalars()
+            },
             "recent_sentiment": [
                 {"message_id": m.id, "score": m.sentiment_score, "label": m.sentiment_label,
                  "created_at": iso(m.created_at)}

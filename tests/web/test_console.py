@@ -158,4 +158,6 @@ def test_an_evening_shift_in_the_console(
     console.locator("#list li", has_text="Marta Rossi").wait_for()
     console.keyboard.press("Alt+r")
     console.locator("#list li", has_text="Marta Rossi").wait_for(state="detached")
-    assert errors == []
+    # The browser logs each request it could not send while the test held it offline (a
+    # presence heartbeat, say); any other console error is a bug.
+    assert [e for e in errors if "ERR_INTERNET_DISCONNECTED" not in e] == []

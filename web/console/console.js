@@ -295,8 +295,14 @@ async function loadCustomer(contactId) {
   try { r = await api(`/api/contacts/${contactId}`); } catch { return; }
   state.contact = contactId; loadDuplicates(contactId);
   const c = r.contact;
-  const rows = [["name", c.name], ["email", c.email], ["phone", c.phone], ["stage", c.lifecycle_stage], ["since", time(c.created_at, true)]];
+  const rows = [["name", c.name], ["email", c.email], ["phone", c.phone], ["stage", c.lifecycle_stage ? t(`stage_${c.lifecycle_stage}`) : null], ["since", time(c.created_at, true)]];
+  const rated = r.csat[String(state.current)];
+  if (rated) rows.push(["csat_answer", `${"★".repeat(rated.rating)}${"☆".repeat(5 - rated.rating)} ${rated.rating}/5${rated.comment ? ` — ${rated.comment}` : ""}`]);
   $("contact-details").replaceChildren(...rows.filter(([, v]) => v).flatMap(([k, v]) => [el("dt", null, t(k)), el("dd", null, v)]));
+  const edit = el("button", "link", t("edit_contact")); edit.type = "button"; edit.id = "contact-edit";
+  edit.addEventListener("click", () => editContact(c));
+  if (!c.erased_at) $("contact-details").append(el("dt"), el("dd"));
+  if (!c.erased_at) $("contact-details").lastChild.append(edit);
   $("identities").replaceChildren(...r.identities.map((i) => {
     const who = i.handle || (i.channel === "website" ? t("site_visitor") : i.external_id);
     const li = el("li"); li.append(badge(i.channel), ` ${who}`); return li;
@@ -308,10 +314,37 @@ async function loadCustomer(contactId) {
   }));
   if (!moods.length) $("sentiment").append(el("span", "muted", t("none")));
   $("past").replaceChildren(...r.conversations.map((pc) => {
-    const li = el("li"); const b = el("button", "link", `#${pc.id} · ${CHANNELS[pc.channel] || pc.channel} · ${t(pc.status)} · ${time(pc.created_at, true)}`);
+    const stars = r.csat[String(pc.id)] ? ` · ★ ${r.csat[String(pc.id)].rating}/5` : "";
+    const li = el("li"); const b = el("button", "link", `#${pc.id} · ${CHANNELS[pc.channel] || pc.channel} · ${t(pc.status)} · ${time(pc.created_at, true)}${stars}`);
     b.type = "button"; b.addEventListener("click", () => { state.conversations.set(pc.id, { ...pc, ...(state.conversations.get(pc.id) || {}) }); openConversation(pc.id); });
     li.append(b); return li;
   }));
+}
+
+// The customer's name, email, phone and lifecycle stage, edited in the panel.
+function editContact(c) {
+  const form = el("form", "contact-form"); form.id = "contact-form";
+  const field = (name, value, type = "text") => {
+    const l = el("label"); const i = el("input"); i.name = name; i.type = type; i.value = value || "";
+    l.append(el("span", null, t(name === "lifecycle_stage" ? "stage" : name)), i); return l;
+  };
+  const stage = el("label"); const pick = el("select"); pick.name = "lifecycle_stage";
+  for (const s of ["lead", "prospect", "customer", "churned"]) pick.append(option(s, t(`stage_${s}`), s === c.lifecycle_stage));
+  stage.append(el("span", null, t("stage")), pick);
+  const save = el("button", "primary", t("save")); save.type = "submit";
+  const cancel = el("button", null, t("cancel")); cancel.type = "button";
+  cancel.addEventListener("click", () => loadCustomer(c.id));
+  form.append(field("name", c.name), field("email", c.email, "email"), field("phone", c.phone, "tel"), stage, save, cancel);
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const body = Object.fromEntries(["name", "email", "phone", "lifecycle_stage"].map((k) => [k, form.elements[k].value.trim()]));
+    try {
+      await api(`/api/contacts/${c.id}`, { method: "PATCH", body: JSON.stringify(body) });
+      await loadCustomer(c.id);
+    } catch (err) { flash(err.message); }
+  });
+  $("contact-details").replaceChildren(form);
+  form.elements.name.focus();
 }
 
 // The same customer on other channels (shared email or phone): merge, and undo for a day.
