@@ -206,3 +206,45 @@ def _deliver_mail(dovecot: Dovecot, customer: str, services: Services, inbox_id:
     imap.logout()
     subprocess.run([sys.executable, "-m", "gateway.cli", "email", "fetch", str(inbox_id), "--once"],
                    env=services.env(), check=True, timeout=60, capture_output=True)  # fmt: skip
+
+
+def test_canned_responses_and_closures_are_set_from_the_page(
+    services: Services, admin: tuple[str, str], browser: object
+) -> None:
+    page = browser.new_context(viewport={"width": 1280, "height": 900}, locale="it-IT").new_page()  # type: ignore[attr-defined]
+    page.goto(f"{services.base_url}/settings/")
+    page.fill("input[name=email]", admin[0])
+    page.fill("input[name=password]", admin[1])
+    page.click("button[type=submit]")
+    page.click("#tab-canned")
+    code = f"reso{secrets.token_hex(2)}"
+    page.fill("#canned-form input[name=short_code]", code)
+    page.fill(
+        "#canned-form textarea[name=text]", "Buongiorno {{contact.name}}, il reso è gratuito."
+    )
+    page.click("#canned-form button[type=submit]")
+    row = page.locator("#canned-list tbody tr", has_text=f"/{code}")
+    row.wait_for()
+    shoot(page, "canned-1280")
+
+    page.click("#tab-inboxes")
+    page.click("#new-inbox")
+    page.fill("#inbox-form input[name=name]", "Negozio di Natale")
+    page.fill("#inbox-form textarea[name='hours.closures']", "2026-12-24 2026-12-26\n2027-01-01")
+    page.click("#inbox-form button[type=submit]")
+    page.locator("#inbox-list tbody tr", has_text="Negozio di Natale").wait_for()
+    token = page.evaluate("sessionStorage.getItem('crocevia:token')")
+    with httpx.Client(base_url=services.base_url,
+                      headers={"Authorization": f"Bearer {token}"}) as http:  # fmt: skip
+        made = [
+            i for i in http.get("/api/admin/inboxes").json() if i["name"] == "Negozio di Natale"
+        ]
+        assert made[-1]["settings"]["business_hours"]["closures"] == [
+            {"from": "2026-12-24", "to": "2026-12-26"},
+            {"from": "2027-01-01", "to": "2027-01-01"},
+        ]
+        canned = http.get("/api/canned_responses").json()
+        assert any(c["short_code"] == code for c in canned)
+    page.click("#tab-canned")
+    page.locator("#canned-list tbody tr", has_text=f"/{code}").get_by_role("button").click()
+    page.locator("#canned-list tbody tr", has_text=f"/{code}").wait_for(state="detached")

@@ -173,7 +173,10 @@ function hoursEditor(inbox) {
   const holidays = el("label", "check"); const h = el("input"); h.type = "checkbox"; h.name = "hours.holidays";
   h.checked = hours.holidays === "IT";
   holidays.append(h, el("span", null, t("s_holidays")));
-  box.append(holidays);
+  const closures = el("label", "wide-hours"); const c = el("textarea"); c.name = "hours.closures";
+  c.value = (hours.closures || []).map((x) => `${x.from} ${x.to}`).join("\n");
+  closures.append(el("span", null, t("s_closures")), c);
+  box.append(holidays, closures);
 }
 
 function hoursValue(inbox) {
@@ -189,8 +192,12 @@ function hoursValue(inbox) {
     any = any || schedule[day].length > 0;
   }
   const holidays = form.elements["hours.holidays"].checked ? "IT" : null;
-  if (!any && !holidays) return null;
-  return { ...old, schedule, holidays };
+  const closures = form.elements["hours.closures"].value.split("\n").map((line) => line.trim().split(/\s+/))
+    .filter((parts) => parts[0]).map(([from, to]) => ({ from, to: to || from }));
+  if (!any && !holidays && !closures.length) return null;
+  // No weekly hours but closures or holidays: open around the clock on the other days.
+  if (!any) for (const day of DAYS) schedule[day] = [["00:00", "24:00"]];
+  return { ...old, schedule, holidays, closures };
 }
 
 function channelFields(channel, inbox) {

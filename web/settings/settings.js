@@ -2,6 +2,7 @@
 // The page holds no secret: secrets typed here go to the server, which stores them as files.
 import { makeApi } from "../console/http.js";
 import { setLanguage } from "../console/i18n.js";
+import { showCanned } from "./canned.js";
 import { showInboxes } from "./inboxes.js";
 import { showAgents, showTeams } from "./people.js";
 
@@ -29,7 +30,7 @@ $("login-form").addEventListener("submit", async (e) => {
   } catch (err) { $("login-error").textContent = err.message; }
 });
 
-const TABS = { inboxes: showInboxes, teams: showTeams, agents: showAgents };
+const TABS = { inboxes: showInboxes, teams: showTeams, agents: showAgents, canned: showCanned };
 
 async function openTab(name) {
   for (const key of Object.keys(TABS)) {
