@@ -119,6 +119,7 @@ def api_routes() -> list[BaseRoute]:
         Route("/api/segments", segments.create_segment, methods=["POST"]),
         Route("/api/segments/{id}", segments.get_segment),
         Route("/api/segments/{id}", segments.delete_segment, methods=["DELETE"]),
+        Route("/api/segments/{id}", segments.patch_segment, methods=["PATCH"]),
         Route("/api/segments/{id}/members", segments.segment_members),
         Route("/api/signals/export", segments.export),
         Route("/api/marketing/overview", segments.overview),

@@ -464,6 +464,10 @@ def signal_paths(not_found: S) -> S:
                         **not_found, **forbidden}, params=[ID_PARAM]),
             "delete": _op("Delete a segment", {**_ok({"type": "object"}), **not_found,
                                                **forbidden}, params=[ID_PARAM]),
+            "patch": _op("Rename a segment or change its rules",
+                         {**_ok(segment), **not_found, **forbidden,
+                          "409": {"description": "Name taken", **_json(_ref("Error"))}},
+                         body=_obj({"name": STR, "rules": RULES}), params=[ID_PARAM]),
         },
         "/api/segments/{id}/members": {"get": _op(
             "The segment's contacts with their signals, by ascending contact id",

@@ -72,6 +72,32 @@ async def create_segment(request: Request) -> Response:
     return JSONResponse(body, 201)
 
 
+async def patch_segment(request: Request) -> Response:
+    """Rename a segment or change its rules."""
+    agent, _teams = await _signal_reader(request)
+    data = await json_body(request)
+    async with runtime(request).sessions() as session, session.begin():
+        seg = await _segment(request, session)
+        changed = []
+        try:
+            if "name" in data:
+                name = segments.check_name(field(data, "name", str))
+                other = await segments.by_name(session, name)
+                if other is not None and other.id != seg.id:
+                    raise ApiError(409, "conflict", "a segment with this name exists already")
+                seg.name = name
+                changed.append("name")
+            if "rules" in data:
+                seg.rules = segments.validate(field(data, "rules", dict))
+                changed.append("rules")
+        except segments.InvalidRule as exc:
+            raise ApiError(400, "invalid_field", str(exc)) from None
+        seg.updated_at = utcnow()
+        audit.record(session, agent.id, "segment.updated", "segment", seg.id, changed=changed)
+        body = segments.segment_dict(seg)
+    return JSONResponse(body)
+
+
 async def _segment(request: Request, session: AsyncSession) -> Segment:
     seg = await session.get(Segment, _path_id(request))
     if seg is None:

@@ -135,6 +135,16 @@ def test_segments_crud_counts_and_members(services: Services, floor: Floor) -> N
             assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_field"
         assert m.post("/api/segments", json={"name": "no rules"}).status_code == 400
 
+        # Edited: renamed and narrowed to the unhappy customer; a taken name is refused.
+        r = m.patch(f"/api/segments/{everyone['id']}",
+                    json={"name": f"Tutti gli scontenti {floor.cohort}", "rules": unhappy})  # fmt: skip
+        assert r.status_code == 200 and r.json()["rules"] == unhappy, r.text
+        assert m.get(f"/api/segments/{everyone['id']}").json()["count"] == 1
+        taken = m.patch(f"/api/segments/{everyone['id']}", json={"name": seg["name"]})
+        assert taken.status_code == 409
+        bad = m.patch(f"/api/segments/{everyone['id']}", json={"rules": {"signal": "x"}})
+        assert bad.status_code == 400
+
         assert m.delete(f"/api/segments/{everyone['id']}").status_code == 200
         assert m.get(f"/api/segments/{everyone['id']}").status_code == 404
         assert m.delete(f"/api/segments/{everyone['id']}").status_code == 404

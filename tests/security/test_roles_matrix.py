@@ -211,6 +211,10 @@ RULES: dict[tuple[str, str], tuple[Build, dict[str, int]]] = {
     ),  # fmt: skip
     ("GET", "/api/segments/{id}"): (_get("/api/segments/999999999"), SIGNALS_404),
     ("DELETE", "/api/segments/{id}"): (_get("/api/segments/999999999"), SIGNALS_404),
+    ("PATCH", "/api/segments/{id}"): (
+        _json("/api/segments/999999999", lambda r: {"name": "x"}),
+        SIGNALS_404,
+    ),
     ("GET", "/api/segments/{id}/members"): (_get("/api/segments/999999999/members"), SIGNALS_404),
     ("GET", "/api/signals/export"): (_get("/api/signals/export"), SIGNALS),
     ("GET", "/api/marketing/overview"): (_get("/api/marketing/overview"), SIGNALS),
