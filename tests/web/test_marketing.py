@@ -112,16 +112,39 @@ def test_the_marketer_sees_charts_segments_and_the_funnel(
     assert page.locator("h2", has_text="Sentiment per canale").count() == 1
     assert int(page.locator("#k-in").inner_text().replace(".", "")) >= 18
 
-    # A segment saved from the page appears with its size.
+    # A segment of two conditions saved from the page, values typed as an Italian reads
+    # them ("-0,2", "Cliente"), appears with its size and its members; then it is edited.
     page.fill("#segment-form input[name=name]", f"Scontenti {tag}")
-    page.select_option("#segment-form select[name=signal]", "sentiment_avg_90d")
-    page.select_option("#segment-form select[name=op]", "<")
-    page.fill("#segment-form input[name=value]", "-0.2")
+    first = page.locator("#conditions .cond").nth(0)
+    first.locator("select[name=signal]").select_option("sentiment_avg_90d")
+    first.locator("select[name=op]").select_option("<")
+    first.locator("input[name=value]").fill("-0,2")
+    page.click("#add-condition")
+    second = page.locator("#conditions .cond").nth(1)
+    second.locator("select[name=signal]").select_option("lifecycle_stage")
+    second.locator("select[name=op]").select_option("=")
+    second.locator("select[name=value]").select_option(label="Cliente")
     page.click("#segment-form button[type=submit]")
     page.locator("#segments li.seg-row", has_text=f"Scontenti {tag}").wait_for()
     assert page.locator("#export-segment option", has_text=f"Scontenti {tag}").count() == 1
+    page.locator("#segment-title", has_text=f"Scontenti {tag}").wait_for()
+    page.click("#segment-edit")
+    assert (
+        page.locator("#conditions .cond").nth(0).locator("input[name=value]").input_value()
+        == "-0,2"
+    )
+    page.select_option("#segment-form select[name=match]", "any")
+    page.fill("#segment-form input[name=name]", f"Scontenti o clienti {tag}")
+    page.click("#segment-form button[type=submit]")
+    page.locator("#segments li.seg-row", has_text=f"Scontenti o clienti {tag}").wait_for()
+    page.locator("#segment-members li").first.wait_for()
+    assert page.locator("#segment-members li.muted").count() == 0  # 8 customers at least
 
     page.locator("#app").evaluate("n => n.scrollIntoView()")
     assert SECRET_TEXT not in page.content()
     page.screenshot(path=str(SHOTS / "marketing.png"), full_page=True)
+    page.click("#segment-delete")
+    page.locator("#segments li.seg-row", has_text=f"Scontenti o clienti {tag}").wait_for(
+        state="detached"
+    )
     assert errors == []

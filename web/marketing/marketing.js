@@ -22,7 +22,13 @@ const TEXTS = {
     sentiment_trend: "andamento", lifecycle_stage: "fase", channels: "canali", labels: "etichette",
     first_interaction: "primo contatto", last_interaction: "ultimo contatto",
     older_than_days: "più di N giorni fa", within_days: "negli ultimi N giorni", contains: "contiene", not_contains: "non contiene",
-    is_null: "assente", not_null: "presente", is_empty: "vuoto", not_empty: "non vuoto", in: "tra (a,b)", not_in: "non tra (a,b)",
+    is_null: "assente", not_null: "presente", is_empty: "vuoto", not_empty: "non vuoto", in: "uno tra (a, b)", not_in: "nessuno tra (a, b)",
+    edit: "Modifica", delete: "Elimina", cancel: "Annulla", match: "Contatti che soddisfano", match_all: "tutte le condizioni",
+    match_any: "almeno una condizione", add_condition: "+ condizione", remove: "Togli", edit_segment: "Modifica segmento",
+    members_of: "%s contatti", no_members: "Nessun contatto in questo segmento", nested_rules: "Regole complesse: modificabili solo dall'API",
+    ch_website: "Web", ch_telegram: "Telegram", ch_email: "Email", ch_x: "X", ch_messenger: "Messenger",
+    ch_instagram: "Instagram", ch_whatsapp: "WhatsApp", rising: "in crescita", falling: "in calo", stable: "stabile",
+    bad_number: "Scrivi un numero, come -0,2", deleted: "Segmento eliminato",
   },
   en: {
     email: "Email", password: "Password", login: "Log in", title: "Marketing signals", period: "Period",
@@ -40,7 +46,13 @@ const TEXTS = {
     sentiment_trend: "trend", lifecycle_stage: "stage", channels: "channels", labels: "labels",
     first_interaction: "first contact", last_interaction: "last contact",
     older_than_days: "more than N days ago", within_days: "in the last N days", contains: "contains", not_contains: "does not contain",
-    is_null: "missing", not_null: "present", is_empty: "empty", not_empty: "not empty", in: "one of (a,b)", not_in: "none of (a,b)",
+    is_null: "missing", not_null: "present", is_empty: "empty", not_empty: "not empty", in: "one of (a, b)", not_in: "none of (a, b)",
+    edit: "Edit", delete: "Delete", cancel: "Cancel", match: "Contacts matching", match_all: "all conditions",
+    match_any: "any condition", add_condition: "+ condition", remove: "Remove", edit_segment: "Edit segment",
+    members_of: "%s contacts", no_members: "No contacts in this segment", nested_rules: "Complex rules: editable through the API only",
+    ch_website: "Web", ch_telegram: "Telegram", ch_email: "Email", ch_x: "X", ch_messenger: "Messenger",
+    ch_instagram: "Instagram", ch_whatsapp: "WhatsApp", rising: "rising", falling: "falling", stable: "stable",
+    bad_number: "Write a number, like -0.2", deleted: "Segment deleted",
   },
 };
 const m = (key, arg) => {
@@ -72,7 +84,7 @@ const FUNNEL = { lead: "#94a3b8", prospect: "#0ea5e9", customer: "#0b6e4f", chur
 const SVG = "http://www.w3.org/2000/svg";
 
 const $ = (id) => document.getElementById(id);
-const state = { token: sessionStorage.getItem("crocevia:token"), agent: null, data: null };
+const state = { token: sessionStorage.getItem("crocevia:token"), agent: null, data: null, segment: null, editing: null };
 
 const api = makeApi(() => state.token, () => logout());
 
@@ -133,7 +145,7 @@ function render(d) {
   let weighted = 0, scored = 0;
   for (const c of d.channels) c.sentiment.forEach((s, i) => { if (s != null) { weighted += s * c.scored[i]; scored += c.scored[i]; } });
   const avg = scored ? weighted / scored : null;
-  $("k-sentiment").textContent = avg == null ? "—" : (avg > 0 ? "+" : "") + avg.toFixed(2);
+  $("k-sentiment").textContent = avg == null ? "—" : (avg > 0 ? "+" : "") + avg.toLocaleString(language(), { minimumFractionDigits: 2, maximumFractionDigits: 2 });
   $("k-sentiment").className = `big ${avg == null ? "" : avg < -0.05 ? "bad" : avg > 0.05 ? "good" : ""}`;
   $("k-channels").textContent = String(d.channels.filter((c) => c.messages_in.some((n) => n) || c.messages_out.some((n) => n)).length);
   lineChart(d);
@@ -233,7 +245,10 @@ function legends(d) {
 function segmentBars(segments) {
   const max = Math.max(1, ...segments.map((s) => s.count));
   const items = segments.map((s) => {
-    const li = el("li", "seg-row"); li.dataset.id = s.id;
+    const li = el("li", "seg-row"); li.dataset.id = s.id; li.tabIndex = 0;
+    if (state.segment?.id === s.id) li.setAttribute("aria-current", "true");
+    li.addEventListener("click", () => showSegment(s.id));
+    li.addEventListener("keydown", (e) => { if (e.key === "Enter") showSegment(s.id); });
     const track = el("span", "track"); const fill = el("span", "fill");
     fill.style.width = `${(100 * s.count) / max}%`; track.append(fill);
     const name = el("span", "name", s.name); name.title = s.name;
@@ -260,36 +275,143 @@ function funnel(stages) {
 }
 
 // ---- segments -----------------------------------------------------------------------------
+// A segment is edited as conditions joined by "all" or "any". Values are shown and typed as
+// the reader reads them: stages and channels by name ("Cliente", "Web"), numbers with the
+// reader's decimal mark ("-0,2"); rules nested deeper than that are left to the API.
 
-function fillSignals() {
-  const form = $("segment-form");
-  form.signal.replaceChildren(...Object.keys(KINDS).map((k) => new Option(m(k), k)));
-  form.signal.value = "sentiment_avg_30d";
+const CHOICES = {
+  lifecycle_stage: ["lead", "prospect", "customer", "churned"],
+  sentiment_trend: ["rising", "falling", "stable"],
+  channels: ["website", "telegram", "email", "whatsapp", "messenger", "instagram", "x"],
+};
+const choiceLabel = (signal, v) => (signal === "channels" ? m(`ch_${v}`) : m(v));
+
+function numberText(n) { return n == null ? "" : n.toLocaleString(language(), { maximumFractionDigits: 4 }); }
+function parseNumber(text) {
+  const clean = text.trim().replace(/\s/g, "").replace(/[.](?=\d{3}(\D|$))/g, "").replace(",", ".");
+  const n = Number(clean);
+  if (clean === "" || !Number.isFinite(n)) throw new Error(m("bad_number"));
+  return n;
+}
+
+function conditionRow(rule = { signal: "sentiment_avg_30d", op: "<" }) {
+  const row = el("div", "cond");
+  const signal = el("select"); signal.name = "signal"; signal.setAttribute("aria-label", m("value"));
+  signal.replaceChildren(...Object.keys(KINDS).map((k) => new Option(m(k), k)));
+  signal.value = rule.signal;
+  const op = el("select"); op.name = "op";
+  const valueBox = el("span", "value-box");
+  const remove = el("button", null, "×"); remove.type = "button"; remove.setAttribute("aria-label", m("remove"));
+  remove.addEventListener("click", () => { row.remove(); if (!$("conditions").children.length) $("conditions").append(conditionRow()); });
+  const fillOps = () => {
+    op.replaceChildren(...OPS[KINDS[signal.value]].map((o) => new Option(/^[<>=!]/.test(o) ? o : m(o), o)));
+    if (OPS[KINDS[signal.value]].includes(rule.op)) op.value = rule.op;
+    fillValue();
+  };
+  const fillValue = () => {
+    const kind = KINDS[signal.value], choices = CHOICES[signal.value];
+    let input;
+    if (NO_VALUE.has(op.value)) input = null;
+    else if (choices && !["in", "not_in"].includes(op.value)) {
+      input = el("select"); input.replaceChildren(...choices.map((v) => new Option(choiceLabel(signal.value, v), v)));
+      if (choices.includes(rule.value)) input.value = rule.value;
+    } else {
+      input = el("input"); input.placeholder = m("value");
+      const v = rule.signal === signal.value ? rule.value : undefined;
+      if (Array.isArray(v)) input.value = v.map((x) => (choices ? choiceLabel(signal.value, x) : x)).join(", ");
+      else if (v != null) input.value = kind === "number" ? numberText(v) : String(v);
+      if (kind === "number" || kind === "time") input.inputMode = "decimal";
+    }
+    if (input) { input.name = "value"; input.setAttribute("aria-label", m("value")); }
+    valueBox.replaceChildren(...(input ? [input] : []));
+  };
+  signal.addEventListener("change", () => { rule = { signal: signal.value }; fillOps(); });
+  op.addEventListener("change", fillValue);
   fillOps();
+  row.append(signal, op, valueBox, remove);
+  return row;
 }
 
-function fillOps() {
-  const form = $("segment-form");
-  form.op.replaceChildren(...OPS[KINDS[form.signal.value]].map((o) => new Option(/^[<>=!]/.test(o) ? o : m(o), o)));
-  form.value.hidden = NO_VALUE.has(form.op.value);
+function ruleOf(row) {
+  const signal = row.querySelector("[name=signal]").value, op = row.querySelector("[name=op]").value;
+  const rule = { signal, op };
+  if (NO_VALUE.has(op)) return rule;
+  const input = row.querySelector("[name=value]"), kind = KINDS[signal], choices = CHOICES[signal];
+  if (["in", "not_in"].includes(op)) {
+    const parts = input.value.split(",").map((x) => x.trim()).filter(Boolean);
+    rule.value = parts.map((x) => (choices ? choices.find((c) => choiceLabel(signal, c).toLowerCase() === x.toLowerCase()) || x : x));
+  } else rule.value = kind === "number" || kind === "time" ? parseNumber(input.value) : input.value;
+  return rule;
 }
 
-$("segment-form").signal.addEventListener("change", fillOps);
-$("segment-form").op.addEventListener("change", () => { const f = $("segment-form"); f.value.hidden = NO_VALUE.has(f.op.value); });
+function editorFor(rules) {
+  const group = rules.all ? "all" : rules.any ? "any" : null;
+  const items = group ? rules[group] : [rules];
+  if (items.some((r) => !r.signal)) return null; // nested groups or "not": the API's job
+  return { match: group || "all", items };
+}
+
+function resetForm() {
+  state.editing = null;
+  const f = $("segment-form"); f.reset();
+  $("segment-form-title").textContent = m("new_segment");
+  $("segment-cancel").hidden = true; $("segment-error").textContent = "";
+  $("conditions").replaceChildren(conditionRow());
+}
+
+async function showSegment(id) {
+  const [seg, page] = await Promise.all([api(`/api/segments/${id}`), api(`/api/segments/${id}/members?limit=50`)]);
+  state.segment = seg;
+  $("segment-detail").hidden = false;
+  $("segment-title").textContent = `${seg.name} · ${m("members_of", seg.count.toLocaleString(language()))}`;
+  $("segment-members").replaceChildren(...(page.members.length ? page.members.map((c) => {
+    const li = el("li", null, c.name || c.email || `#${c.contact_id}`);
+    if (c.email && c.name) li.append(el("span", "muted", ` · ${c.email}`));
+    return li;
+  }) : [el("li", "muted", m("no_members"))]));
+  segmentBars(state.data.segments);
+}
+
+$("segment-edit").addEventListener("click", () => {
+  const seg = state.segment; if (!seg) return;
+  const editor = editorFor(seg.rules);
+  if (!editor) { $("segment-error").textContent = m("nested_rules"); return; }
+  state.editing = seg.id;
+  const f = $("segment-form");
+  f.elements.name.value = seg.name; f.elements.match.value = editor.match;
+  $("conditions").replaceChildren(...editor.items.map((r) => conditionRow(r)));
+  $("segment-form-title").textContent = m("edit_segment"); $("segment-cancel").hidden = false;
+  f.elements.name.focus();
+});
+$("segment-delete").addEventListener("click", async () => {
+  const seg = state.segment; if (!seg) return;
+  try {
+    await api(`/api/segments/${seg.id}`, { method: "DELETE" });
+    state.segment = null; $("segment-detail").hidden = true; resetForm();
+    $("segment-error").textContent = m("deleted");
+    await load();
+  } catch (err) { $("segment-error").textContent = err.message; }
+});
+$("segment-cancel").addEventListener("click", resetForm);
+$("add-condition").addEventListener("click", () => $("conditions").append(conditionRow()));
+
+function fillSignals() { resetForm(); }
+
 $("segment-form").addEventListener("submit", async (e) => {
   e.preventDefault();
   const f = e.target;
-  const kind = KINDS[f.signal.value];
-  const rule = { signal: f.signal.value, op: f.op.value };
-  if (!NO_VALUE.has(rule.op)) {
-    const raw = f.value.value.trim();
-    rule.value = ["in", "not_in"].includes(rule.op) ? raw.split(",").map((x) => x.trim()).filter(Boolean)
-      : kind === "number" || kind === "time" ? Number(raw) : raw;
-  }
+  let rules;
   try {
-    await api("/api/segments", { method: "POST", body: JSON.stringify({ name: f.name.value, rules: { all: [rule] } }) });
-    $("segment-error").textContent = ""; f.name.value = ""; f.value.value = "";
+    rules = { [f.elements.match.value]: [...$("conditions").children].map(ruleOf) };
+  } catch (err) { $("segment-error").textContent = err.message; return; }
+  const body = JSON.stringify({ name: f.elements.name.value.trim(), rules });
+  try {
+    const saved = state.editing
+      ? await api(`/api/segments/${state.editing}`, { method: "PATCH", body })
+      : await api("/api/segments", { method: "POST", body });
+    resetForm();
     await load();
+    await showSegment(saved.id);
   } catch (err) { $("segment-error").textContent = err.message; }
 });
 
