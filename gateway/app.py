@@ -29,6 +29,7 @@ from gateway.api import (
     directory,
     files,
     reports,
+    search,
     segments,
     widget,
 )
@@ -77,6 +78,7 @@ def api_routes() -> list[BaseRoute]:
         Route("/api/me", agents_auth.update_me, methods=["PATCH"]),
         Route("/api/me/presence", agents_auth.set_presence, methods=["PUT"]),
         Route("/api/conversations", conversations.list_conversations),
+        Route("/api/search", search.search),
         Route("/api/conversations/{id}", conversations.patch_conversation, methods=["PATCH"]),
         Route("/api/conversations/{id}/messages", conversations.conversation_messages),
         Route("/api/conversations/{id}/messages", conversations.post_message, methods=["POST"]),

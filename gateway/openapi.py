@@ -205,6 +205,13 @@ def paths() -> S:
              "409": {"description": "The reply has not failed", **_json(_ref("Error"))}},
             params=[ID_PARAM])},
         "/api/inboxes": {"get": _op("Inboxes", _ok({"type": "array"}))},
+        "/api/search": {"get": _op(
+            "Conversations you may see whose messages (full text) or customer (name, email, "
+            "phone) match q; newest first, at most 20",
+            {**_ok(_obj({"results": {"type": "array", "items": _obj(
+                {"conversation": _ref("Conversation"), "message_id": NINT, "snippet": STR})}})),
+             **forbidden},
+            params=[_query("q", {"type": "string", "maxLength": 200})])},
         "/api/agents": {"get": _op("Agents", _ok({"type": "array"}))},
         "/api/teams": {"get": _op("Teams", _ok({"type": "array"}))},
         "/api/canned_responses": {

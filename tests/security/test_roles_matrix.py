@@ -118,6 +118,10 @@ RULES: dict[tuple[str, str], tuple[Build, dict[str, int]]] = {
         team_a(409),
     ),
     ("GET", "/api/inboxes"): (_get("/api/inboxes"), any_agent(200)),
+    ("GET", "/api/search"): (
+        _get("/api/search?q=ordine"),
+        statuses(a=200, b=200, lead=200, admin=200, marketing=403),
+    ),
     ("GET", "/api/agents"): (_get("/api/agents"), any_agent(200)),
     ("GET", "/api/teams"): (_get("/api/teams"), any_agent(200)),
     ("GET", "/api/canned_responses"): (_get("/api/canned_responses"), any_agent(200)),

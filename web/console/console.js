@@ -133,6 +133,28 @@ function sortedItems() {
 }
 
 
+// Search: messages (full text) and customers; the results take the list's place.
+let searchTimer = null;
+async function runSearch() {
+  const q = $("search").value.trim();
+  state.searching = Boolean(q);
+  if (!q) { renderList(); return; }
+  let r;
+  try { r = await api(`/api/search?${new URLSearchParams({ q })}`); } catch (err) { flash(err.message); return; }
+  if ($("search").value.trim() !== q) return; // typed on meanwhile
+  $("list").replaceChildren(...(r.results.length ? r.results.map(({ conversation: c, snippet }) => {
+    const li = el("li", "result"); li.dataset.id = c.id; li.tabIndex = 0;
+    const name = el("span", "name"); name.append(badge(c.channel), ` ${c.contact?.name || c.contact?.email || `#${c.id}`}`);
+    li.append(name, el("span", "when", time(c.last_message_at)), el("span", "preview", snippet));
+    const open = () => { state.conversations.set(c.id, { ...c, ...(state.conversations.get(c.id) || {}) }); openConversation(c.id); };
+    li.addEventListener("click", open);
+    li.addEventListener("keydown", (e) => { if (e.key === "Enter") open(); });
+    return li;
+  }) : [el("li", "empty", t("no_results"))]));
+}
+$("search").addEventListener("input", () => { clearTimeout(searchTimer); searchTimer = setTimeout(runSearch, 250); });
+$("search").addEventListener("keydown", (e) => { if (e.key === "Escape") { $("search").value = ""; runSearch(); } });
+
 // What the list shows of a message: its text, or what it carries ("📷 immagine").
 function previewOf(m) {
   const files = m.attachments || [];
@@ -141,6 +163,7 @@ function previewOf(m) {
 }
 
 function renderList() {
+  if (state.searching) return; // search results hold the list until the box is cleared
   const ul = $("list");
   const items = sortedItems();
   ul.replaceChildren(...items.map((c) => {

@@ -1,0 +1,39 @@
+"""The console's search box: a word from an old conversation finds it; clearing the box
+brings the list back."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import Services, World
+from crocevia_clients import Clients
+
+pytestmark = pytest.mark.timeout(120)
+
+
+@pytest.fixture
+async def history(world: World, clients: Clients) -> World:
+    for text in ("La cerniera della giacca si è rotta", "Quando arriva il pacco?"):
+        visitor = await clients.visitor(world.website_token)
+        await visitor.connect()
+        await visitor.say(text)
+    return world
+
+
+def test_searching_a_word_finds_the_conversation(
+    services: Services, history: World, browser: object
+) -> None:
+    _id, email, password = history.agents["anna"]
+    page = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()  # type: ignore[attr-defined]
+    page.goto(f"{services.base_url}/console/")
+    page.fill("input[name=email]", email)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+    page.locator("#list li", has_text="Quando arriva").wait_for()
+    page.fill("#search", "cerniere")  # another form of the word
+    page.locator("#list li.result", has_text="cerniera").wait_for()
+    assert page.locator("#list li", has_text="Quando arriva").count() == 0
+    page.locator("#list li.result", has_text="cerniera").click()
+    page.locator("#messages li", has_text="La cerniera della giacca").wait_for()
+    page.fill("#search", "")
+    page.locator("#search").press("Escape")
+    page.locator("#list li", has_text="Quando arriva").wait_for()
