@@ -8,6 +8,7 @@ from alembic import context
 from sqlalchemy.engine import Connection
 
 from inbox.db import create_engine
+from inbox.migrate import outside_the_models
 from inbox.model import Base
 
 config = context.config
@@ -19,6 +20,7 @@ def _run(connection: Connection) -> None:
         connection=connection,
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
+        include_name=outside_the_models,
     )
     with context.begin_transaction():
         context.run_migrations()
