@@ -205,6 +205,14 @@ def paths() -> S:
              "409": {"description": "The reply has not failed", **_json(_ref("Error"))}},
             params=[ID_PARAM])},
         "/api/inboxes": {"get": _op("Inboxes", _ok({"type": "array"}))},
+        "/api/conversations/bulk": {"post": _op(
+            "One change to up to 100 conversations (status, priority, assignee_id, add_label); "
+            "each applied as its own PATCH, those not visible or not movable reported",
+            {**_ok(_obj({"updated": {"type": "array", "items": INT},
+                         "refused": {"type": "array", "items": _obj({"id": INT, "reason": STR})}}))},
+            body=_obj({"ids": {"type": "array", "items": INT, "minItems": 1, "maxItems": 100},
+                       "status": STR, "priority": STR, "assignee_id": NINT, "add_label": STR},
+                      ["ids"]))},
         "/api/search": {"get": _op(
             "Conversations you may see whose messages (full text) or customer (name, email, "
             "phone) match q; newest first, at most 20",

@@ -7,7 +7,13 @@ answer may be a 5xx and every status must be one the document lists for the oper
 
 from __future__ import annotations
 
+import contextlib
+import importlib
+import pkgutil
+from types import ModuleType
+
 import httpx
+import hypothesis
 import pytest
 import schemathesis
 from conftest import Services, World
@@ -19,6 +25,23 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import status_code_conformance
 
 pytestmark = pytest.mark.timeout(300)
+
+
+def _import_everything(*packages: ModuleType) -> None:
+    """Import every module of these packages now, at collection, while no other thread
+    runs. They import lazily, and pytest compiles them (assertion rewriting) on first
+    import; CPython 3.11 keeps the AST converter's recursion counter per interpreter, so
+    a compile while another thread compiles fails with "AST constructor recursion depth
+    mismatch" (seen twice in CI, once from a worker thread, once from the main thread)."""
+    for package in packages:
+        for info in pkgutil.walk_packages(package.__path__, package.__name__ + "."):
+            if ".extra" in info.name or "pytestplugin" in info.name:
+                continue  # hypothesis.extra.* need optional third-party packages
+            with contextlib.suppress(ImportError):
+                importlib.import_module(info.name)
+
+
+_import_everything(schemathesis, hypothesis)
 
 MAX_EXAMPLES = 15
 # Revoking the fuzzing token would turn the rest of the run into 401s.
@@ -64,11 +87,8 @@ async def test_fuzz_every_operation_as_agent_and_visitor(
     async with httpx.AsyncClient(base_url=services.base_url) as http:
         r = await http.post("/api/widget/sessions", json={"website_token": world.website_token})
         visitor_token = r.json()["visitor_token"]
-    # The fuzzing runs here, in the main thread, though it blocks the loop: schemathesis
-    # and hypothesis import (and pytest compiles) modules lazily, and CPython 3.11 keeps
-    # the AST converter's recursion counter per interpreter, so compiling in a worker
-    # thread while another thread compiles fails ("AST constructor recursion depth
-    # mismatch"), as it did in a CI run.
+    # The fuzzing runs here, in the main thread, though it blocks the loop (see
+    # _import_everything: no compiling off the main thread).
     total = 0
     runs = (("agent", agent.token, GenerationMode.POSITIVE),
             ("agent", agent.token, GenerationMode.NEGATIVE),

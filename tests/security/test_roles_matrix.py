@@ -118,6 +118,10 @@ RULES: dict[tuple[str, str], tuple[Build, dict[str, int]]] = {
         team_a(409),
     ),
     ("GET", "/api/inboxes"): (_get("/api/inboxes"), any_agent(200)),
+    ("POST", "/api/conversations/bulk"): (
+        _json("/api/conversations/bulk", lambda r: {"ids": [r.conv_id], "priority": "high"}),
+        statuses(a=200, b=200, lead=200, admin=200, marketing=200),  # refusals are per id
+    ),
     ("GET", "/api/search"): (
         _get("/api/search?q=ordine"),
         statuses(a=200, b=200, lead=200, admin=200, marketing=403),
