@@ -10,7 +10,7 @@ const STATUS_MARKS = { pending: "🕓", sent: "✓", delivered: "✓✓", read: 
 const MAX_FILE = 10 * 1024 * 1024;
 
 const state = {
-  token: sessionStorage.getItem("crocevia:token"), agent: null, view: "all",
+  token: sessionStorage.getItem("crocevia:token"), agent: null, view: "all", picked: new Set(),
   filters: { status: "open", channel: "", inbox_id: "", label: "" },
   conversations: new Map(), current: null, contact: null, lastId: null, ws: null, retry: 0,
   seen: new Set(), agents: new Map(), teams: [], inboxes: [], canned: [], files: [],
@@ -155,6 +155,28 @@ async function runSearch() {
 $("search").addEventListener("input", () => { clearTimeout(searchTimer); searchTimer = setTimeout(runSearch, 250); });
 $("search").addEventListener("keydown", (e) => { if (e.key === "Escape") { $("search").value = ""; runSearch(); } });
 
+// Bulk actions on the conversations ticked in the list.
+function togglePick(id, on) {
+  if (on) state.picked.add(id); else state.picked.delete(id);
+  $("bulk").hidden = !state.picked.size;
+  $("bulk-count").textContent = t("selected_n", state.picked.size);
+}
+async function bulk(change) {
+  const ids = [...state.picked];
+  try {
+    const r = await api("/api/conversations/bulk", { method: "POST", body: JSON.stringify({ ids, ...change }) });
+    if (r.refused.length) flash(t("bulk_refused", r.refused.length));
+  } catch (err) { flash(err.message); return; }
+  state.picked.clear(); togglePick(0, false); renderList();
+  await loadList();
+}
+$("bulk-mine").addEventListener("click", () => bulk({ assignee_id: state.agent.id }));
+$("bulk-resolve").addEventListener("click", () => bulk({ status: "resolved" }));
+$("bulk-label").addEventListener("keydown", (e) => {
+  if (e.key === "Enter" && e.target.value.trim()) { e.preventDefault(); const label = e.target.value.trim(); e.target.value = ""; bulk({ add_label: label }); }
+});
+$("bulk-clear").addEventListener("click", () => { state.picked.clear(); togglePick(0, false); renderList(); });
+
 // What the list shows of a message: its text, or what it carries ("📷 immagine").
 function previewOf(m) {
   const files = m.attachments || [];
@@ -170,7 +192,10 @@ function renderList() {
     const li = el("li"); li.dataset.id = c.id; li.tabIndex = 0;
     if (state.current === c.id) li.setAttribute("aria-current", "true");
     const name = el("span", "name");
-    name.append(badge(c.channel), ` ${c.contact?.name || c.contact?.email || `#${c.id}`}`);
+    const pick = el("input", "pick"); pick.type = "checkbox"; pick.checked = state.picked.has(c.id);
+    pick.setAttribute("aria-label", `${t("select")} ${c.contact?.name || `#${c.id}`}`);
+    pick.addEventListener("click", (e) => { e.stopPropagation(); togglePick(c.id, pick.checked); });
+    name.append(pick, badge(c.channel), ` ${c.contact?.name || c.contact?.email || `#${c.id}`}`);
     const when = el("span", "when", time(c.last_message_at));
     li.append(name, when);
     const preview = c.last_message ? previewOf(c.last_message) : (c.subject || "");
