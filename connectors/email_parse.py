@@ -175,8 +175,9 @@ def _original_ids(msg: Message) -> list[str]:
         kind = part.get_content_type()
         if kind == "message/rfc822":
             inner = part.get_payload()
-            if isinstance(inner, list) and inner:
-                return message_ids(str(inner[0].get("Message-ID", "")))
+            first = inner[0] if isinstance(inner, list) and inner else None
+            if isinstance(first, Message):
+                return message_ids(str(first.get("Message-ID", "")))
         elif kind == "text/rfc822-headers":
             headers = BytesParser(policy=policy.default).parsebytes(
                 decode_text(part).encode(), headersonly=True
@@ -195,20 +196,22 @@ def _parts(msg: Message, body: Message | None) -> list[Part]:
             return
         if kind == "message/rfc822":
             inner = part.get_payload()
-            data = inner[0].as_bytes() if isinstance(inner, list) and inner else b""
+            first = inner[0] if isinstance(inner, list) and inner else None
+            data = first.as_bytes() if isinstance(first, Message) else b""
             found.append(Part(part.get_filename() or "message.eml", kind, data))
             return
         if part.is_multipart():
             for sub in part.iter_parts() if isinstance(part, EmailMessage) else part.get_payload():
-                visit(sub)
+                if isinstance(sub, Message):
+                    visit(sub)
             return
         name = part.get_filename()
         inline_text = kind in ("text/plain", "text/html") and not name
         if inline_text and part.get_content_disposition() != "attachment":
             return  # the other rendering of the body
-        data = part.get_payload(decode=True)
-        if isinstance(data, bytes):
-            found.append(Part(name or f"part-{len(found) + 1}", kind, data))
+        payload = part.get_payload(decode=True)
+        if isinstance(payload, bytes):
+            found.append(Part(name or f"part-{len(found) + 1}", kind, payload))
 
     visit(msg)
     return found

@@ -284,8 +284,8 @@ def _attachments(m: TgMessage) -> list[Attachment]:
         n = m.video_note
         found.append(_file("video", n, f"video-note-{n.file_unique_id}.mp4", "video/mp4"))
     if m.animation:
-        a = m.animation
-        found.append(_file("video", a, a.file_name or "animation.mp4", a.mime_type))
+        gif = m.animation
+        found.append(_file("video", gif, gif.file_name or "animation.mp4", gif.mime_type))
     if m.sticker and not m.sticker.is_animated:  # .tgs (Lottie) is no file a browser shows
         st = m.sticker
         webm = bool(st.is_video)

@@ -27,6 +27,7 @@ from telegram.error import Conflict, InvalidToken, RetryAfter, TelegramError
 from connectors.base import ParseError
 from connectors.telegram import (
     ALLOWED_UPDATES,
+    ConfigError,
     TelegramConnector,
     deep_link,
     open_bot,
@@ -204,6 +205,8 @@ async def link_command(database_url: str, secret_key: str, inbox_id: int, contac
         connector = await _connector(sessionmaker(engine), inbox_id)
         async with open_bot(connector.config) as bot:
             me = await bot.get_me()
+        if not me.username:
+            raise ConfigError("the bot has no username: Telegram links need one")
         return deep_link(me.username, start_token(secret_key, inbox_id, contact_id))
     finally:
         await engine.dispose()

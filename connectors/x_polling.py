@@ -16,6 +16,7 @@ and goes on.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import signal
 from collections.abc import Callable
@@ -42,6 +43,12 @@ DM_EVENTS = "x.dm_events"
 PAGE = 100
 MAX_PAGES = 50  # a backlog longer than 5,000 is read over several rounds
 MAX_BACKOFF = 300.0
+
+
+def _from(fetch: Callable[[tweepy.Client, str | None], Fetched], since: str | None,
+          client: tweepy.Client) -> Fetched:  # fmt: skip
+    """`fetch` from the cursor `since`, as a one-argument call for `_call`."""
+    return fetch(client, since)
 
 
 class NotStored(RuntimeError):
@@ -154,7 +161,9 @@ class XPoller:
             (DM_EVENTS, self._dm_events, self.connector.parse_dm_events),
         ):
             since = await self.cursor(kind)
-            pages, newest = await asyncio.to_thread(self._call, lambda c, f=fetch, s=since: f(c, s))
+            pages, newest = await asyncio.to_thread(
+                self._call, functools.partial(_from, fetch, since)
+            )
             items = [m for body in pages for m in parse(body)]
             stored += await self._store(items)
             if newest and newest != since:

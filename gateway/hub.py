@@ -22,6 +22,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from inbox.events import EPHEMERAL_CHANNEL, EVENTS_STREAM, ROUTE_FIELDS
+from inbox.stream_read import after, entries_from, read_reply
 
 log = logging.getLogger("crocevia.hub")
 
@@ -174,16 +175,15 @@ class Hub:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
                 continue
-            for _stream, entries in batch or []:
-                for entry_id, fields in entries:
-                    self._position = _s(entry_id)
-                    try:
-                        ev = StreamEvent.from_entry(entry_id, fields)
-                    except (KeyError, ValueError) as exc:
-                        log.error("hub_bad_entry", extra={"id": _s(entry_id), "error": str(exc)})
-                        continue
-                    for sub in self._targets(ev.int_route("contact")):
-                        sub.offer(ev)
+            for entry_id, fields in read_reply(batch):
+                self._position = entry_id
+                try:
+                    ev = StreamEvent.from_entry(entry_id, fields)
+                except (KeyError, ValueError) as exc:
+                    log.error("hub_bad_entry", extra={"id": entry_id, "error": str(exc)})
+                    continue
+                for sub in self._targets(ev.int_route("contact")):
+                    sub.offer(ev)
 
     async def _ephemeral_loop(self) -> None:
         while True:
@@ -246,12 +246,12 @@ class Hub:
             start = last_id
             while True:
                 # "(" (exclusive start) needs Redis 6.2 or newer.
-                entries = await self.redis.xrange(EVENTS_STREAM, f"({start}", "+", count=1000)
+                entries = await entries_from(self.redis, EVENTS_STREAM, after(start), 1000)
                 for entry_id, fields in entries:
                     sub._deliver(StreamEvent.from_entry(entry_id, fields))
                 if len(entries) < 1000:
                     break
-                start = _s(entries[-1][0])
+                start = entries[-1][0]
             return True
         finally:
             buffered, sub.buffer, sub.buffering = sub.buffer, [], False

@@ -27,7 +27,7 @@ ERRORS: S = {
     "400": {"description": "Invalid body or field", **_json(_ref("Error"))},
     "401": {"description": "Missing, unknown, expired or revoked token", **_json(_ref("Error"))},
 }
-AGENT = [{"bearer": []}]
+AGENT: list[S] = [{"bearer": []}]
 ID_PARAM = {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}
 
 

@@ -20,6 +20,8 @@ from collections import Counter
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from inbox.stream_read import text_of
+
 log = logging.getLogger("crocevia.presence")
 
 SEEN_KEY = "crocevia:agents:seen"
@@ -92,13 +94,13 @@ class PresenceBeat:
 async def connected(redis: Redis, now: float, grace: float) -> set[int]:
     """Agents whose console beat within `grace` seconds of `now`."""
     members = await redis.zrangebyscore(SEEN_KEY, now - grace, "+inf")
-    return {int(m) for m in members}
+    return {int(text_of(m)) for m in members if isinstance(m, bytes | str)}
 
 
 async def stale(redis: Redis, now: float, grace: float) -> set[int]:
     """Agents whose console beat before, but not within `grace` seconds of `now`."""
     members = await redis.zrangebyscore(SEEN_KEY, "-inf", f"({now - grace}")
-    return {int(m) for m in members}
+    return {int(text_of(m)) for m in members if isinstance(m, bytes | str)}
 
 
 async def forget_stale(redis: Redis, now: float, grace: float) -> None:

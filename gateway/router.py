@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -41,10 +42,18 @@ from inbox.files import FileStore
 from inbox.hours import schedule_of
 from inbox.model import Agent, Conversation, Inbox, Outbox, Presence, agent_teams, utcnow
 from inbox.relay import Relay
+from inbox.stream_read import read_reply
 
 log = logging.getLogger("crocevia.router")
 
 AWAY_WINDOW = timedelta(minutes=10)  # a wait this recent may still need its auto-reply
+
+
+def _route(
+    team_id: int, now: datetime, connected: set[int]
+) -> Callable[[AsyncSession, list[Outbox]], Awaitable[Any]]:
+    """One team's routing pass, as a unit of work for Router._commit."""
+    return lambda s, o: routing.route_team(s, team_id, now, connected, o)
 
 
 class Router:
@@ -90,7 +99,7 @@ class Router:
         async with self.sessions() as session:
             teams = await routing.routed_teams(session)
         for team_id in teams:
-            await self._commit(lambda s, o, t=team_id: routing.route_team(s, t, now, connected, o))
+            await self._commit(_route(team_id, now, connected))
         await self._commit(lambda s, o: self._away(s, now, connected, o))
         await self._commit(lambda s, o: sla.check_breaches(s, now, o))
         await self._commit(lambda s, o: self._idle_pending(s, now, o))
@@ -164,7 +173,8 @@ class Router:
                 log.warning("router_pass_failed", extra={"error": str(exc)})
             try:
                 got = await self.redis.xread({EVENTS_STREAM: position}, block=int(interval * 1000))
-                for _stream, entries in got or []:
+                entries = read_reply(got)
+                if entries:
                     position = entries[-1][0]
             except (RedisError, OSError) as exc:
                 log.warning("router_wait_failed", extra={"error": str(exc)})

@@ -47,6 +47,7 @@ from inbox.model import (
 )
 from inbox.relay import Relay
 from inbox.replies import set_delivery_status
+from inbox.stream_read import read_reply
 from inbox.types import Attachment, Channel, DeliveryError, OutboundMessage
 
 log = logging.getLogger("crocevia.worker")
@@ -149,11 +150,10 @@ class OutboundWorker:
                 log.exception("worker_pass_crashed")
                 await asyncio.sleep(1.0)
                 continue
-            for _stream, entries in batch or []:
-                for entry_id, fields in entries:
-                    # Read after stop(): it stays pending, and is claimed by another worker.
-                    if not self._stopping.is_set():
-                        await self._spawn(_s(entry_id), fields)
+            for entry_id, fields in read_reply(batch):
+                # Read after stop(): it stays pending, and is claimed by another worker.
+                if not self._stopping.is_set():
+                    await self._spawn(entry_id, fields)
 
     async def requeue_lost(self) -> int:
         """Replies still pending long after they were queued lost their job (Redis

@@ -217,7 +217,7 @@ async def update(
             raise InvalidFilter(f"no team {team_id!r}")
         if team_id != conv.team_id and assignee_id is ...:
             assignee_id = None  # into the new team's queue
-        conv.team_id = team_id  # type: ignore[assignment]
+        conv.team_id = team_id
     if assignee_id is not ...:
         if assignee_id is not None:
             agent = await session.get(Agent, assignee_id) if isinstance(assignee_id, int) else None

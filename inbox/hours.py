@@ -98,8 +98,8 @@ class Schedule:
         if self.closed_on(day):
             return []
         out = []
-        for start, end in self.weekly.get(day.weekday(), []):
-            s = datetime.combine(day, start, self.zone)
+        for opens, end in self.weekly.get(day.weekday(), []):
+            s = datetime.combine(day, opens, self.zone)
             e = (
                 datetime.combine(day, end, self.zone)
                 if end is not None

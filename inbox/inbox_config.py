@@ -217,14 +217,14 @@ def secret_dirs(data_dir: Path) -> list[Path]:
 def _secret_ref(key: str, value: Any, data_dir: Path) -> str:
     if not isinstance(value, str) or not value.strip():
         raise InvalidConfig(f"{key}: a name")
-    value = value.strip()
+    name = str(value).strip()
     if key.endswith("_env"):
-        if not _ENV_NAME.fullmatch(value):
+        if not _ENV_NAME.fullmatch(name):
             raise InvalidConfig(f"{key}: an environment variable's name (A-Z, 0-9, _)")
-        if value.startswith("CROCEVIA_") and not value.startswith("CROCEVIA_INBOX_"):
+        if name.startswith("CROCEVIA_") and not name.startswith("CROCEVIA_INBOX_"):
             raise InvalidConfig(f"{key}: Crocevia's own variables cannot be an inbox's secret")
-        return value
-    path = Path(value).resolve()
+        return name
+    path = Path(name).resolve()
     if not any(path.is_relative_to(d) for d in secret_dirs(data_dir)):
         folders = ", ".join(str(d) for d in secret_dirs(data_dir))
         raise InvalidConfig(f"{key}: the file must be in a secret folder ({folders})")

@@ -53,9 +53,12 @@ log = logging.getLogger("crocevia.ingest")
 
 
 class Analysis(Protocol):
-    language: str | None
-    score: float
-    label: str
+    @property
+    def language(self) -> str | None: ...
+    @property
+    def score(self) -> float: ...
+    @property
+    def label(self) -> str: ...
 
 
 Tagger = Callable[[str], Analysis]
@@ -335,10 +338,10 @@ async def ingest_batch(
 
     specs: list[tuple[str, dict[str, Any]]] = []
     emitted: set[int] = set()
-    for n, key, conv, contact in plan:
+    for n, key, planned_conv, planned_contact in plan:
         item, msg = items[n], known[key]
-        created = conv is not None and contact is not None
-        if conv is None or contact is None:
+        created = planned_conv is not None and planned_contact is not None
+        if planned_conv is None or planned_contact is None:
             conv = await session.get_one(Conversation, msg.conversation_id)
             contact = await session.get_one(Contact, conv.contact_id)
             if item.edited and msg.text != item.text:
@@ -346,10 +349,12 @@ async def ingest_batch(
                 for field, value in _tags(item.text, tagger).items():
                     setattr(msg, field, value)
                 specs.append(("message.updated", _payload(msg, conv, contact)))
-        elif (id(conv) in opened or id(conv) in reopened) and id(conv) not in emitted:
-            emitted.add(id(conv))
-            name = "conversation.created" if id(conv) in opened else "conversation.updated"
-            specs.append((name, {"conversation": conversation_dict(conv, contact)}))
+        else:
+            conv, contact = planned_conv, planned_contact
+            if (id(conv) in opened or id(conv) in reopened) and id(conv) not in emitted:
+                emitted.add(id(conv))
+                name = "conversation.created" if id(conv) in opened else "conversation.updated"
+                specs.append((name, {"conversation": conversation_dict(conv, contact)}))
         if created and fresh_at.get(key, -1) >= 0 and id(msg) not in emitted:
             emitted.add(id(msg))
             specs.append(("message.created", _payload(msg, conv, contact)))

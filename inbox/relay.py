@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from inbox.events import STREAM_KEYS, routing
 from inbox.model import Outbox, utcnow
+from inbox.stream_read import after, entries_from, text_of
 
 log = logging.getLogger("crocevia.relay")
 
@@ -138,17 +139,15 @@ class Relay:
             start = f"{max(int(oldest.timestamp() * 1000) - CLOCK_MARGIN_MS, 0)}-0"
             scanned = 0
             while scanned < SCAN_LIMIT:
-                entries = await self.redis.xrange(STREAM_KEYS[stream], start, "+", count=1000)
+                entries = await entries_from(self.redis, STREAM_KEYS[stream], start, 1000)
                 for _entry_id, fields in entries:
-                    eid = fields.get(b"eid", fields.get("eid"))
-                    eid = eid.decode() if isinstance(eid, bytes) else eid
+                    eid = text_of(fields.get(b"eid", fields.get("eid", b"")))
                     if eid in wanted:
                         found.add(int(eid))
                 if len(entries) < 1000 or len(found) == len(wanted):
                     break
                 scanned += len(entries)
-                last = entries[-1][0]
-                start = "(" + (last.decode() if isinstance(last, bytes) else str(last))
+                start = after(entries[-1][0])
         return found
 
     async def prune(self) -> None:

@@ -144,9 +144,9 @@ async def summary(
         select(CsatResponse).where(CsatResponse.created_at >= start, CsatResponse.created_at < end)
     )
     for r in ratings.scalars():
-        conv = convs.get(r.conversation_id) or await session.get(Conversation, r.conversation_id)
-        if conv is not None and (teams is None or conv.team_id in teams):
-            for key in _keys(conv, group):
+        rated = convs.get(r.conversation_id) or await session.get(Conversation, r.conversation_id)
+        if rated is not None and (teams is None or rated.team_id in teams):
+            for key in _keys(rated, group):
                 buckets[key].ratings.append(r.rating)
     names = await _names(session, group)
     groups = [
@@ -247,7 +247,7 @@ async def live(
         .group_by(Conversation.team_id)
     )
     for team_id, count, oldest in rows.all():
-        team = named.get(team_id)
+        team = named.get(team_id) if team_id is not None else None
         queues.append({
             "team_id": team_id, "name": team.name if team else None, "waiting": int(count),
             "longest_wait_s": (now - oldest).total_seconds() if oldest else 0,

@@ -49,7 +49,7 @@ async def loads(session: AsyncSession, agent_ids: Collection[int]) -> dict[int, 
         .where(Conversation.status.in_(OPEN_STATUSES))
         .group_by(Conversation.assignee_id)
     )
-    found = {int(a): int(n) for a, n in rows.all()}
+    found = {int(a): int(n) for a, n in rows.all() if a is not None}
     return {a: found.get(a, 0) for a in agent_ids}
 
 

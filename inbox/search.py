@@ -45,7 +45,7 @@ def _light_stem(word: str) -> str:
 
 
 def _message_match(session: AsyncSession, words: list[str]) -> ColumnElement[bool]:
-    if session.bind.dialect.name == "postgresql":
+    if session.get_bind().dialect.name == "postgresql":
         query = func.plainto_tsquery("italian", " ".join(words))
         return func.to_tsvector("italian", Message.text).op("@@")(query)
     # Each word a quoted prefix (no FTS syntax gets through), its final vowel dropped as a

@@ -220,8 +220,8 @@ def _test(kind: str, op: str, actual: Any, value: Any, now: datetime) -> bool:
     if op in ("<", "<=", ">", ">="):
         if not _is_number(actual):
             return False
-        return {"<": actual < value, "<=": actual <= value, ">": actual > value,
-                ">=": actual >= value}[op]  # fmt: skip
+        return bool({"<": actual < value, "<=": actual <= value, ">": actual > value,
+                     ">=": actual >= value}[op])  # fmt: skip
     equal = actual == value and isinstance(actual, bool) == isinstance(value, bool)
     return equal if op == "=" else not equal
 
@@ -286,6 +286,12 @@ async def sizes(
     return totals
 
 
+def _matching(
+    chunk: list[sig.ContactSignals], predicate: sig.Predicate
+) -> list[sig.ContactSignals]:
+    return [x for x in chunk if predicate(x)]
+
+
 async def members(
     session: AsyncSession, rules: dict[str, Any], now: datetime, *, after_id: int = 0,
     limit: int = 100, teams: frozenset[int] | None = None,
@@ -295,7 +301,7 @@ async def members(
     predicate = compile_rules(rules, now)
     found: list[sig.ContactSignals] = []
     async for chunk in sig.stream(session, now, after_id=after_id, teams=teams):
-        for s in await asyncio.to_thread(lambda c=chunk: [x for x in c if predicate(x)]):
+        for s in await asyncio.to_thread(_matching, chunk, predicate):
             found.append(s)
             if len(found) == limit:
                 return found, s.contact_id

@@ -407,9 +407,10 @@ def _raw_score(text: str, lang: str) -> float:
             if lang == "it" and not negated and start and words[start - 1].norm in _POCO:
                 if words[start - 1].clause == tok.clause:
                     negated = True
-            value = _word_valence("it" if lang == "it" else "en", tok.norm, negated)
-            if value is None or value == 0:
+            known = _word_valence("it" if lang == "it" else "en", tok.norm, negated)
+            if known is None or known == 0:
                 continue
+            value = known
             if tok.norm in rules.gratitude and i < len(words):
                 nxt = [w.norm for w in words[i : i + 3] if w.clause == tok.clause]
                 if any(w in rules.gratitude_for for w in nxt):

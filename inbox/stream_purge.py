@@ -15,17 +15,14 @@ from collections.abc import Iterable
 from redis.asyncio import Redis
 
 from inbox.events import EVENTS_STREAM, ROUTE_FIELDS
+from inbox.stream_read import Fields, after, entries_from, text_of
 
 CHUNK = 1000
 
 
-def _s(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
-
-
-def _contact(fields: dict[bytes | str, bytes | str]) -> str:
+def _contact(fields: Fields) -> str:
     """The contact id in an entry's routing field (inbox/events.py `routing`)."""
-    route = _s(fields.get(b"r", fields.get("r", b""))).split("|")
+    route = text_of(fields.get(b"r", fields.get("r", b""))).split("|")
     return route[ROUTE_FIELDS.index("contact")] if len(route) == len(ROUTE_FIELDS) else ""
 
 
@@ -34,13 +31,13 @@ async def purge_contacts(redis: Redis, contact_ids: Iterable[int]) -> int:
     wanted = {str(i) for i in contact_ids}
     deleted, start = 0, "-"
     while True:
-        entries = await redis.xrange(EVENTS_STREAM, start, "+", count=CHUNK)
+        entries = await entries_from(redis, EVENTS_STREAM, start, CHUNK)
         doomed = [entry_id for entry_id, fields in entries if _contact(fields) in wanted]
         if doomed:
             deleted += int(await redis.xdel(EVENTS_STREAM, *doomed))
         if len(entries) < CHUNK:
             return deleted
-        start = f"({_s(entries[-1][0])}"
+        start = after(entries[-1][0])
 
 
 async def trim_to_window(redis: Redis, window_s: float) -> int:

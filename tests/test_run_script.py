@@ -1,6 +1,6 @@
 """`./run test` itself: the SQLite and the PostgreSQL runs get their own databases.
 
-The script runs for real with a stand-in virtual environment whose python, ruff and
+The script runs for real with a stand-in virtual environment whose python, ruff, mypy and
 check-jsonschema record how they were called instead of testing.
 """
 
@@ -30,7 +30,7 @@ def test_the_sqlite_run_never_gets_the_postgresql_url(tmp_path: Path) -> None:
     record.mkdir()
     stand_in(venv / "bin" / "python",
              f'echo "${{CROCEVIA_TEST_DATABASE_URL:-sqlite}}" > "{record}/$$"\n')  # fmt: skip
-    for tool in ("ruff", "check-jsonschema"):
+    for tool in ("ruff", "check-jsonschema", "mypy"):
         stand_in(venv / "bin" / tool, "exit 0\n")
     (venv / ".installed-[test]").touch()
     os.utime(venv / ".installed-[test]", (2**31, 2**31))  # newer than pyproject.toml

@@ -57,7 +57,7 @@ async def list_teams(request: Request) -> Response:
     await require_admin(request)
     async with runtime(request).sessions() as session:
         teams = (await session.execute(select(Team).order_by(Team.name))).scalars().all()
-        counts = dict(
+        counts: dict[int, int] = dict(
             (await session.execute(
                 select(agent_teams.c.team_id, func.count()).group_by(agent_teams.c.team_id)
             )).tuples().all()

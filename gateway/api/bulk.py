@@ -56,7 +56,7 @@ async def bulk_update(request: Request) -> Response:
                 labels = None
                 if add_label is not None:
                     labels = list(dict.fromkeys([*(conv.labels or []), add_label.strip()]))
-                extra = {"labels": labels} if labels is not None else {}
+                extra: dict[str, Any] = {"labels": labels} if labels is not None else {}
                 await conversations.update(session, conv, outbox=outbox, **changes, **extra)
         except (InvalidTransition, conversations.InvalidFilter) as exc:
             refused.append({"id": conv_id, "reason": str(exc)})

@@ -50,7 +50,7 @@ async def _admin(request: Request) -> Agent:
 
 
 async def _visible(session: Any, viewer: Viewer, contact_id: int) -> Contact:
-    contact = await session.get(Contact, contact_id)
+    contact: Contact | None = await session.get(Contact, contact_id)
     if contact is None or not await contacts.visible_ids(session, viewer, {contact_id}):
         raise ApiError(404, "not_found", "no such contact")
     return contact
@@ -111,10 +111,10 @@ async def undo_merge(request: Request) -> Response:
 
 
 def _text(data: dict[str, Any], name: str, limit: int) -> str | None:
-    value = field(data, name, str, required=False)
-    if value is None:
+    raw = field(data, name, str, required=False)
+    if raw is None:
         return None
-    value = value.strip()
+    value = str(raw).strip()
     if len(value) > limit:
         raise ApiError(400, "invalid_field", f"{name}: at most {limit} characters")
     return value
@@ -127,7 +127,7 @@ async def patch_contact(request: Request) -> Response:
     unknown = set(data) - {"name", "email", "phone", "lifecycle_stage"}
     if unknown:
         raise ApiError(400, "invalid_field", f"unknown fields: {', '.join(sorted(unknown))}")
-    changes: dict[str, str | None] = {}
+    changes: dict[str, str | bool | None] = {}
     if (name := _text(data, "name", 200)) is not None:
         changes["name"] = name or None
     if (email := _text(data, "email", 320)) is not None:

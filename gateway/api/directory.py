@@ -149,7 +149,7 @@ async def get_contact(request: Request) -> Response:
                 .limit(20)
             )
         ).scalars()
-        body = {
+        body: dict[str, Any] = {
             "contact": {
                 "id": contact.id, "name": contact.name, "email": contact.email,
                 "phone": contact.phone, "lifecycle_stage": contact.lifecycle_stage,

@@ -46,7 +46,8 @@ async def api_error_handler(_request: Request, exc: Exception) -> JSONResponse:
 async def http_error_handler(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
     code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-    return error_response(exc.status_code, code, str(exc.detail), exc.headers)
+    headers = dict(exc.headers) if exc.headers else None
+    return error_response(exc.status_code, code, str(exc.detail), headers)
 
 
 async def read_body(request: Request, limit: int = MAX_BODY) -> bytes:
