@@ -35,5 +35,7 @@ def visitor_frame(ev: StreamEvent) -> str:
         shown["message"] = visitor_message(data["message"])
     if isinstance(data.get("conversation"), dict):
         shown["conversation"] = visitor_conversation(data["conversation"])
+    if isinstance(data.get("read"), dict):  # the team has read the visitor's messages
+        shown["read"] = {"up_to": data["read"].get("up_to")}
     return json.dumps({"type": "event", "id": ev.id, "eid": ev.eid, "event": ev.event,
                        "data": shown})  # fmt: skip

@@ -17,6 +17,7 @@ from inbox.model import (
     Agent,
     Contact,
     Conversation,
+    Direction,
     Inbox,
     Message,
     Outbox,
@@ -167,12 +168,18 @@ async def history(
     return [message_dict(m, agent=a, contact=c) for m, a, c in reversed(rows)]
 
 
-async def mark_read(session: AsyncSession, agent_id: int, conv: Conversation) -> None:
+async def mark_read(
+    session: AsyncSession, agent_id: int, conv: Conversation, outbox: list[Outbox] | None = None
+) -> None:
+    """The agent has read the conversation up to its newest message. When that newly covers
+    a customer's message, a `conversation.read` event tells the customer (the widget shows
+    their messages as read)."""
     newest = (
         await session.execute(
             select(func.max(Message.id)).where(Message.conversation_id == conv.id)
         )
     ).scalar_one()
+    before = await read_up_to(session, conv.id)
     marker = await session.get(ReadMarker, (agent_id, conv.id))
     if marker is None:
         session.add(
@@ -180,6 +187,29 @@ async def mark_read(session: AsyncSession, agent_id: int, conv: Conversation) ->
         )
     else:
         marker.last_read_message_id = max(marker.last_read_message_id, newest or 0)
+    newest_in = (
+        await session.execute(
+            select(func.max(Message.id)).where(
+                Message.conversation_id == conv.id, Message.direction == Direction.IN.value
+            )
+        )
+    ).scalar_one()
+    if newest_in is not None and newest_in > before and outbox is not None:
+        contact = await session.get_one(Contact, conv.contact_id)
+        outbox.append(events.emit(session, "conversation.read", {
+            "conversation": conversation_dict(conv, contact), "read": {"up_to": newest_in}}))  # fmt: skip
+
+
+async def read_up_to(session: AsyncSession, conversation_id: int) -> int:
+    """The newest message of the conversation that someone of the team has read (0: none)."""
+    found = (
+        await session.execute(
+            select(func.max(ReadMarker.last_read_message_id)).where(
+                ReadMarker.conversation_id == conversation_id
+            )
+        )
+    ).scalar_one()
+    return int(found or 0)
 
 
 async def update(

@@ -173,11 +173,14 @@ async def patch_conversation(request: Request) -> Response:
 
 async def mark_read(request: Request) -> Response:
     agent, viewer = await require_agent(request)
-    async with runtime(request).sessions() as session, session.begin():
+    rt = runtime(request)
+    outbox: list[Outbox] = []
+    async with rt.sessions() as session, session.begin():
         conv = await conversations.get_visible(session, viewer, _path_id(request))
         if conv is None:
             raise ApiError(404, "not_found", "no such conversation")
-        await conversations.mark_read(session, agent.id, conv)
+        await conversations.mark_read(session, agent.id, conv, outbox)
+    await rt.relay.publish_quietly(outbox)
     return JSONResponse({})
 
 

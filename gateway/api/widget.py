@@ -21,7 +21,7 @@ from gateway.runtime import Runtime, runtime
 from gateway.visitor_tokens import Visitor, identity_hash, issue, verify
 from gateway.visitor_view import visitor_message
 from inbox import contacts, csat, lifecycle
-from inbox.conversations import latest_of_contact
+from inbox.conversations import latest_of_contact, read_up_to
 from inbox.hours import InvalidSchedule, schedule_of
 from inbox.model import (
     Agent,
@@ -196,9 +196,9 @@ async def visitor_messages(request: Request) -> Response:
                 for m, a, c in rows
                 if m.direction == "in" or m.status in ("sent", "delivered", "read")
             ]
-    return JSONResponse(
-        {"conversation_id": conv.id if conv else None, "messages": messages, "last_event_id": tip}
-    )
+        read = await read_up_to(session, conv.id) if conv is not None else 0
+    return JSONResponse({"conversation_id": conv.id if conv else None, "messages": messages,
+                         "read_up_to": read, "last_event_id": tip})  # fmt: skip
 
 
 async def update_contact(request: Request) -> Response:

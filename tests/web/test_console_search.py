@@ -12,7 +12,7 @@ pytestmark = pytest.mark.timeout(120)
 
 @pytest.fixture
 async def history(world: World, clients: Clients) -> World:
-    for text in ("La cerniera della giacca si è rotta", "Quando arriva il pacco?"):
+    for text in ("La spedizione della giacca è in ritardo", "Quando arriva il pacco?"):
         visitor = await clients.visitor(world.website_token)
         await visitor.connect()
         await visitor.say(text)
@@ -29,11 +29,11 @@ def test_searching_a_word_finds_the_conversation(
     page.fill("input[name=password]", password)
     page.click("button[type=submit]")
     page.locator("#list li", has_text="Quando arriva").wait_for()
-    page.fill("#search", "cerniere")  # another form of the word
-    page.locator("#list li.result", has_text="cerniera").wait_for()
+    page.fill("#search", "spedizioni")  # another form of the word
+    page.locator("#list li.result", has_text="spedizione").wait_for()
     assert page.locator("#list li", has_text="Quando arriva").count() == 0
-    page.locator("#list li.result", has_text="cerniera").click()
-    page.locator("#messages li", has_text="La cerniera della giacca").wait_for()
+    page.locator("#list li.result", has_text="spedizione").click()
+    page.locator("#messages li", has_text="La spedizione della giacca").wait_for()
     page.fill("#search", "")
     page.locator("#search").press("Escape")
     page.locator("#list li", has_text="Quando arriva").wait_for()

@@ -128,3 +128,32 @@ def test_after_a_reload_only_unseen_replies_count_and_the_panel_opens_at_the_new
         "(() => { const l = document.querySelector('#crocevia-widget').shadowRoot"
         ".querySelector('.list'); return l.scrollTop + l.clientHeight >= l.scrollHeight - 2; })()"
     )
+
+
+def test_the_visitor_sees_their_messages_read_live_and_after_a_reload(
+    services: Services, world: World, browser: object
+) -> None:
+    page = browser.new_context(locale="it-IT").new_page()  # type: ignore[attr-defined]
+    page.goto(f"{services.base_url}/web/demo/shop.html#{world.website_token}")
+    page.locator("#crocevia-widget >> .launcher").click()
+    box = page.locator("#crocevia-widget >> textarea")
+    box.fill("C'è qualcuno?")
+    box.press("Enter")
+    mine = page.locator("#crocevia-widget >> .msg.in[data-id]:not([data-id=''])")
+    mine.locator(".tick", has_text="inviato").wait_for()
+    _id, email, password = world.agents["anna"]
+    with httpx.Client(base_url=services.base_url) as http:
+        token = http.post("/api/auth/login", json={"email": email, "password": password}).json()[
+            "token"
+        ]
+        auth = {"Authorization": f"Bearer {token}"}
+        conv_id = mine.get_attribute("data-id") and page.evaluate(
+            "fetch('/api/widget/messages', {headers: {Authorization: 'Bearer ' + JSON.parse("
+            f"localStorage.getItem('crocevia:{world.website_token}')).visitorToken}}}})"
+            ".then(r => r.json()).then(j => j.conversation_id)"
+        )
+        assert http.post(f"/api/conversations/{conv_id}/read", headers=auth).status_code == 200
+    mine.locator(".tick.read", has_text="letto").wait_for()
+    page.reload()
+    page.locator("#crocevia-widget >> .launcher").click()
+    page.locator("#crocevia-widget >> .msg.in .tick.read", has_text="letto").wait_for()

@@ -11,13 +11,13 @@
   var KEY = "crocevia:" + TOKEN;
   var T = {
     it: { title: "Scrivici", placeholder: "Scrivi un messaggio…", send: "Invia", open: "Apri la chat",
-      close: "Chiudi la chat", sending: "invio…", sent: "inviato", offline: "Siamo offline: lascia la tua email e ti rispondiamo appena possibile.",
+      close: "Chiudi la chat", sending: "invio…", sent: "inviato", read: "letto", offline: "Siamo offline: lascia la tua email e ti rispondiamo appena possibile.",
       email: "La tua email", name: "Il tuo nome", start: "Inizia", typing: "sta scrivendo…", reconnecting: "Riconnessione…",
       attach: "Allega un'immagine o un PDF", tooBig: "Il file supera i 10 MB", rated: "Grazie per la valutazione!", stars: " su 5",
       online: "Online: rispondiamo in chat", intro: "Prima di iniziare, ci dici chi sei?", closedNow: "Siamo offline", reopens: "riapriamo %s", optional: " (facoltativo)",
       consent: "Scrivendoci accetti il trattamento dei dati descritto nell'", privacy: "informativa privacy" },
     en: { title: "Chat with us", placeholder: "Write a message…", send: "Send", open: "Open chat",
-      close: "Close chat", sending: "sending…", sent: "sent", offline: "We're offline: leave your email and we'll answer as soon as we can.",
+      close: "Close chat", sending: "sending…", sent: "sent", read: "read", offline: "We're offline: leave your email and we'll answer as soon as we can.",
       email: "Your email", name: "Your name", start: "Start", typing: "is typing…", reconnecting: "Reconnecting…",
       attach: "Attach an image or a PDF", tooBig: "The file is over 10 MB", rated: "Thanks for your rating!", stars: " out of 5",
       online: "Online: we answer in the chat", intro: "Before we start, tell us who you are.", closedNow: "We're offline", reopens: "back %s", optional: " (optional)",
@@ -123,12 +123,24 @@
     });
     if (m.id) place(node, +m.id);
     if (m.id && /^csat:/.test(m.client_id || "")) node.appendChild(ratingButtons());
-    var meta = m.id ? time(m.created_at) + (m.direction === "in" ? " · " + t.sent : "") : t.sending;
-    node.appendChild(el("div", "meta", meta));
+    var meta = el("div", "meta", m.id ? time(m.created_at) : t.sending);
+    if (m.id && m.direction === "in") { var tick = el("span", "tick"); meta.appendChild(document.createTextNode(" · ")); meta.appendChild(tick); }
+    node.appendChild(meta);
+    showRead();
     list.scrollTop = list.scrollHeight;
     if (fresh && m.direction === "out" && !isOpen && +m.id > (state.readUpTo || 0)) { unread++; renderBadge(); }
     if (isOpen) markRead();
     if (fresh && m.direction === "out") emit("message", m);
+  }
+
+  // The visitor's own messages say "letto" once someone of the team has read them.
+  var teamRead = 0;
+  function showRead() {
+    Array.prototype.forEach.call(list.querySelectorAll(".msg.in[data-id] .tick"), function (tick) {
+      var id = +tick.parentNode.parentNode.getAttribute("data-id");
+      tick.textContent = id && id <= teamRead ? t.read : t.sent;
+      tick.className = id && id <= teamRead ? "tick read" : "tick";
+    });
   }
 
   // The CSAT question after a resolution: five buttons, one POST, then thanks.
@@ -158,7 +170,7 @@
         sub.textContent = availability();
         return api("/api/widget/messages");
       })
-      .then(function (h) { h.messages.forEach(upsert); h.messages.forEach(function (m) { seen[m.id] = 1; }); if (!lastId) lastId = h.last_event_id; connect(); });
+      .then(function (h) { teamRead = h.read_up_to || 0; h.messages.forEach(upsert); h.messages.forEach(function (m) { seen[m.id] = 1; }); if (!lastId) lastId = h.last_event_id; connect(); });
   }
 
   // One line under the title: the greeting (in the visitor's language) when someone is
@@ -189,7 +201,11 @@
       var f = JSON.parse(ev.data);
       if (f.type === "ready") { retry = 0; status.textContent = ""; Object.keys(pending).forEach(function (cid) { sock.send(JSON.stringify(pending[cid])); }); }
       else if (f.type === "ack") { delete pending[f.client_id]; upsert(f.message); }
-      else if (f.type === "event") { lastId = f.id; save(); if (f.data.message) upsert(f.data.message); }
+      else if (f.type === "event") {
+        lastId = f.id; save();
+        if (f.data.message) upsert(f.data.message);
+        if (f.data.read && +f.data.read.up_to > teamRead) { teamRead = +f.data.read.up_to; showRead(); }
+      }
       else if (f.type === "typing") { showTyping(f); }
       else if (f.type === "resync") { api("/api/widget/messages").then(function (h) { h.messages.forEach(upsert); }); }
       else if (f.type === "error") { console.error("Crocevia: " + f.code + ": " + f.message); if (f.client_id && f.code !== "unavailable" && f.code !== "rate_limited") delete pending[f.client_id]; }
