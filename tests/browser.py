@@ -10,6 +10,7 @@ import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -33,3 +34,18 @@ def browser() -> Iterator[object]:
         b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         yield b
         b.close()
+
+
+def open_page(browser: object, url: str, email: str, password: str, *,
+              width: int = 1280, height: int = 800, locale: str | None = None) -> Any:  # fmt: skip
+    """A new page of one of our agent pages (console, lead, marketing, settings) at
+    `width`×`height`, logged in as `email`."""
+    options: dict[str, Any] = {"viewport": {"width": width, "height": height}}
+    if locale:
+        options["locale"] = locale
+    page = browser.new_context(**options).new_page()  # type: ignore[attr-defined]
+    page.goto(url)
+    page.fill("input[name=email]", email)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+    return page

@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from gateway.api.agents_auth import require_agent
+from gateway.api.conversations import simple_changes
 from gateway.api.errors import INT64, ApiError, field, json_body
 from gateway.runtime import runtime
 from inbox import conversations
@@ -29,13 +30,7 @@ async def bulk_update(request: Request) -> Response:
         or not all(isinstance(i, int) and not isinstance(i, bool) and i in INT64 for i in ids)
     ):
         raise ApiError(400, "invalid_field", f"ids: 1 to {MAX_BULK} conversation ids")
-    changes: dict[str, Any] = {}
-    if "status" in data:
-        changes["status"] = field(data, "status", str)
-    if "priority" in data:
-        changes["priority"] = field(data, "priority", str)
-    if "assignee_id" in data:
-        changes["assignee_id"] = field(data, "assignee_id", int, required=False)
+    changes = simple_changes(data)
     add_label = field(data, "add_label", str, required=False)
     if add_label is not None and not 0 < len(add_label.strip()) <= 50:
         raise ApiError(400, "invalid_field", "add_label: 1 to 50 characters")

@@ -126,6 +126,18 @@ async def post_message(request: Request) -> Response:
     return JSONResponse(message_dict(msg, agent=agent), 201 if created else 200)
 
 
+def simple_changes(data: dict[str, Any]) -> dict[str, Any]:
+    """Status, priority and assignee as a PATCH (or a bulk action) gives them."""
+    changes: dict[str, Any] = {}
+    if "status" in data:
+        changes["status"] = field(data, "status", str)
+    if "priority" in data:
+        changes["priority"] = field(data, "priority", str)
+    if "assignee_id" in data:
+        changes["assignee_id"] = field(data, "assignee_id", int, required=False)
+    return changes
+
+
 async def patch_conversation(request: Request) -> Response:
     """Status (with `snoozed_until`), priority, assignee, team (a transfer) and labels."""
     _agent, viewer = await require_agent(request)
@@ -135,13 +147,7 @@ async def patch_conversation(request: Request) -> Response:
     for name in READ_ONLY_FIELDS:
         if name in data:
             raise ApiError(400, "read_only_field", f"{name!r} cannot be changed")
-    changes: dict[str, Any] = {}
-    if "status" in data:
-        changes["status"] = field(data, "status", str)
-    if "priority" in data:
-        changes["priority"] = field(data, "priority", str)
-    if "assignee_id" in data:
-        changes["assignee_id"] = field(data, "assignee_id", int, required=False)
+    changes = simple_changes(data)
     if "team_id" in data:
         changes["team_id"] = field(data, "team_id", int, required=False)
     if "labels" in data:

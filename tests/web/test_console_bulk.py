@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from browser import open_page
 from conftest import Services, World
 from crocevia_clients import Clients
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -25,11 +26,7 @@ def test_ticked_conversations_are_taken_and_labelled_together(
     db: async_sessionmaker[AsyncSession],
 ) -> None:  # fmt: skip
     _id, email, password = world.agents["anna"]
-    page = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()  # type: ignore[attr-defined]
-    page.goto(f"{services.base_url}/console/")
-    page.fill("input[name=email]", email)
-    page.fill("input[name=password]", password)
-    page.click("button[type=submit]")
+    page = open_page(browser, f"{services.base_url}/console/", email, password)
     for text in ("Primo cliente", "Secondo cliente"):
         page.locator("#list li", has_text=text).locator("input.pick").check()
     page.locator("#bulk-count", has_text="2").wait_for()

@@ -4,6 +4,7 @@ and sees the customer's CSAT answer for the conversation."""
 from __future__ import annotations
 
 import pytest
+from browser import open_page
 from conftest import Services, World
 from crocevia_clients import Clients
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -28,11 +29,7 @@ def test_the_agent_edits_the_contact_and_sees_the_csat_answer(
     db: async_sessionmaker[AsyncSession],
 ) -> None:  # fmt: skip
     _id, email, password = world.agents["anna"]
-    page = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()  # type: ignore[attr-defined]
-    page.goto(f"{services.base_url}/console/")
-    page.fill("input[name=email]", email)
-    page.fill("input[name=password]", password)
-    page.click("button[type=submit]")
+    page = open_page(browser, f"{services.base_url}/console/", email, password)
     page.locator("#list li", has_text="Tutto risolto").click()
     page.locator("#contact-details dd", has_text="4/5 — Veloci").wait_for()
     page.click("#contact-edit")

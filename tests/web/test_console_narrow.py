@@ -3,8 +3,10 @@ as a drawer, the list and the chat take the screen in turn, nothing scrolls side
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
-from browser import SHOTS
+from browser import SHOTS, open_page
 from conftest import Services, World
 from crocevia_clients import Clients
 
@@ -19,12 +21,10 @@ async def waiting(world: World, clients: Clients) -> World:
     return world
 
 
-def _login(page: object, services: Services, world: World) -> None:
+def _console(browser: object, services: Services, world: World, width: int, height: int) -> Any:
     _id, email, password = world.agents["anna"]
-    page.goto(f"{services.base_url}/console/")  # type: ignore[attr-defined]
-    page.fill("input[name=email]", email)  # type: ignore[attr-defined]
-    page.fill("input[name=password]", password)  # type: ignore[attr-defined]
-    page.click("button[type=submit]")  # type: ignore[attr-defined]
+    return open_page(browser, f"{services.base_url}/console/", email, password,
+                     width=width, height=height)  # fmt: skip
 
 
 def _no_sideways_scroll(page: object) -> None:
@@ -36,8 +36,7 @@ def _no_sideways_scroll(page: object) -> None:
 def test_at_1024_px_the_customer_panel_opens_as_a_drawer(
     services: Services, waiting: World, browser: object
 ) -> None:
-    page = browser.new_context(viewport={"width": 1024, "height": 768}).new_page()  # type: ignore[attr-defined]
-    _login(page, services, waiting)
+    page = _console(browser, services, waiting, 1024, 768)
     page.locator("#list li", has_text="Il reso").click()
     customer = page.locator("#customer")
     page.locator("#customer-btn").wait_for()
@@ -53,8 +52,7 @@ def test_at_1024_px_the_customer_panel_opens_as_a_drawer(
 def test_at_390_px_the_list_and_the_chat_take_turns(
     services: Services, waiting: World, browser: object
 ) -> None:
-    page = browser.new_context(viewport={"width": 390, "height": 844}).new_page()  # type: ignore[attr-defined]
-    _login(page, services, waiting)
+    page = _console(browser, services, waiting, 390, 844)
     page.locator("#list li", has_text="Il reso").wait_for()
     _no_sideways_scroll(page)
     page.screenshot(path=str(SHOTS / "console-390-list.png"))

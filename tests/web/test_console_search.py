@@ -4,6 +4,7 @@ brings the list back."""
 from __future__ import annotations
 
 import pytest
+from browser import open_page
 from conftest import Services, World
 from crocevia_clients import Clients
 
@@ -23,11 +24,7 @@ def test_searching_a_word_finds_the_conversation(
     services: Services, history: World, browser: object
 ) -> None:
     _id, email, password = history.agents["anna"]
-    page = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()  # type: ignore[attr-defined]
-    page.goto(f"{services.base_url}/console/")
-    page.fill("input[name=email]", email)
-    page.fill("input[name=password]", password)
-    page.click("button[type=submit]")
+    page = open_page(browser, f"{services.base_url}/console/", email, password)
     page.locator("#list li", has_text="Quando arriva").wait_for()
     page.fill("#search", "spedizioni")  # another form of the word
     page.locator("#list li.result", has_text="spedizione").wait_for()

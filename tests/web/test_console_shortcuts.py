@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from browser import open_page
 from conftest import Services, World
 from crocevia_clients import Clients
 
@@ -22,11 +23,7 @@ def test_option_j_on_a_mac_moves_to_the_next_conversation(
     services: Services, two_waiting: World, browser: object
 ) -> None:
     _id, email, password = two_waiting.agents["anna"]
-    page = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()  # type: ignore[attr-defined]
-    page.goto(f"{services.base_url}/console/")
-    page.fill("input[name=email]", email)
-    page.fill("input[name=password]", password)
-    page.click("button[type=submit]")
+    page = open_page(browser, f"{services.base_url}/console/", email, password)
     page.locator("#list li", has_text="domanda").nth(1).wait_for()
     page.locator("#list li").first.click()
     first = page.locator("#list li[aria-current=true]").inner_text()

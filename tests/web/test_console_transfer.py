@@ -6,6 +6,7 @@ from __future__ import annotations
 import secrets
 
 import pytest
+from browser import open_page
 from conftest import Services, World
 from crocevia_clients import Clients
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -42,11 +43,7 @@ def test_the_transfer_list_offers_only_who_can_take_it(
     services: Services, floor: World, browser: object
 ) -> None:
     _id, email, password = floor.agents["anna"]
-    page = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()  # type: ignore[attr-defined]
-    page.goto(f"{services.base_url}/console/")
-    page.fill("input[name=email]", email)
-    page.fill("input[name=password]", password)
-    page.click("button[type=submit]")
+    page = open_page(browser, f"{services.base_url}/console/", email, password)
     page.locator("#list li", has_text="Vorrei parlare").click()
     page.locator("#assignee option", has_text="Bruno").wait_for(state="attached")
     offered = page.locator("#assignee option").all_inner_texts()

@@ -147,7 +147,7 @@ def test_the_visitor_sees_their_messages_read_live_and_after_a_reload(
             "token"
         ]
         auth = {"Authorization": f"Bearer {token}"}
-        conv_id = mine.get_attribute("data-id") and page.evaluate(
+        conv_id = page.evaluate(
             "fetch('/api/widget/messages', {headers: {Authorization: 'Bearer ' + JSON.parse("
             f"localStorage.getItem('crocevia:{world.website_token}')).visitorToken}}}})"
             ".then(r => r.json()).then(j => j.conversation_id)"
