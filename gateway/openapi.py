@@ -213,6 +213,12 @@ def paths() -> S:
             body=_obj({"ids": {"type": "array", "items": INT, "minItems": 1, "maxItems": 100},
                        "status": STR, "priority": STR, "assignee_id": NINT, "add_label": STR},
                       ["ids"]))},
+        "/api/mentions": {"get": _op(
+            "Notes that named you with @ and that you have not read (opening the "
+            "conversation reads them)",
+            _ok(_obj({"mentions": {"type": "array", "items": _obj(
+                {"id": INT, "conversation_id": INT, "message_id": INT, "text": STR,
+                 "author": NSTR, "created_at": STR})}})))},
         "/api/search": {"get": _op(
             "Conversations you may see whose messages (full text) or customer (name, email, "
             "phone) match q; newest first, at most 20",

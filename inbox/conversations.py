@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from inbox import events
+from inbox import events, mentions
 from inbox.access import Viewer
 from inbox.auto_messages import ask_csat
 from inbox.labels import InvalidLabel, has_label, normalise_all
@@ -180,6 +180,7 @@ async def mark_read(
         )
     ).scalar_one()
     before = await read_up_to(session, conv.id)
+    await mentions.mark_read(session, agent_id, conv.id)
     marker = await session.get(ReadMarker, (agent_id, conv.id))
     if marker is None:
         session.add(

@@ -335,6 +335,24 @@ class CannedResponse(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class Mention(Base):
+    """An agent named with @ in a colleague's private note; read once they open it."""
+
+    __tablename__ = "mentions"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    message_id: Mapped[int] = mapped_column(
+        ForeignKey("messages.id", ondelete="CASCADE"), index=True
+    )
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"), index=True)
+    author_agent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("agents.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    read_at: Mapped[datetime | None]
+
+
 class ReadMarker(Base):
     """How far an agent has read a conversation (for unread counts)."""
 

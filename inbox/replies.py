@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from inbox import events
+from inbox import events, mentions
 from inbox.model import (
     Agent,
     Contact,
@@ -93,16 +93,13 @@ async def create_reply(
         conversation.last_message_at = now
     await session.flush()
     contact = await session.get_one(Contact, conversation.contact_id)
-    rows = [
-        events.emit(
-            session,
-            "message.created",
-            {
-                "message": message_dict(msg, agent=agent),
-                "conversation": conversation_dict(conversation, contact),
-            },
-        )
-    ]
+    data: dict[str, Any] = {
+        "message": message_dict(msg, agent=agent),
+        "conversation": conversation_dict(conversation, contact),
+    }
+    if private:  # colleagues named with @ in a note: their consoles tell them
+        data["mentions"] = await mentions.record(session, msg, conversation, agent)
+    rows = [events.emit(session, "message.created", data)]
     if not private:
         rows.append(events.request_delivery(session, msg.id, msg.conversation_id))
     if outbox is not None:

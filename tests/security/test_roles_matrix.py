@@ -122,6 +122,7 @@ RULES: dict[tuple[str, str], tuple[Build, dict[str, int]]] = {
         _json("/api/conversations/bulk", lambda r: {"ids": [r.conv_id], "priority": "high"}),
         statuses(a=200, b=200, lead=200, admin=200, marketing=200),  # refusals are per id
     ),
+    ("GET", "/api/mentions"): (_get("/api/mentions"), any_agent(200)),
     ("GET", "/api/search"): (
         _get("/api/search?q=ordine"),
         statuses(a=200, b=200, lead=200, admin=200, marketing=403),

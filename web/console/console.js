@@ -81,6 +81,7 @@ async function boot() {
   await loadList();
   connect();
   openFromLink();
+  loadMentions();
   if (state.agent.presence === "offline") setPresence("online");
   if (window.Notification && Notification.permission === "default") Notification.requestPermission().catch(() => {});
 }
@@ -231,7 +232,7 @@ async function openConversation(id) {
   renderList();
   $("reply").hidden = false; $("actions").hidden = false; $("labels").hidden = false; $("customer").hidden = false;
   $("app").classList.add("in-chat"); $("customer-btn").hidden = false;
-  api(`/api/conversations/${id}/read`, { method: "POST" }).catch(() => {});
+  api(`/api/conversations/${id}/read`, { method: "POST" }).then(() => { if (state.mentions?.some((x) => x.conversation_id === id)) loadMentions(); }).catch(() => {});
   loadCustomer(c.contact.id);
   $("text").focus();
 }
@@ -519,6 +520,7 @@ function applyEvent(f) {
     clearTimeout(state.customerTimer); state.customerTimer = setTimeout(() => loadCustomer(state.contact), 300);
   }
   if (f.event === "conversation.created") state.opened.add(c.id);
+  if (f.event === "message.created" && (f.data.mentions || []).includes(state.agent.id)) mentioned(c, m);
   if (c) {
     const merged = mergeConversation(c);
     if (m) {
@@ -531,6 +533,37 @@ function applyEvent(f) {
   }
   if (m) renderMessage(m);
   renderList();
+}
+
+// @mentions: a colleague named me in a note. The "@" button counts what I have not read
+// (opening the conversation reads it) and lists it.
+async function loadMentions() {
+  let r;
+  try { r = await api("/api/mentions"); } catch { return; }
+  state.mentions = r.mentions;
+  $("mentions-btn").hidden = !r.mentions.length;
+  $("mentions-count").textContent = r.mentions.length ? String(r.mentions.length) : "";
+  $("mentions-list").replaceChildren(...r.mentions.map((x) => {
+    const li = el("li"); const b = el("button", "link", `#${x.conversation_id} · ${x.author || ""}: ${x.text}`);
+    b.type = "button";
+    b.addEventListener("click", async () => { showMentions(false); await openConversation(x.conversation_id); loadMentions(); });
+    li.append(b); return li;
+  }));
+  if (!r.mentions.length) showMentions(false);
+}
+function showMentions(open) {
+  $("mentions-list").hidden = !open; $("mentions-btn").setAttribute("aria-expanded", String(open));
+}
+$("mentions-btn").addEventListener("click", () => showMentions($("mentions-list").hidden));
+function mentioned(c, m) {
+  const who = m.author?.name || "";
+  flash(t("mentioned_you", who));
+  if (state.sound) beep(990);
+  if (window.Notification?.permission === "granted" && !document.hasFocus()) {
+    const n = new Notification(t("mentioned_you", who), { body: (m.text || "").slice(0, 140), tag: `mention-${m.id}` });
+    n.onclick = () => { window.focus(); openConversation(c.id); };
+  }
+  loadMentions();
 }
 
 function alertAgent(c, m, newConversation) {
