@@ -252,6 +252,18 @@ def paths() -> S:
                            "lifecycle_stage": {"enum": ["lead", "prospect", "customer", "churned"]}}),
                 params=[ID_PARAM]),
         },
+        "/api/contacts/{id}/notes": {
+            "get": _op("Notes about the customer (and contacts merged into them), newest first "
+                       "(not marketing)",
+                       {**_ok(_obj({"notes": {"type": "array", "items": _obj(
+                           {"id": INT, "text": STR, "author": NSTR, "created_at": STR})}})),
+                        **not_found, **FORBIDDEN}, params=[ID_PARAM]),
+            "post": _op("Write a note about the customer (not marketing)",
+                        {**_ok(_obj({"id": INT, "text": STR, "author": NSTR, "created_at": STR}),
+                               "Stored", "201"), **not_found, **FORBIDDEN,
+                         "409": {"description": "Erased contact", **_json(_ref("Error"))}},
+                        body=_obj({"text": STR}, ["text"]), params=[ID_PARAM]),
+        },
         "/api/contacts/{id}/merge_suggestions": {"get": _op(
             "Contacts sharing an email or a phone (normalised) with this one (not marketing)",
             {**_ok(_obj({"suggestions": {"type": "array", "items": _obj(

@@ -335,6 +335,22 @@ class CannedResponse(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class ContactNote(Base):
+    """What the team writes down about a customer, beside every conversation with them."""
+
+    __tablename__ = "contact_notes"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    contact_id: Mapped[int] = mapped_column(
+        ForeignKey("contacts.id", ondelete="CASCADE"), index=True
+    )
+    author_agent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("agents.id", ondelete="SET NULL")
+    )
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class Mention(Base):
     """An agent named with @ in a colleague's private note; read once they open it."""
 

@@ -36,6 +36,7 @@ from inbox.model import (
     Base,
     Contact,
     ContactMerge,
+    ContactNote,
     Conversation,
     CrmContactState,
     CrmDelivery,
@@ -260,6 +261,8 @@ async def erase(
     )  # fmt: skip
     pattern = _quote_pattern(quoted)
 
+    # What the team wrote about them goes too.
+    await session.execute(delete(ContactNote).where(ContactNote.contact_id.in_(ids)))
     # What was queued for the CRM carries their name and email: it goes, sent or not.
     await session.execute(delete(CrmDelivery).where(CrmDelivery.contact_id.in_(ids)))
     await session.execute(delete(CrmContactState).where(CrmContactState.contact_id.in_(ids)))

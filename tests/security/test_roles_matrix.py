@@ -150,6 +150,14 @@ RULES: dict[tuple[str, str], tuple[Build, dict[str, int]]] = {
         _json("/api/contacts/{r.contact_id}", lambda r: {"name": "Owner Olga"}),
         statuses(a=200, b=404, lead=200, admin=200, marketing=403),
     ),
+    ("GET", "/api/contacts/{id}/notes"): (
+        _get("/api/contacts/{r.contact_id}/notes"),
+        statuses(a=200, b=404, lead=200, admin=200, marketing=403),
+    ),
+    ("POST", "/api/contacts/{id}/notes"): (
+        _json("/api/contacts/{r.contact_id}/notes", lambda r: {"text": "Preferisce l'email"}),
+        statuses(a=201, b=404, lead=201, admin=201, marketing=403),
+    ),
     ("GET", "/api/contacts/{id}/merge_suggestions"): (
         _get("/api/contacts/{r.contact_id}/merge_suggestions"),
         statuses(a=200, b=404, lead=200, admin=200, marketing=403),

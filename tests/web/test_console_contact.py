@@ -1,5 +1,5 @@
-"""The customer panel: the agent edits the contact (name, email, phone, lifecycle stage)
-and sees the customer's CSAT answer for the conversation."""
+"""The customer panel: the agent edits the contact (name, email, phone, lifecycle stage),
+sees the customer's CSAT answer for the conversation and leaves a note about them."""
 
 from __future__ import annotations
 
@@ -40,3 +40,6 @@ def test_the_agent_edits_the_contact_and_sees_the_csat_answer(
     page.locator("#contact-details dd", has_text="Lucia Verdi").wait_for()
     page.locator("#contact-details dd", has_text="Cliente").wait_for()
     page.locator("#past li", has_text="★ 4/5").wait_for()
+    page.fill("#contact-note-form textarea", "Preferisce essere chiamata al mattino")
+    page.click("#contact-note-form button[type=submit]")
+    page.locator("#contact-notes li", has_text="chiamata al mattino").wait_for()

@@ -342,7 +342,7 @@ function attachment(a) {
 async function loadCustomer(contactId) {
   let r;
   try { r = await api(`/api/contacts/${contactId}`); } catch { return; }
-  state.contact = contactId; loadDuplicates(contactId);
+  state.contact = contactId; loadDuplicates(contactId); loadNotes(contactId);
   const c = r.contact;
   const rows = [["name", c.name], ["email", c.email], ["phone", c.phone], ["stage", c.lifecycle_stage ? t(`stage_${c.lifecycle_stage}`) : null], ["since", time(c.created_at, true)]];
   const rated = r.csat[String(state.current)];
@@ -369,6 +369,26 @@ async function loadCustomer(contactId) {
     li.append(b); return li;
   }));
 }
+
+// Notes about the customer, for the colleagues who meet them next.
+async function loadNotes(contactId) {
+  let r;
+  try { r = await api(`/api/contacts/${contactId}/notes`); } catch { r = { notes: [] }; }
+  if (state.contact !== contactId) return;
+  $("contact-notes").replaceChildren(...r.notes.map((n) => {
+    const li = el("li", "note-item"); li.append(el("div", null, n.text), el("div", "muted", `${n.author || ""} · ${time(n.created_at, true)}`));
+    return li;
+  }));
+}
+$("contact-note-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const box = e.target.elements.text; const text = box.value.trim();
+  if (!text || !state.contact) return;
+  try {
+    await api(`/api/contacts/${state.contact}/notes`, { method: "POST", body: JSON.stringify({ text }) });
+    box.value = ""; loadNotes(state.contact);
+  } catch (err) { flash(err.message); }
+});
 
 // The customer's name, email, phone and lifecycle stage, edited in the panel.
 function editContact(c) {
