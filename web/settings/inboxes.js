@@ -40,8 +40,10 @@ const SERVICE_FIELDS = [
   { key: "auto_reply.it", kind: "area", label: "s_auto_reply_it", wide: true },
   { key: "auto_reply.en", kind: "area", label: "s_auto_reply_en", wide: true },
   { key: "csat", kind: "check", label: "s_csat" },
-  number("sla.urgent.first_response_minutes", "s_sla_urgent"),
-  number("sla.normal.first_response_minutes", "s_sla_normal"),
+  ...["urgent", "high", "normal", "low"].flatMap((p) => [
+    number(`sla.${p}.first_response_minutes`, `s_sla_first_${p}`),
+    number(`sla.${p}.next_response_minutes`, `s_sla_next_${p}`),
+  ]),
 ];
 
 const view = { api: null, inboxes: [], teams: [], editing: null };
