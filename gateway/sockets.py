@@ -32,6 +32,7 @@ CLOSE_BAD_FIRST_FRAME = 4400
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_AUTH_TIMEOUT = 4408
 CLOSE_INVALID_PAYLOAD = 1007
+CLOSE_TRY_AGAIN = 1013  # the server cannot serve the socket now: reconnect and resume
 # How often an agent socket checks that its session still holds (also at once on a logout).
 RECHECK_S = float(os.environ.get("CROCEVIA_SESSION_RECHECK_S", "30"))
 
@@ -160,7 +161,16 @@ async def serve(
     sub = make_subscriber(principal)
     session = Session(ws, sub)
     await ws.send_text(json.dumps(ready(principal)))
-    await hub.subscribe(sub, first.get("last_event_id"))
+    try:
+        await hub.subscribe(sub, first.get("last_event_id"))
+    except RedisError as exc:
+        # Redis dropped the connection while the backlog was read: the client reconnects
+        # and resumes from the same event (1013: try again later).
+        hub.unsubscribe(sub)
+        log.warning("socket_subscribe_failed", extra={"error": repr(exc)})
+        with contextlib.suppress(RuntimeError, WebSocketDisconnect):
+            await ws.close(CLOSE_TRY_AGAIN, "the event stream is unavailable; reconnect")
+        return
     SOCKETS.labels(kind).inc()
     writer = asyncio.create_task(_write(ws, sub))
     revoked = asyncio.Event()

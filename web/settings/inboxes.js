@@ -206,7 +206,8 @@ function channelFields(channel, inbox) {
   $("inbox-channel").replaceChildren(...CHANNEL_FIELDS[channel].map((f) => input(f, inbox)));
 }
 
-function openForm(inbox) {
+async function openForm(inbox) {
+  view.teams = await view.api("/api/admin/teams"); // a team made a moment ago is offered too
   view.editing = inbox;
   const form = $("inbox-form");
   form.hidden = false;
@@ -282,6 +283,6 @@ async function save(e) {
   notice(t("s_saved"));
 }
 
-$("new-inbox").addEventListener("click", () => openForm(null));
+$("new-inbox").addEventListener("click", () => openForm(null).catch((err) => notice(err.message)));
 $("inbox-cancel").addEventListener("click", () => { $("inbox-form").hidden = true; });
 $("inbox-form").addEventListener("submit", save);
