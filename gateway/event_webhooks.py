@@ -135,13 +135,10 @@ class EventWebhooks:
                 ).tuples()
             )
         sent = 0
-        failing: set[int] = set()  # an endpoint that just failed gets no more tries this pass
         for delivery, sub in due:
-            if sub.id in failing or not await self._claim(delivery):
-                continue
-            if not await self._send(delivery, sub):
-                failing.add(sub.id)
-            sent += 1
+            if await self._claim(delivery):
+                await self._send(delivery, sub)
+                sent += 1
         return sent
 
     async def _claim(self, delivery: WebhookDelivery) -> bool:
@@ -155,8 +152,7 @@ class EventWebhooks:
             )  # fmt: skip
         return bool(getattr(taken, "rowcount", 0) == 1)
 
-    async def _send(self, delivery: WebhookDelivery, sub: WebhookSubscription) -> bool:
-        """POST it; True when the endpoint took it."""
+    async def _send(self, delivery: WebhookDelivery, sub: WebhookSubscription) -> None:
         body = json.dumps({"id": delivery.event_id, "event": delivery.event,
                            "data": delivery.payload, "sent_at": utcnow().isoformat()},
                           separators=(",", ":")).encode()  # fmt: skip
@@ -176,7 +172,7 @@ class EventWebhooks:
         async with self.sessions() as session, session.begin():
             row = await session.get(WebhookDelivery, delivery.id, with_for_update=True)
             if row is None or row.status != "pending":
-                return error is None
+                return
             row.attempts += 1
             row.last_code, row.last_error = code, error
             if error is None:
@@ -187,7 +183,6 @@ class EventWebhooks:
             else:
                 wait = min(RETRY_S * 2 ** (row.attempts - 1), 3600.0)
                 row.next_attempt_at = utcnow() + timedelta(seconds=wait)
-        return error is None
 
 
 def delivery_dict(d: WebhookDelivery) -> dict[str, Any]:
