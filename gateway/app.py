@@ -22,7 +22,6 @@ from gateway import ops, webhooks
 from gateway.api import (
     admin_inboxes,
     admin_people,
-    admin_webhooks,
     agents_auth,
     audit,
     bulk,
@@ -106,10 +105,6 @@ def api_routes() -> list[BaseRoute]:
         Route("/api/admin/agents", admin_people.list_agents),
         Route("/api/admin/agents", admin_people.create_agent, methods=["POST"]),
         Route("/api/admin/agents/{id}", admin_people.patch_agent, methods=["PATCH"]),
-        Route("/api/admin/webhooks", admin_webhooks.list_webhooks),
-        Route("/api/admin/webhooks", admin_webhooks.create_webhook, methods=["POST"]),
-        Route("/api/admin/webhooks/{id}", admin_webhooks.patch_webhook, methods=["PATCH"]),
-        Route("/api/admin/webhooks/{id}/deliveries", admin_webhooks.webhook_deliveries),
         Route("/api/agents", directory.list_agents),
         Route("/api/teams", directory.list_teams),
         Route("/api/canned_responses", directory.list_canned),

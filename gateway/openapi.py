@@ -468,22 +468,6 @@ def admin_paths(not_found: S) -> S:
                         {**_ok(agent, "Created", "201"), **admins, **conflict},
                         body=_obj({**agent_body, "email": STR}, ["email", "name"])),
         },
-        "/api/admin/webhooks": {
-            "get": _op("Outbound webhook subscriptions", {**_ok({"type": "array"}), **admins}),
-            "post": _op("Subscribe a URL to events ([] for all); the answer holds the signing "
-                        "secret, once", {**_ok({"type": "object"}, "Created", "201"), **admins},
-                        body=_obj({"url": STR, "events": {"type": "array", "items": STR}},
-                                  ["url"])),
-        },
-        "/api/admin/webhooks/{id}": {"patch": _op(
-            "Change a subscription's URL or events, or switch it off",
-            {**_ok({"type": "object"}), **admins, **not_found},
-            body=_obj({"url": STR, "events": {"type": "array", "items": STR}, "active": BOOL}),
-            params=[ID_PARAM])},
-        "/api/admin/webhooks/{id}/deliveries": {"get": _op(
-            "The subscription's last 100 deliveries: status, tries, last answer",
-            {**_ok(_obj({"deliveries": {"type": "array"}})), **admins, **not_found},
-            params=[ID_PARAM])},
         "/api/admin/agents/{id}": {"patch": _op(
             "Change an agent's role, teams, languages, capacity; deactivate (ends sessions)",
             {**_ok(agent), **admins, **not_found, **conflict},

@@ -335,42 +335,6 @@ class CannedResponse(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-class WebhookSubscription(Base):
-    """An admin's outbound webhook: Crocevia POSTs the events named (or all) to `url`,
-    signed with `secret`."""
-
-    __tablename__ = "webhook_subscriptions"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    url: Mapped[str] = mapped_column(String(1000))
-    secret: Mapped[str] = mapped_column(String(128))
-    events: Mapped[list[str]] = mapped_column(JSON, default=list)  # [] means every event
-    active: Mapped[bool] = mapped_column(Boolean, default=True)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-
-
-class WebhookDelivery(Base):
-    """One event for one subscription: sent, retried with backoff, or given up (the log)."""
-
-    __tablename__ = "webhook_deliveries"
-    __table_args__ = (UniqueConstraint("subscription_id", "event_id"),)
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    subscription_id: Mapped[int] = mapped_column(
-        ForeignKey("webhook_subscriptions.id", ondelete="CASCADE")
-    )
-    event: Mapped[str] = mapped_column(String(60))
-    event_id: Mapped[str] = mapped_column(String(64))
-    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    status: Mapped[str] = mapped_column(String(10), default="pending")  # sent, failed
-    attempts: Mapped[int] = mapped_column(default=0)
-    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
-    last_code: Mapped[int | None]
-    last_error: Mapped[str | None] = mapped_column(String(500))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    delivered_at: Mapped[datetime | None]
-
-
 class ContactNote(Base):
     """What the team writes down about a customer, beside every conversation with them."""
 

@@ -206,19 +206,6 @@ RULES: dict[tuple[str, str], tuple[Build, dict[str, int]]] = {
         ADMINS,
     ),
     ("GET", "/api/admin/agents"): (_get("/api/admin/agents"), ADMINS),
-    ("GET", "/api/admin/webhooks"): (_get("/api/admin/webhooks"), ADMINS),
-    ("POST", "/api/admin/webhooks"): (
-        _json("/api/admin/webhooks", lambda r: {"url": "http://127.0.0.1:9/", "events": []}),
-        {**ADMINS, "admin": 201},
-    ),
-    ("PATCH", "/api/admin/webhooks/{id}"): (
-        _json("/api/admin/webhooks/999999999", lambda r: {"active": False}),
-        {**ADMINS, "admin": 404},
-    ),
-    ("GET", "/api/admin/webhooks/{id}/deliveries"): (
-        _get("/api/admin/webhooks/999999999/deliveries"),
-        {**ADMINS, "admin": 404},
-    ),
     ("POST", "/api/admin/agents"): (
         _json(
             "/api/admin/agents",
