@@ -33,6 +33,7 @@ def test_ticked_conversations_are_taken_and_labelled_together(
     page.fill("#bulk-label", "resi")
     page.press("#bulk-label", "Enter")
     page.locator("#list li", has_text="Primo cliente").locator(".chip", has_text="resi").wait_for()
+    page.locator("#bulk").wait_for(state="hidden")
     for text in ("Primo cliente", "Secondo cliente"):
         page.locator("#list li", has_text=text).locator("input.pick").check()
     page.click("#bulk-mine")

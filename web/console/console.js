@@ -168,7 +168,8 @@ async function bulk(change) {
     const r = await api("/api/conversations/bulk", { method: "POST", body: JSON.stringify({ ids, ...change }) });
     if (r.refused.length) flash(t("bulk_refused", r.refused.length));
   } catch (err) { flash(err.message); return; }
-  state.picked.clear(); togglePick(0, false); renderList();
+  for (const id of ids) state.picked.delete(id); // not what was ticked meanwhile
+  togglePick(0, false); renderList();
   await loadList();
 }
 $("bulk-mine").addEventListener("click", () => bulk({ assignee_id: state.agent.id }));
