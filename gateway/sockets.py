@@ -160,7 +160,10 @@ async def serve(
         return
     sub = make_subscriber(principal)
     session = Session(ws, sub)
-    await ws.send_text(json.dumps(ready(principal)))
+    try:
+        await ws.send_text(json.dumps(ready(principal)))
+    except (WebSocketDisconnect, RuntimeError):  # the client left right after `auth`
+        return
     try:
         await hub.subscribe(sub, first.get("last_event_id"))
     except RedisError as exc:
