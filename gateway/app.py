@@ -22,6 +22,7 @@ from gateway import ops, webhooks
 from gateway.api import (
     admin_inboxes,
     admin_people,
+    admin_webhooks,
     agents_auth,
     audit,
     bulk,
@@ -105,6 +106,16 @@ def api_routes() -> list[BaseRoute]:
         Route("/api/admin/agents", admin_people.list_agents),
         Route("/api/admin/agents", admin_people.create_agent, methods=["POST"]),
         Route("/api/admin/agents/{id}", admin_people.patch_agent, methods=["PATCH"]),
+        Route("/api/admin/webhooks", admin_webhooks.list_webhooks),
+        Route("/api/admin/webhooks", admin_webhooks.create_webhook, methods=["POST"]),
+        Route("/api/admin/webhooks/{id}", admin_webhooks.patch_webhook, methods=["PATCH"]),
+        Route("/api/admin/webhooks/{id}", admin_webhooks.delete_webhook, methods=["DELETE"]),
+        Route("/api/admin/webhooks/{id}/deliveries", admin_webhooks.webhook_deliveries),
+        Route(
+            "/api/admin/webhooks/{id}/deliveries/{delivery}/redeliver",
+            admin_webhooks.redeliver,
+            methods=["POST"],
+        ),  # fmt: skip
         Route("/api/agents", directory.list_agents),
         Route("/api/teams", directory.list_teams),
         Route("/api/canned_responses", directory.list_canned),

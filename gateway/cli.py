@@ -90,6 +90,7 @@ def cmd_worker(_args: argparse.Namespace) -> int:
 
     from gateway.channels import connector_for
     from gateway.crm_webhook import CrmPusher
+    from gateway.event_webhooks import EventWebhooks
     from gateway.router import Router
     from gateway.worker import OutboundWorker
     from inbox.db import create_engine, sessionmaker
@@ -115,12 +116,16 @@ def cmd_worker(_args: argparse.Namespace) -> int:
             sessions, relay, redis, grace_s=settings.presence_grace_s, files=files, crm=crm
         )
         router_task = asyncio.create_task(router.run(settings.timer_interval_s))
+        hooks = EventWebhooks(sessions, redis)
+        hooks_task = asyncio.create_task(hooks.run())
         _stop_gracefully(worker.stop)
         try:
             await worker.run(settings.worker_drain_s)
         finally:
             relay_task.cancel()
             router_task.cancel()
+            hooks_task.cancel()
+            await hooks.aclose()
             if crm is not None:
                 await crm.aclose()
             await redis.aclose()

@@ -313,6 +313,7 @@ def paths() -> S:
                     _query("limit", {"type": "integer", "minimum": 1, "maximum": 500})])},
         **signal_paths(not_found),
         **admin_paths(not_found),
+        **webhook_paths(not_found),
         "/api/widget/csat": {"post": {
             **_op("The visitor's 1-5 rating of their resolved conversation",
                   {**_ok(_obj({"conversation_id": INT, "rating": INT, "comment": NSTR})),
@@ -472,6 +473,56 @@ def admin_paths(not_found: S) -> S:
             "Change an agent's role, teams, languages, capacity; deactivate (ends sessions)",
             {**_ok(agent), **admins, **not_found, **conflict},
             body=_obj({**agent_body, "active": BOOL}), params=[ID_PARAM])},
+    }  # fmt: skip
+
+
+def webhook_paths(not_found: S) -> S:
+    """Outbound event webhooks (admins only; docs/settings.md)."""
+    admins = {"403": {"description": "Not an admin", **_json(_ref("Error"))}}
+    hook = _obj(
+        {
+            "id": INT,
+            "url": STR,
+            "events": {"type": "array", "items": STR},
+            "active": BOOL,
+            "description": NSTR,
+            "created_at": STR,
+        }
+    )
+    body = {"url": STR, "events": {"type": "array", "items": STR}, "description": NSTR}
+    delivery_params = [
+        ID_PARAM,
+        {"name": "delivery", "in": "path", "required": True, "schema": {"type": "integer"}},
+    ]
+    return {
+        "/api/admin/webhooks": {
+            "get": _op("Subscriptions (with their count of failed deliveries) and the event "
+                       "names they may take", {**_ok(_obj({"webhooks": {"type": "array"},
+                                                           "events": {"type": "array"}})),
+                                               **admins}),
+            "post": _op("Subscribe a URL to events ([] for all); the answer holds the signing "
+                        "secret, once", {**_ok(hook, "Created", "201"), **admins},
+                        body=_obj({**body, "active": BOOL}, ["url"])),
+        },
+        "/api/admin/webhooks/{id}": {
+            "patch": _op("Change the URL, events or description, pause it (active), or "
+                         "rotate_secret (the answer holds the new one)",
+                         {**_ok(hook), **admins, **not_found},
+                         body=_obj({**body, "active": BOOL, "rotate_secret": BOOL}),
+                         params=[ID_PARAM]),
+            "delete": _op("Delete a subscription and its delivery log",
+                          {"204": {"description": "Deleted"}, **admins, **not_found},
+                          params=[ID_PARAM]),
+        },
+        "/api/admin/webhooks/{id}/deliveries": {"get": _op(
+            "The newest 100 deliveries: event, status, tries, last HTTP status or error",
+            {**_ok(_obj({"deliveries": {"type": "array"}})), **admins, **not_found},
+            params=[ID_PARAM, _query("status", {"enum": ["pending", "sent", "failed"]})])},
+        "/api/admin/webhooks/{id}/deliveries/{delivery}/redeliver": {"post": _op(
+            "Send a delivery again now (a failed one gets 8 more tries)",
+            {**_ok(_obj({"id": INT, "status": STR})), **admins, **not_found,
+             "409": {"description": "Sent already", **_json(_ref("Error"))}},
+            params=delivery_params)},
     }  # fmt: skip
 
 

@@ -46,6 +46,7 @@ from inbox.model import (
     Message,
     Outbox,
     StoredFile,
+    WebhookDelivery,
     utcnow,
 )
 from inbox.reply_window import X_DM_SUBJECT, X_PUBLIC_SUBJECT
@@ -266,6 +267,8 @@ async def erase(
     # What was queued for the CRM carries their name and email: it goes, sent or not.
     await session.execute(delete(CrmDelivery).where(CrmDelivery.contact_id.in_(ids)))
     await session.execute(delete(CrmContactState).where(CrmContactState.contact_id.in_(ids)))
+    # So are the events queued for outbound webhooks, and their log.
+    await session.execute(delete(WebhookDelivery).where(WebhookDelivery.contact_id.in_(ids)))
     # Their messages: text and attachments go; direction, timings and sentiment stay.
     written = (await session.execute(
         select(Message.id, Message.text, Message.attachments).where(Message.author_contact_id.in_(ids))

@@ -138,7 +138,7 @@ class FetchPolicy:
         return addresses
 
 
-def _pinned(url: httpx.URL, ip: IPAddress) -> tuple[httpx.URL, dict[str, str], dict[str, str]]:
+def pinned(url: httpx.URL, ip: IPAddress) -> tuple[httpx.URL, dict[str, str], dict[str, str]]:
     """The URL with its host replaced by the checked address, the Host header and TLS name."""
     target = url.copy_with(host=str(ip))
     headers = {"Host": url.netloc.decode("ascii")}
@@ -159,7 +159,7 @@ async def fetch(
             ) as http:
                 for _hop in range(policy.max_redirects + 1):
                     ip = (await policy.resolve(current))[0]
-                    target, host_header, extensions = _pinned(current, ip)
+                    target, host_header, extensions = pinned(current, ip)
                     request = http.build_request(
                         "GET", target, headers={**(headers or {}), **host_header},
                         extensions=extensions,

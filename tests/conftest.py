@@ -164,6 +164,9 @@ class Services:
             "CROCEVIA_LIMIT_WIDGET_SESSION_IP": "100000",
             "CROCEVIA_LIMIT_IP_MESSAGES": "100000",
             "CROCEVIA_LIMIT_SOCKETS_PER_IP": "100000",
+            # Outbound webhooks retry after 1 s, 2 s, ... and may reach receivers on 127.0.0.1.
+            "CROCEVIA_WEBHOOK_RETRY_S": "1",
+            "CROCEVIA_WEBHOOKS_ALLOW_PRIVATE": "1",
             # Inboxes made from the settings API may point a platform's API at a local fake.
             "CROCEVIA_ALLOW_API_BASE_URL": "1",
             # INFO, as in production: a bug that only logging at INFO reaches shows up here.

@@ -217,6 +217,30 @@ RULES: dict[tuple[str, str], tuple[Build, dict[str, int]]] = {
         _json("/api/admin/agents/{r.a.agents[anna][0]}", lambda r: {"capacity": 5}),
         ADMINS,
     ),
+    ("GET", "/api/admin/webhooks"): (_get("/api/admin/webhooks"), ADMINS),
+    ("POST", "/api/admin/webhooks"): (  # paused: a dead URL must not collect deliveries
+        _json(
+            "/api/admin/webhooks",
+            lambda r: {"url": "http://127.0.0.1:9/", "events": [], "active": False},
+        ),
+        {**ADMINS, "admin": 201},
+    ),  # fmt: skip
+    ("PATCH", "/api/admin/webhooks/{id}"): (
+        _json("/api/admin/webhooks/999999999", lambda r: {"description": "x"}),
+        {**ADMINS, "admin": 404},
+    ),
+    ("DELETE", "/api/admin/webhooks/{id}"): (
+        _get("/api/admin/webhooks/999999999"),
+        {**ADMINS, "admin": 404},
+    ),
+    ("GET", "/api/admin/webhooks/{id}/deliveries"): (
+        _get("/api/admin/webhooks/999999999/deliveries"),
+        {**ADMINS, "admin": 404},
+    ),
+    ("POST", "/api/admin/webhooks/{id}/deliveries/{delivery}/redeliver"): (
+        _json("/api/admin/webhooks/999999999/deliveries/1/redeliver", lambda r: {}),
+        {**ADMINS, "admin": 404},
+    ),
     # Signals and segments: marketing, leads and admins; agents never.
     ("GET", "/api/segments"): (_get("/api/segments"), SIGNALS),
     ("POST", "/api/segments"): (

@@ -1,0 +1,259 @@
+"""Outbound event webhooks: the events an admin subscribed to are POSTed to their URL,
+signed, retried, and logged (settings: `/api/admin/webhooks`, docs/settings.md).
+
+The worker processes run `EventWebhooks.run`: after every burst of events (and at least
+every second) it queues the new events' deliveries (inbox/webhook_queue.py, in the
+database, so nothing depends on Redis keeping anything) and sends those due. Any number
+of workers may run it: a delivery is leased to one of them before it is sent.
+
+Each POST carries the queued body `{"id", "event", "created_at", "data"}` and the headers
+`X-Crocevia-Event`, `X-Crocevia-Delivery` (the same on every retry: drop repeats by it),
+`X-Crocevia-Timestamp` (Unix seconds) and `X-Crocevia-Signature: sha256=<hex HMAC-SHA256
+of "<timestamp>.<raw body>" with the subscription's secret>`; a receiver recomputes it and
+refuses old timestamps, so a captured request cannot be replayed later. A 2xx answer is
+done. Anything else (and a timeout or refused connection) is tried again after
+1, 2, 4, ... × CROCEVIA_WEBHOOK_RETRY_S seconds (default 30, at most an hour; a
+Retry-After is honoured), 8 tries in all; then the delivery is `failed` and an admin may
+send it again. An endpoint that fails gets no more tries in the same pass, and deliveries
+to one URL go one at a time, in the order the events happened.
+
+Addresses: a URL's host must resolve to public addresses only (no loopback, private or
+link-local targets: an admin form must not reach the server's own network), and the
+request goes to the address that was checked. CROCEVIA_WEBHOOKS_ALLOW_PRIVATE=1 lifts
+that for a deployment whose receivers are on its own network (and for the tests).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import logging
+import os
+import time
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+import httpx
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+from sqlalchemy import select, update
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from inbox import webhook_queue
+from inbox.events import EVENTS_STREAM
+from inbox.model import WebhookDelivery, WebhookSubscription, utcnow
+from inbox.safe_fetch import FetchFailed, FetchPolicy, UnsafeURL, host_of, pinned
+from inbox.stream_read import read_reply
+
+log = logging.getLogger("crocevia.event_webhooks")
+
+MAX_TRIES = 8
+LEASE = timedelta(seconds=60)
+PRUNE_EVERY = timedelta(hours=1)
+MAX_BACKOFF_S = 3600.0
+
+
+def signature(secret: str, timestamp: str, body: bytes) -> str:
+    """The X-Crocevia-Signature of a body sent at `timestamp`."""
+    digest = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
+    return "sha256=" + digest.hexdigest()
+
+
+def check_url(url: str) -> None:
+    """Raise UnsafeURL unless `url` is an http(s) URL a webhook may be sent to."""
+    parsed = httpx.URL(url)
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        raise UnsafeURL("an http:// or https:// URL with a host")
+    if parsed.userinfo:
+        raise UnsafeURL("credentials in URLs are not allowed")
+
+
+class EventWebhooks:
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], redis: Redis, *,
+        retry_s: float | None = None, allow_private: bool | None = None,
+        timeout_s: float = 10.0,
+    ) -> None:  # fmt: skip
+        self.sessions = sessions
+        self.redis = redis
+        self.retry_s = (
+            retry_s if retry_s is not None else _env_float("CROCEVIA_WEBHOOK_RETRY_S", 30)
+        )
+        self.allow_private = (
+            allow_private if allow_private is not None
+            else os.environ.get("CROCEVIA_WEBHOOKS_ALLOW_PRIVATE") == "1"
+        )  # fmt: skip
+        self.timeout_s = timeout_s
+        self.http = httpx.AsyncClient(follow_redirects=False, trust_env=False, timeout=timeout_s)
+        self._next_prune: datetime | None = None
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+    async def run(self, interval: float = 1.0) -> None:
+        """Pass after every burst of events, and at least every `interval` seconds."""
+        position = "$"
+        while True:
+            try:
+                await self.tick(utcnow())
+            except (SQLAlchemyError, OSError) as exc:
+                log.warning("webhooks_pass_failed", extra={"error": str(exc)})
+            try:
+                got = await self.redis.xread({EVENTS_STREAM: position}, block=int(interval * 1000))
+                entries = read_reply(got)
+                if entries:
+                    position = entries[-1][0]
+            except (RedisError, OSError):  # Redis down: poll the database instead
+                await asyncio.sleep(interval)
+
+    async def tick(self, now: datetime) -> int:
+        """Queue what happened, send what is due; returns how many were delivered."""
+        while True:
+            async with self.sessions() as session, session.begin():
+                seen = await webhook_queue.queue_new_events(session, now)
+            if seen < webhook_queue.BATCH:
+                break
+        if self._next_prune is None or now >= self._next_prune:
+            self._next_prune = now + PRUNE_EVERY
+            async with self.sessions() as session, session.begin():
+                await webhook_queue.prune(session, now)
+        return await self.deliver_due(now)
+
+    async def deliver_due(self, now: datetime, limit: int = 200) -> int:
+        claimed = await self._claim(now, limit)
+        by_sub: dict[int, list[tuple[WebhookDelivery, WebhookSubscription]]] = {}
+        for delivery, sub in claimed:
+            by_sub.setdefault(sub.id, []).append((delivery, sub))
+        done = await asyncio.gather(*(self._send_in_order(items) for items in by_sub.values()))
+        return sum(done)
+
+    async def _claim(
+        self, now: datetime, limit: int
+    ) -> list[tuple[WebhookDelivery, WebhookSubscription]]:
+        """Due deliveries of active subscriptions, each leased to us by moving its next
+        attempt past the lease (another worker's lease makes our update match nothing)."""
+        won: list[tuple[WebhookDelivery, WebhookSubscription]] = []
+        async with self.sessions() as session, session.begin():
+            due = (
+                await session.execute(
+                    select(WebhookDelivery, WebhookSubscription)
+                    .join(
+                        WebhookSubscription,
+                        WebhookSubscription.id == WebhookDelivery.subscription_id,
+                    )
+                    .where(
+                        WebhookSubscription.active.is_(True),
+                        WebhookDelivery.status == "pending",
+                        WebhookDelivery.next_attempt_at <= now,
+                    )
+                    .order_by(WebhookDelivery.id)
+                    .limit(limit)
+                )  # fmt: skip
+            ).all()
+            for delivery, sub in list(due):
+                taken = await session.execute(
+                    update(WebhookDelivery)
+                    .where(WebhookDelivery.id == delivery.id,
+                           WebhookDelivery.next_attempt_at == delivery.next_attempt_at)
+                    .values(next_attempt_at=now + LEASE)
+                )  # fmt: skip
+                if getattr(taken, "rowcount", 0) == 1:
+                    won.append((delivery, sub))
+        return won
+
+    async def _send_in_order(
+        self, items: Sequence[tuple[WebhookDelivery, WebhookSubscription]]
+    ) -> int:
+        delivered = 0
+        for n, (delivery, sub) in enumerate(items):
+            if not await self._send(delivery, sub):
+                await self._release([d for d, _s in items[n + 1 :]])
+                break
+            delivered += 1
+        return delivered
+
+    async def _release(self, deliveries: Sequence[WebhookDelivery]) -> None:
+        """Give back leases not used this pass (their endpoint just failed)."""
+        if not deliveries:
+            return
+        async with self.sessions() as session, session.begin():
+            await session.execute(
+                update(WebhookDelivery)
+                .where(WebhookDelivery.id.in_([d.id for d in deliveries]))
+                .values(next_attempt_at=utcnow() + timedelta(seconds=self.retry_s))
+            )
+
+    async def _post(self, url: str, body: bytes, headers: dict[str, str]) -> httpx.Response:
+        check_url(url)
+        target = httpx.URL(url)
+        host = host_of(url)
+        policy = FetchPolicy(
+            hosts=frozenset({host}),
+            configured_hosts=frozenset({host}) if self.allow_private else frozenset(),
+            timeout=self.timeout_s,
+        )
+        ip = (await policy.resolve(target))[0]
+        address, host_header, extensions = pinned(target, ip)
+        request = self.http.build_request(
+            "POST", address, content=body, headers={**headers, **host_header},
+            extensions=extensions,
+        )  # fmt: skip
+        return await self.http.send(request)
+
+    async def _send(self, delivery: WebhookDelivery, sub: WebhookSubscription) -> bool:
+        """POST one delivery and record the try; True when the endpoint took it."""
+        body = delivery.body.encode()
+        stamp = str(int(time.time()))
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": "Crocevia-Webhooks/1",
+            "X-Crocevia-Event": delivery.event,
+            "X-Crocevia-Delivery": str(delivery.id),
+            "X-Crocevia-Timestamp": stamp,
+            "X-Crocevia-Signature": signature(sub.secret, stamp, body),
+        }
+        code: int | None = None
+        error: str | None = None
+        wait = 0.0
+        try:
+            answer = await self._post(sub.url, body, headers)
+            code = answer.status_code
+            if not answer.is_success:
+                error = f"HTTP {code}"
+                after = answer.headers.get("retry-after", "")
+                wait = float(after) if after.isdigit() else 0.0
+        except UnsafeURL as exc:
+            error = f"refused: {exc}"
+        except (httpx.HTTPError, FetchFailed, OSError) as exc:
+            error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        attempts = delivery.attempts + 1
+        values: dict[str, object] = {"attempts": attempts, "last_status": code,
+                                     "last_error": error[:500] if error else None}  # fmt: skip
+        now = utcnow()
+        if error is None:
+            values.update(status="sent", delivered_at=now)
+        elif attempts >= MAX_TRIES:
+            values["status"] = "failed"
+            log.warning("webhook_failed", extra={"delivery": delivery.id, "subscription": sub.id,
+                                                 "error": error, "attempts": attempts})  # fmt: skip
+        else:
+            backoff = min(self.retry_s * 2 ** (attempts - 1), MAX_BACKOFF_S)
+            values["next_attempt_at"] = now + timedelta(
+                seconds=max(backoff, min(wait, MAX_BACKOFF_S))
+            )
+            log.info("webhook_retry", extra={"delivery": delivery.id, "subscription": sub.id,
+                                             "error": error, "attempts": attempts})  # fmt: skip
+        async with self.sessions() as session, session.begin():
+            await session.execute(
+                update(WebhookDelivery).where(WebhookDelivery.id == delivery.id).values(**values)
+            )
+        return error is None
+
+
+def _env_float(name: str, default: float) -> float:
+    try:
+        return float(os.environ.get(name, "") or default)
+    except ValueError:
+        return default
