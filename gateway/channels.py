@@ -40,6 +40,10 @@ def connector_for(
         from connectors.meta import MetaConnector
 
         return MetaConnector.for_inbox(inbox)
+    if inbox.channel == Channel.API:
+        from connectors.api import ApiConnector
+
+        return ApiConnector.for_inbox(inbox)
     raise UnknownChannel(f"no connector for channel {inbox.channel!r} (inbox {inbox.id})")
 
 
@@ -58,4 +62,8 @@ def webhook_connector_for(inbox: Inbox, channel: str) -> Connector | None:
         from connectors.meta import META_CHANNELS, MetaConnector
 
         return MetaConnector.for_inbox(inbox) if inbox.channel in META_CHANNELS else None
+    if channel == Channel.API:
+        from connectors.api import ApiConnector
+
+        return ApiConnector.for_inbox(inbox) if inbox.channel == channel else None
     raise UnknownChannel(f"no webhooks for channel {channel!r}")

@@ -8,29 +8,23 @@ of workers may run it: a delivery is leased to one of them before it is sent.
 
 Each POST carries the queued body `{"id", "event", "created_at", "data"}` and the headers
 `X-Crocevia-Event`, `X-Crocevia-Delivery` (the same on every retry: drop repeats by it),
-`X-Crocevia-Timestamp` (Unix seconds) and `X-Crocevia-Signature: sha256=<hex HMAC-SHA256
-of "<timestamp>.<raw body>" with the subscription's secret>`; a receiver recomputes it and
-refuses old timestamps, so a captured request cannot be replayed later. A 2xx answer is
+`X-Crocevia-Timestamp` and `X-Crocevia-Signature` (inbox/signed_post.py: an HMAC-SHA256
+of "<timestamp>.<raw body>" with the subscription's secret). A 2xx answer is
 done. Anything else (and a timeout or refused connection) is tried again after
 1, 2, 4, ... × CROCEVIA_WEBHOOK_RETRY_S seconds (default 30, at most an hour; a
 Retry-After is honoured), 8 tries in all; then the delivery is `failed` and an admin may
 send it again. An endpoint that fails gets no more tries in the same pass, and deliveries
 to one URL go one at a time, in the order the events happened.
 
-Addresses: a URL's host must resolve to public addresses only (no loopback, private or
-link-local targets: an admin form must not reach the server's own network), and the
-request goes to the address that was checked. CROCEVIA_WEBHOOKS_ALLOW_PRIVATE=1 lifts
-that for a deployment whose receivers are on its own network (and for the tests).
+Only public addresses are reached, unless CROCEVIA_WEBHOOKS_ALLOW_PRIVATE=1
+(inbox/signed_post.py).
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import logging
 import os
-import time
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
@@ -41,10 +35,10 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from inbox import webhook_queue
+from inbox import signed_post, webhook_queue
 from inbox.events import EVENTS_STREAM
 from inbox.model import WebhookDelivery, WebhookSubscription, utcnow
-from inbox.safe_fetch import FetchFailed, FetchPolicy, UnsafeURL, host_of, pinned
+from inbox.safe_fetch import FetchFailed, UnsafeURL
 from inbox.stream_read import read_reply
 
 log = logging.getLogger("crocevia.event_webhooks")
@@ -53,21 +47,6 @@ MAX_TRIES = 8
 LEASE = timedelta(seconds=60)
 PRUNE_EVERY = timedelta(hours=1)
 MAX_BACKOFF_S = 3600.0
-
-
-def signature(secret: str, timestamp: str, body: bytes) -> str:
-    """The X-Crocevia-Signature of a body sent at `timestamp`."""
-    digest = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
-    return "sha256=" + digest.hexdigest()
-
-
-def check_url(url: str) -> None:
-    """Raise UnsafeURL unless `url` is an http(s) URL a webhook may be sent to."""
-    parsed = httpx.URL(url)
-    if parsed.scheme not in ("http", "https") or not parsed.host:
-        raise UnsafeURL("an http:// or https:// URL with a host")
-    if parsed.userinfo:
-        raise UnsafeURL("credentials in URLs are not allowed")
 
 
 class EventWebhooks:
@@ -82,9 +61,8 @@ class EventWebhooks:
             retry_s if retry_s is not None else _env_float("CROCEVIA_WEBHOOK_RETRY_S", 30)
         )
         self.allow_private = (
-            allow_private if allow_private is not None
-            else os.environ.get("CROCEVIA_WEBHOOKS_ALLOW_PRIVATE") == "1"
-        )  # fmt: skip
+            allow_private if allow_private is not None else signed_post.private_allowed()
+        )
         self.timeout_s = timeout_s
         self.http = httpx.AsyncClient(follow_redirects=False, trust_env=False, timeout=timeout_s)
         self._next_prune: datetime | None = None
@@ -185,40 +163,23 @@ class EventWebhooks:
                 .values(next_attempt_at=utcnow() + timedelta(seconds=self.retry_s))
             )
 
-    async def _post(self, url: str, body: bytes, headers: dict[str, str]) -> httpx.Response:
-        check_url(url)
-        target = httpx.URL(url)
-        host = host_of(url)
-        policy = FetchPolicy(
-            hosts=frozenset({host}),
-            configured_hosts=frozenset({host}) if self.allow_private else frozenset(),
-            timeout=self.timeout_s,
-        )
-        ip = (await policy.resolve(target))[0]
-        address, host_header, extensions = pinned(target, ip)
-        request = self.http.build_request(
-            "POST", address, content=body, headers={**headers, **host_header},
-            extensions=extensions,
-        )  # fmt: skip
-        return await self.http.send(request)
-
     async def _send(self, delivery: WebhookDelivery, sub: WebhookSubscription) -> bool:
         """POST one delivery and record the try; True when the endpoint took it."""
         body = delivery.body.encode()
-        stamp = str(int(time.time()))
         headers = {
             "Content-Type": "application/json",
             "User-Agent": "Crocevia-Webhooks/1",
             "X-Crocevia-Event": delivery.event,
             "X-Crocevia-Delivery": str(delivery.id),
-            "X-Crocevia-Timestamp": stamp,
-            "X-Crocevia-Signature": signature(sub.secret, stamp, body),
+            **signed_post.signed_headers(sub.secret, body),
         }
         code: int | None = None
         error: str | None = None
         wait = 0.0
         try:
-            answer = await self._post(sub.url, body, headers)
+            answer = await signed_post.post(self.http, sub.url, body, headers,
+                                            allow_private=self.allow_private,
+                                            timeout_s=self.timeout_s)  # fmt: skip
             code = answer.status_code
             if not answer.is_success:
                 error = f"HTTP {code}"

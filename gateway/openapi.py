@@ -437,7 +437,7 @@ def admin_paths(not_found: S) -> S:
                         {**_ok(inbox, "Created", "201"), **admins},
                         body=_obj({**inbox_body, "channel": {"enum": [
                             "website", "telegram", "email", "x", "messenger", "instagram",
-                            "whatsapp"]}}, ["name", "channel"])),
+                            "whatsapp", "api"]}}, ["name", "channel"])),
         },
         "/api/admin/inboxes/{id}": {"patch": _op(
             "Edit an inbox: settings are merged (null removes a key); disabled stops intake",

@@ -35,6 +35,7 @@ SECRETS: dict[str, tuple[str, ...]] = {
     Channel.MESSENGER: ("app_secret", "verify_token", "access_token"),
     Channel.INSTAGRAM: ("app_secret", "verify_token", "access_token"),
     Channel.WHATSAPP: ("app_secret", "verify_token", "access_token"),
+    Channel.API: ("api_token",),
 }  # fmt: skip
 _ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]{0,100}")
 _ORIGIN = re.compile(r"https?://[a-z0-9.-]+(:\d{1,5})?")
@@ -198,6 +199,7 @@ _META: dict[str, Check] = {"api_base_url": _api_base_url, "api_version": _text(1
 CHANNEL_KEYS[Channel.MESSENGER] = {**_META, "page_id": _text(40)}
 CHANNEL_KEYS[Channel.INSTAGRAM] = {**_META, "instagram_account_id": _text(40)}
 CHANNEL_KEYS[Channel.WHATSAPP] = {**_META, "phone_number_id": _text(40)}
+CHANNEL_KEYS[Channel.API] = {"reply_url": _url}
 FILE_KEYS: dict[str, tuple[str, ...]] = {Channel.EMAIL: ("smtp_ca_file",)}  # in a secret folder
 REQUIRED: dict[str, tuple[str, ...]] = {
     Channel.EMAIL: ("address",),
@@ -205,6 +207,7 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     Channel.MESSENGER: ("page_id",),
     Channel.INSTAGRAM: ("instagram_account_id",),
     Channel.WHATSAPP: ("phone_number_id",),
+    Channel.API: ("reply_url",),
 }
 
 

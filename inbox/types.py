@@ -21,6 +21,7 @@ class Channel(enum.StrEnum):
     MESSENGER = "messenger"
     INSTAGRAM = "instagram"
     WHATSAPP = "whatsapp"
+    API = "api"  # a business's own app (connectors/api.py)
 
 
 def safe_link(url: str | None) -> str | None:

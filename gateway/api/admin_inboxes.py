@@ -55,6 +55,8 @@ def admin_inbox_dict(inbox: Inbox, public_url: str) -> dict[str, Any]:
         body["webhook_url"] = f"{public_url}/webhooks/x/{inbox.id}"
     elif inbox.channel in (Channel.MESSENGER, Channel.INSTAGRAM, Channel.WHATSAPP):
         body["webhook_url"] = f"{public_url}/webhooks/meta/{inbox.id}"
+    elif inbox.channel == Channel.API:
+        body["webhook_url"] = f"{public_url}/webhooks/api/{inbox.id}"
     return body
 
 
@@ -142,7 +144,7 @@ async def create_inbox(request: Request) -> Response:
     channel = field(data, "channel", str)
     if channel not in SECRETS and channel != Channel.WEBSITE:
         raise ApiError(400, "invalid_field", "channel: website, telegram, email, x, messenger, "
-                       "instagram or whatsapp")  # fmt: skip
+                       "instagram, whatsapp or api")  # fmt: skip
     settings = _checked(channel, data.get("settings") or {}, rt.settings.data_dir)
     async with rt.sessions() as session, session.begin():
         inbox = Inbox(name=name, channel=channel, team_id=await _team(session, data.get("team_id")),
@@ -159,6 +161,13 @@ async def create_inbox(request: Request) -> Response:
             and not any(k.startswith("webhook_secret_") for k in settings)
         ):
             given["webhook_secret"] = tokens.token_urlsafe(32)  # what Telegram sends back
+        api_token = None
+        if (
+            channel == Channel.API
+            and "api_token" not in given
+            and not any(k.startswith("api_token_") for k in settings)
+        ):
+            given["api_token"] = api_token = tokens.token_urlsafe(32)  # shown once, below
         if given:
             inbox.settings, written = _store_secrets(inbox, given, rt.settings.data_dir)
         else:
@@ -166,6 +175,8 @@ async def create_inbox(request: Request) -> Response:
         audit.record(session, admin.id, "inbox.created", "inbox", inbox.id, channel=channel,
                      name=name, secrets=written)  # fmt: skip
         body = admin_inbox_dict(inbox, rt.settings.public_url)
+        if api_token is not None:
+            body["api_token"] = api_token
     return JSONResponse(body, 201)
 
 

@@ -13,12 +13,12 @@ from starlette.responses import JSONResponse, Response
 from gateway.api.agents_auth import require_admin
 from gateway.api.conversations import _path_id
 from gateway.api.errors import BIG_INT, ApiError, json_body
-from gateway.event_webhooks import check_url
 from gateway.runtime import runtime
 from inbox import audit
 from inbox.model import WebhookDelivery, WebhookSubscription, utcnow
 from inbox.safe_fetch import UnsafeURL
 from inbox.serialize import iso
+from inbox.signed_post import check_url
 
 #: The events a subscription may name (docs/api.md, "Events"); [] means all of them.
 EVENTS = ("conversation.created", "conversation.updated", "conversation.read",

@@ -5,7 +5,7 @@ import { fill, insert, matches, slashQuery, variables } from "./canned.js";
 import { language, setLanguage, t } from "./i18n.js";
 
 const $ = (id) => document.getElementById(id);
-const CHANNELS = { website: "Web", telegram: "Telegram", email: "Email", x: "X", messenger: "Messenger", instagram: "Instagram", whatsapp: "WhatsApp" };
+const CHANNELS = { website: "Web", telegram: "Telegram", email: "Email", x: "X", messenger: "Messenger", instagram: "Instagram", whatsapp: "WhatsApp", api: "App" };
 const STATUS_MARKS = { pending: "🕓", sent: "✓", delivered: "✓✓", read: "✓✓" };
 const MAX_FILE = 10 * 1024 * 1024;
 

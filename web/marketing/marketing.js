@@ -27,7 +27,7 @@ const TEXTS = {
     match_any: "almeno una condizione", add_condition: "+ condizione", remove: "Togli", edit_segment: "Modifica segmento",
     members_of: "%s contatti", no_members: "Nessun contatto in questo segmento", nested_rules: "Regole complesse: modificabili solo dall'API",
     ch_website: "Web", ch_telegram: "Telegram", ch_email: "Email", ch_x: "X", ch_messenger: "Messenger",
-    ch_instagram: "Instagram", ch_whatsapp: "WhatsApp", rising: "in crescita", falling: "in calo", stable: "stabile",
+    ch_instagram: "Instagram", ch_whatsapp: "WhatsApp", ch_api: "App", rising: "in crescita", falling: "in calo", stable: "stabile",
     bad_number: "Scrivi un numero, come -0,2", deleted: "Segmento eliminato",
   },
   en: {
@@ -51,7 +51,7 @@ const TEXTS = {
     match_any: "any condition", add_condition: "+ condition", remove: "Remove", edit_segment: "Edit segment",
     members_of: "%s contacts", no_members: "No contacts in this segment", nested_rules: "Complex rules: editable through the API only",
     ch_website: "Web", ch_telegram: "Telegram", ch_email: "Email", ch_x: "X", ch_messenger: "Messenger",
-    ch_instagram: "Instagram", ch_whatsapp: "WhatsApp", rising: "rising", falling: "falling", stable: "stable",
+    ch_instagram: "Instagram", ch_whatsapp: "WhatsApp", ch_api: "App", rising: "rising", falling: "falling", stable: "stable",
     bad_number: "Write a number, like -0.2", deleted: "Segment deleted",
   },
 };
@@ -78,7 +78,7 @@ const OPS = {
 };
 const NO_VALUE = new Set(["is_null", "not_null", "is_empty", "not_empty"]);
 const COLORS = { website: "#0b6e4f", telegram: "#229ed9", email: "#7c3aed", whatsapp: "#25a244", instagram: "#c13584",
-  messenger: "#0084ff", facebook: "#1877f2", x: "#111827" };
+  messenger: "#0084ff", facebook: "#1877f2", x: "#111827", api: "#b45309" };
 const SPARE = ["#f59e0b", "#ef4444", "#14b8a6", "#8b5cf6", "#64748b"];
 const FUNNEL = { lead: "#94a3b8", prospect: "#0ea5e9", customer: "#0b6e4f", churned: "#b91c1c" };
 const SVG = "http://www.w3.org/2000/svg";
@@ -282,7 +282,7 @@ function funnel(stages) {
 const CHOICES = {
   lifecycle_stage: ["lead", "prospect", "customer", "churned"],
   sentiment_trend: ["rising", "falling", "stable"],
-  channels: ["website", "telegram", "email", "whatsapp", "messenger", "instagram", "x"],
+  channels: ["website", "telegram", "email", "whatsapp", "messenger", "instagram", "x", "api"],
 };
 const choiceLabel = (signal, v) => (signal === "channels" ? m(`ch_${v}`) : m(v));
 

@@ -6,7 +6,7 @@ import { t } from "../console/i18n.js";
 import { notice } from "./settings.js";
 
 const $ = (id) => document.getElementById(id);
-const CHANNELS = ["website", "telegram", "email", "x", "messenger", "instagram", "whatsapp"];
+const CHANNELS = ["website", "telegram", "email", "x", "messenger", "instagram", "whatsapp", "api"];
 const DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 const LEVELS = ["off", "optional", "required"];
 
@@ -34,6 +34,7 @@ const CHANNEL_FIELDS = {
   messenger: [text("page_id"), ...META],
   instagram: [text("instagram_account_id"), ...META],
   whatsapp: [text("phone_number_id"), ...META],
+  api: [{ ...text("reply_url"), wide: true }, secret("api_token")],
 };
 const SERVICE_FIELDS = [
   choice("language", ["it", "en"], "s_language", (v) => t(`lang_${v}`)),
@@ -276,6 +277,10 @@ async function save(e) {
       for (const [k, v] of Object.entries(body.settings)) if (v === null) delete body.settings[k];
       const made = await view.api("/api/admin/inboxes", { method: "POST", body: JSON.stringify({ ...body, channel }) });
       if (made.snippet) { await showInboxes(view.api); form.hidden = true; notice(`${t("s_snippet")}: ${made.snippet}`); return; }
+      if (made.api_token) {
+        await showInboxes(view.api); form.hidden = true;
+        notice(`${t("s_api_token_once", made.api_token)} · ${t("s_webhook_url")}: ${made.webhook_url}`); return;
+      }
     }
   } catch (err) { $("inbox-error").textContent = err.message; return; }
   form.hidden = true;

@@ -1,10 +1,11 @@
-// Crocevia settings (admins): inboxes, teams and agents through /api/admin/*.
+// Crocevia settings (admins): inboxes, teams, agents, canned replies and webhooks through /api/admin/*.
 // The page holds no secret: secrets typed here go to the server, which stores them as files.
 import { makeApi } from "../console/http.js";
 import { setLanguage } from "../console/i18n.js";
 import { showCanned } from "./canned.js";
 import { showInboxes } from "./inboxes.js";
 import { showAgents, showTeams } from "./people.js";
+import { showWebhooks } from "./webhooks.js";
 
 const $ = (id) => document.getElementById(id);
 const state = { token: sessionStorage.getItem("crocevia:token") };
@@ -30,7 +31,7 @@ $("login-form").addEventListener("submit", async (e) => {
   } catch (err) { $("login-error").textContent = err.message; }
 });
 
-const TABS = { inboxes: showInboxes, teams: showTeams, agents: showAgents, canned: showCanned };
+const TABS = { inboxes: showInboxes, teams: showTeams, agents: showAgents, canned: showCanned, webhooks: showWebhooks };
 
 async function openTab(name) {
   for (const key of Object.keys(TABS)) {
