@@ -132,7 +132,8 @@ def _en_rules() -> _Rules:
                                   "could", "do", "does", "did", "is", "are", "will", "would",
                                   "have", "has", "should", "may"}),
         irrealis=frozenset({"would", "could", "should", "hope", "hoping", "wish", "wishing",
-                            "if", "unless", "expect", "expected", "supposed"}),
+                            "if", "unless", "expect", "expected", "supposed", "want", "wanted",
+                            "wants", "need", "needs"}),
         spelling={"u": "you", "ur": "your", "thx": "thanks", "thnx": "thanks", "ty": "thanks",
                   "tks": "thanks", "pls": "please", "plz": "please", "im": "i'm",
                   "recieved": "received", "recieve": "receive", "pakage": "package",
@@ -163,7 +164,8 @@ _ITALIAN_ELISION = re.compile(
 # Social-text clean-up before scoring: an @handle or a link says nothing of the mood (and
 # "@united" is not the word "united"); a hashtag is read as its word; emoticons become
 # the emoji they stand for; laughter ("ahahah", "hahaha", "LOL") becomes one word.
-_HANDLE_OR_LINK = re.compile(r"@\w+|https?://\S+|\bpic\.twitter\.com/\S+|\bwww\.\S+")
+# Links as tweets carry them may be broken by a space after the scheme ("http:// bit.ly/x").
+_HANDLE_OR_LINK = re.compile(r"@\w+|https?://\s?\S+|\bpic\.twitter\.com/\S+|\bwww\.\s?\S+")
 _EMOTICONS = [
     (
         re.compile(r"(?<![\w:])[:;=8][-'^]?[)\]}]+|\(+[-^]?[:;=](?!\w)|\^\^|\^_\^|(?<!\w)c:(?!\w)"),
@@ -186,7 +188,9 @@ _LAUGH = re.compile(
 _WAIT = re.compile(
     r"\b(?:\d+|a|an|one|two|three|four|five|six|several|many|un|una|due|tre|quattro|cinque|"
     r"sei|dieci|venti|diversi|diverse|parecchi|parecchie)\s*\+?\s*"
-    r"(?:mins?|minutes?|minuti|hrs?|hours?|ore|days?|giorni|weeks?|settimane|mesi|months?)\b",
+    r"(?:mins?|minutes?|minuti|hrs?|hours?|ore|days?|giorni|weeks?|settimane|mesi|months?)\b"
+    r"|\b(?:for|over|after|per|da)\s+(?:hours|days|weeks|months|ages|ore|giorni|settimane|mesi)\b"
+    r"|\ball (?:day|night|morning|afternoon)\b",
     re.IGNORECASE,
 )
 WAIT_VALENCE = -1.2
@@ -352,6 +356,8 @@ def _word_valence(lang: str, word: str, negated: bool) -> float | None:
             if negated:
                 return neg_value if neg_value is not None else value * N_SCALAR
             return value
+    if len(word) > 3 and word[-1] == word[-2] and word[-1] in "aeiouy":
+        return _word_valence(lang, word[:-1], negated)  # texting's "ciaoo", "amoo", "sooo"
     return None
 
 
@@ -463,7 +469,7 @@ def _raw_score(text: str, lang: str) -> float:
         values.append((len(words), WAIT_VALENCE))
     # "Why ...?" put to a company is a complaint ("why no charging station?"); "how"/"when"
     # questions stay plain questions.
-    if lang == "en" and "?" in text and any(w.norm == "why" for w in words[:6]):
+    if _is_rhetorical(text, words, lang):
         values.append((len(words), WHY_VALENCE))
     emoji = [t.raw for t in tokens if t.kind == "emoji"]
     if any(e in SARCASM_EMOJI for e in emoji):
@@ -475,15 +481,26 @@ def _raw_score(text: str, lang: str) -> float:
     if total:
         bangs = min(text.count("!"), 4) * BANG_INCR
         total += math.copysign(bangs, total)
-        if _is_plain_question(text, words, rules):
+        if _is_plain_question(text, words, rules, lang):
             total = math.copysign(max(0.0, abs(total) - QUESTION_BAND), total)
     return total
 
 
-def _is_plain_question(text: str, words: list[_Token], rules: _Rules) -> bool:
+def _is_rhetorical(text: str, words: list[_Token], lang: str) -> bool:
+    """A question that asks for an account, not for information: "Why is my refund not here
+    yet?", "why the delay", "Ma perché nessuno risponde?", "Ma vi sembra normale?"."""
+    if lang == "it":
+        return "?" in text and bool(words and words[0].norm == "ma")
+    return any(
+        w.norm == "why" and (k == 0 or words[k - 1].clause != w.clause or "?" in text)
+        for k, w in enumerate(words[:8])
+    )
+
+
+def _is_plain_question(text: str, words: list[_Token], rules: _Rules, lang: str) -> bool:
     if "??" in text or "?!" in text or "!?" in text:
         return False  # indignation, not a plain question
-    if any(w.norm == "why" for w in words[:6]):
+    if _is_rhetorical(text, words, lang):
         return False  # "Why is my refund not here yet?" asks for an account, not information
     stripped = text.rstrip()
     while stripped and not stripped[-1].isalnum() and stripped[-1] not in "?.!":
