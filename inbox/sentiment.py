@@ -79,6 +79,7 @@ class _Rules:
     question_words: frozenset[str]
     spelling: dict[str, str]
     irrealis: frozenset[str] = frozenset()  # a wish or a condition follows
+    request: frozenset[str] = frozenset()  # a request's words: its "thanks" is politeness
     negation_window: int = 3
 
 
@@ -112,6 +113,8 @@ _IT = _Rules(
     irrealis=frozenset({"vorrei", "vorremmo", "spero", "speriamo", "sperando", "magari", "se",
                         "sarebbe", "sarebbero", "avrei", "dovrebbe", "dovreste", "potreste",
                         "basterebbe", "piacerebbe", "auguro"}),
+    request=frozenset({"favore", "cortesemente", "potete", "potreste", "vorrei", "aiuto",
+                       "aiutarmi", "aiutatemi"}),
     negation_window=4,
 )  # fmt: skip
 
@@ -133,7 +136,8 @@ def _en_rules() -> _Rules:
                                   "have", "has", "should", "may"}),
         irrealis=frozenset({"would", "could", "should", "hope", "hoping", "wish", "wishing",
                             "if", "unless", "expect", "expected", "supposed", "want", "wanted",
-                            "wants", "need", "needs"}),
+                            "wants", "need", "needs", "trying", "tryna"}),
+        request=frozenset({"please", "help", "need", "assist", "kindly"}),
         spelling={"u": "you", "ur": "your", "thx": "thanks", "thnx": "thanks", "ty": "thanks",
                   "tks": "thanks", "pls": "please", "plz": "please", "im": "i'm",
                   "recieved": "received", "recieve": "receive", "pakage": "package",
@@ -194,7 +198,24 @@ _WAIT = re.compile(
     re.IGNORECASE,
 )
 WAIT_VALENCE = -1.2
+WAIT_SARCASM = -0.5  # praise in a message counting a wait
+POLITE_SCALE = 0.3  # "thanks" closing a request
+LINK_BAND = 0.8
+_LINK = re.compile(r"https?://|\bwww\.|\bpic\.twitter\.com/")
+_ON_HOLD = re.compile(r"\bon hold\b", re.IGNORECASE)
 WHY_VALENCE = -1.0
+
+
+_SPEED = frozenset({"in", "within", "entro", "only", "just", "solo", "soli", "sole", "appena"})
+
+
+def _waited(text: str) -> bool:
+    """A wait counted in time, unless it is speed: "fixed in five minutes", "in soli 2 giorni"."""
+    for m in _WAIT.finditer(text):
+        before = text[: m.start()].split()
+        if not (before and before[-1].lower() in _SPEED):
+            return True
+    return False
 
 
 def _clean(text: str) -> str:
@@ -379,6 +400,7 @@ def _match_phrase(lex: _Lexicon, words: list[_Token], i: int) -> tuple[int, floa
 def _raw_score(text: str, lang: str) -> float:
     rules = _IT if lang == "it" else _en_rules()
     lex = _lexicon("it" if lang == "it" else "en")
+    has_link = bool(_LINK.search(text))
     text = _clean(text)
     tokens = _tokens(text, rules, lang)
     words = [t for t in tokens if t.kind == "word"]
@@ -465,6 +487,20 @@ def _raw_score(text: str, lang: str) -> float:
             and sum(v for _, v in closer) > 0 and before <= -1.0):  # fmt: skip
         values = [(k, -abs(v) if words[k].clause == last_clause else v) for k, v in values]
 
+    # Thanks closing a request or a question is politeness, not praise ("Can you change my
+    # flight? Many thanks", "Vorrei cambiare taglia, grazie").
+    if "?" in text or any(w.norm in rules.request for w in words):
+        values = [
+            (k, v * POLITE_SCALE if v > 0 and words[k].norm in rules.gratitude else v)
+            for k, v in values
+        ]
+    if _waited(text) or _ON_HOLD.search(
+        text
+    ):  # praise next to a wait is sarcasm: "really enjoying my Sunday on hold"
+        values = [
+            (k, WAIT_SARCASM * v if v > 0 and words[k].norm not in rules.gratitude else v)
+            for k, v in values
+        ]
     if _WAIT.search(text):
         values.append((len(words), WAIT_VALENCE))
     # "Why ...?" put to a company is a complaint ("why no charging station?"); "how"/"when"
@@ -483,6 +519,8 @@ def _raw_score(text: str, lang: str) -> float:
         total += math.copysign(bangs, total)
         if _is_plain_question(text, words, rules, lang):
             total = math.copysign(max(0.0, abs(total) - QUESTION_BAND), total)
+        elif has_link:  # a shared headline or link reports more often than it judges
+            total = math.copysign(max(0.0, abs(total) - LINK_BAND), total)
     return total
 
 
