@@ -206,6 +206,13 @@ _ON_HOLD = re.compile(r"\bon hold\b", re.IGNORECASE)
 WHY_VALENCE = -1.0
 
 
+LACK_VALENCE = -1.0
+_NOTHING = frozenset({"nothing", "niente", "nulla"})
+_NO_NOT_LACK = frozenset(
+    "i you he she we they it one the a an more longer matter doubt need rush worries worry "
+    "thanks thank sir problem problems issue issues way idea clue no not".split()
+)
+_LETTER = re.compile(r"[^\W\d_]")
 _SPEED = frozenset({"in", "within", "entro", "only", "just", "solo", "soli", "sole", "appena"})
 
 
@@ -430,6 +437,9 @@ def _raw_score(text: str, lang: str) -> float:
         else:
             i += 1
             if tok.norm in rules.boosters or tok.norm in rules.negators:
+                after = words[i] if i < len(words) and words[i].clause == tok.clause else None
+                if _is_lack(lang, tok.norm, after):
+                    values.append((start, LACK_VALENCE))
                 continue
             # Italian "poco" before a word negates just that word: "poco gentile" is rude.
             if lang == "it" and not negated and start and words[start - 1].norm in _POCO:
@@ -524,6 +534,17 @@ def _raw_score(text: str, lang: str) -> float:
     return total
 
 
+def _is_lack(lang: str, word: str, nxt: _Token | None) -> bool:
+    """A lack told as a fact is a complaint: "and now no wifi", "arrived in Paris and
+    nothing", "E niente." ("no problem" and "no thanks" are not; a sentiment word after
+    "no" is negated instead)."""
+    if word in _NOTHING:
+        return nxt is None
+    if lang != "en" or word != "no" or nxt is None or nxt.norm in _NO_NOT_LACK:
+        return False
+    return _word_valence("en", nxt.norm, False) is None
+
+
 def _is_rhetorical(text: str, words: list[_Token], lang: str) -> bool:
     """A question that asks for an account, not for information: "Why is my refund not here
     yet?", "why the delay", "Ma perché nessuno risponde?", "Ma vi sembra normale?"."""
@@ -531,7 +552,7 @@ def _is_rhetorical(text: str, words: list[_Token], lang: str) -> bool:
         return "?" in text and bool(words and words[0].norm == "ma")
     return any(
         w.norm == "why" and (k == 0 or words[k - 1].clause != w.clause or "?" in text)
-        for k, w in enumerate(words[:8])
+        for k, w in enumerate(words)
     )
 
 
@@ -543,9 +564,12 @@ def _is_plain_question(text: str, words: list[_Token], rules: _Rules, lang: str)
     stripped = text.rstrip()
     while stripped and not stripped[-1].isalnum() and stripped[-1] not in "?.!":
         stripped = stripped[:-1].rstrip()  # trailing emoji
-    return stripped.endswith("?") or bool(
-        words and words[0].norm in rules.question_words and "?" in text
-    )
+    if stripped.endswith("?"):
+        return True
+    # Opened by a question word, with nothing said after the last "?" ("How is it going to
+    # be on time? This is BS." is not a plain question).
+    tail = text[text.rfind("?") + 1 :] if "?" in text else "x"
+    return bool(words and words[0].norm in rules.question_words and not _LETTER.search(tail))
 
 
 def italian_score(text: str) -> float:
