@@ -225,8 +225,39 @@ def _waited(text: str) -> bool:
     return False
 
 
-def _clean(text: str) -> str:
+_HASHTAG = re.compile(r"#(\w+)")
+_CAMEL = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
+
+
+def _hashtag_words(tag: str, lang: str) -> str:
+    """A hashtag's words: "#ThankYouForTheTour" by its capitals; "#usairwayssucks",
+    "#worsttraveldayever", "#delusionemonti" by the longest sentiment word it starts or
+    ends with."""
+    parts = _CAMEL.findall(tag)
+    if len(parts) > 1:
+        return " ".join(parts)
+    low = tag.lower()
+    lex = _lexicon(lang)
+    if len(low) < 7 or low in lex.words or _word_valence(lang, low, False) is not None:
+        return low
+    for neg in ("never", "not", "no", "non", "mai"):  # "#neveragain", "#notcool"
+        rest = low[len(neg) :]
+        if low.startswith(neg) and (
+            rest in lex.words or any(p == (neg, rest) for p, _ in lex.phrases.get(neg, ()))
+        ):
+            return f"{neg} {rest}"
+    for n in range(len(low) - 3, 3, -1):
+        if lex.words.get(low[:n]):
+            return f"{low[:n]} {low[n:]}"
+    for n in range(3, len(low) - 3):
+        if lex.words.get(low[n:]):
+            return f"{low[:n]} {low[n:]}"
+    return low
+
+
+def _clean(text: str, lang: str = "en") -> str:
     text = _HANDLE_OR_LINK.sub(" ", text)
+    text = _HASHTAG.sub(lambda m: f" {_hashtag_words(m.group(1), lang)} ", text)
     text = text.replace("#", " ")
     for pattern, emoji in _EMOTICONS:
         text = pattern.sub(emoji, text)
@@ -347,6 +378,7 @@ def _identifier():  # type: ignore[no-untyped-def]
 
 def language(text: str) -> str | None:
     """The message's language among LANGUAGES, or None when it has no words."""
+    text = _HANDLE_OR_LINK.sub(" ", text)  # "@united", "http:// bit.ly" are no language
     words = [w.lower().replace("’", "'") for w in re.findall(r"[^\W\d_]+(?:['’][^\W\d_]+)*", text)]
     if not words:
         return None
@@ -408,7 +440,7 @@ def _raw_score(text: str, lang: str) -> float:
     rules = _IT if lang == "it" else _en_rules()
     lex = _lexicon("it" if lang == "it" else "en")
     has_link = bool(_LINK.search(text))
-    text = _clean(text)
+    text = _clean(text, "it" if lang == "it" else "en")
     tokens = _tokens(text, rules, lang)
     words = [t for t in tokens if t.kind == "word"]
     caps_mixed = any(t.raw.isalpha() and not t.raw.isupper() for t in words)
@@ -426,7 +458,9 @@ def _raw_score(text: str, lang: str) -> float:
             if words[j].clause == tok.clause
         ]
         negated = any(
-            w.norm in rules.negators or (lang != "it" and w.norm.endswith("n't")) for w in window
+            (w.norm in rules.negators and not (w.norm == "mai" and _after_se(words, w)))
+            or (lang != "it" and w.norm.endswith("n't"))
+            for w in window
         )
         phrase = _match_phrase(lex, words, i)
         if phrase is not None:
@@ -532,6 +566,12 @@ def _raw_score(text: str, lang: str) -> float:
         elif has_link:  # a shared headline or link reports more often than it judges
             total = math.copysign(max(0.0, abs(total) - LINK_BAND), total)
     return total
+
+
+def _after_se(words: list[_Token], w: _Token) -> bool:
+    """Italian "se mai" is "if ever", not a negation."""
+    k = words.index(w)
+    return k > 0 and words[k - 1].norm == "se"
 
 
 def _is_lack(lang: str, word: str, nxt: _Token | None) -> bool:
