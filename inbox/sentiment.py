@@ -181,6 +181,7 @@ _EMOTICONS = [
         " 🙁 ",
     ),
     (re.compile(r"(?<![\w:/])[:;=][-'^]?[/\\|]+(?![\w/])|-_-|>:\(+"), " 😒 "),
+    (re.compile(r"(?<![\w:])[:;][-']?\*+|(?<!\S)\*[._]\*(?!\S)"), " 😘 "),  # a kiss, starry eyes
 ]
 _LAUGH = re.compile(
     r"(?<!\w)(?:a?h[ae]){2,}h?(?!\w)|(?<!\w)(?:lol)+(?!\w)|(?<!\w)(?:a?ha){2,}h?(?!\w)", re.I
@@ -212,7 +213,10 @@ _NO_NOT_LACK = frozenset(
     "i you he she we they it one the a an more longer matter doubt need rush worries worry "
     "thanks thank sir problem problems issue issues way idea clue no not".split()
 )
-_LETTER = re.compile(r"[^\W\d_]")
+_LETTER_RUN = re.compile(r"[^\W\d_]+")
+_POLITE_TAIL = frozenset(
+    "many thanks thank you in advance please mille tante grazie anticipo cortesia".split()
+)
 _SPEED = frozenset({"in", "within", "entro", "only", "just", "solo", "soli", "sole", "appena"})
 
 
@@ -556,16 +560,16 @@ def _raw_score(text: str, lang: str) -> float:
         values = [(k, -0.8 * v if v > 0 else v) for k, v in values]
     total = sum(v for _, v in values)
     table = _emoji()
-    total += sum(table.get(e, 0.0) for e in emoji)
-
+    mood = sum(table.get(e, 0.0) for e in emoji)
+    if total + mood:
+        total += math.copysign(min(text.count("!"), 4) * BANG_INCR, total + mood)
+    # A question's words lean neutral; its emoji still say the mood ("anche tu? :)").
     if total:
-        bangs = min(text.count("!"), 4) * BANG_INCR
-        total += math.copysign(bangs, total)
         if _is_plain_question(text, words, rules, lang):
             total = math.copysign(max(0.0, abs(total) - QUESTION_BAND), total)
         elif has_link:  # a shared headline or link reports more often than it judges
             total = math.copysign(max(0.0, abs(total) - LINK_BAND), total)
-    return total
+    return total + mood
 
 
 def _after_se(words: list[_Token], w: _Token) -> bool:
@@ -608,8 +612,11 @@ def _is_plain_question(text: str, words: list[_Token], rules: _Rules, lang: str)
         return True
     # Opened by a question word, with nothing said after the last "?" ("How is it going to
     # be on time? This is BS." is not a plain question).
-    tail = text[text.rfind("?") + 1 :] if "?" in text else "x"
-    return bool(words and words[0].norm in rules.question_words and not _LETTER.search(tail))
+    # A closing "thanks" or "grazie mille" says nothing more.
+    if "?" not in text or not (words and words[0].norm in rules.question_words):
+        return False
+    tail = text[text.rfind("?") + 1 :]
+    return not {w.lower() for w in _LETTER_RUN.findall(tail)} - rules.gratitude - _POLITE_TAIL
 
 
 def italian_score(text: str) -> float:
