@@ -126,7 +126,7 @@ def _en_rules() -> _Rules:
     negators = {w for w in NEGATE} | {"no", "nobody", "nothing", "without", "none", "neither"}
     return _Rules(
         negators=frozenset(negators),
-        boosters=dict(BOOSTER_DICT),
+        boosters=dict(BOOSTER_DICT) | {"pretty": 0.293},
         contrast=frozenset({"but", "however", "though"}),
         concession=frozenset({"despite", "although", "notwithstanding"}),
         gratitude=frozenset({"thanks", "thank", "thx", "cheers"}),
@@ -208,6 +208,7 @@ WHY_VALENCE = -1.0
 
 
 LACK_VALENCE = -1.0
+_BOOST_OR_PRAISE = frozenset({"pretty"})
 _NOTHING = frozenset({"nothing", "niente", "nulla"})
 _NO_NOT_LACK = frozenset(
     "i you he she we they it one the a an more longer matter doubt need rush worries worry "
@@ -474,8 +475,10 @@ def _raw_score(text: str, lang: str) -> float:
             i += span
         else:
             i += 1
-            if tok.norm in rules.boosters or tok.norm in rules.negators:
-                after = words[i] if i < len(words) and words[i].clause == tok.clause else None
+            after = words[i] if i < len(words) and words[i].clause == tok.clause else None
+            # "pretty passive" is "rather passive"; "pretty" at a clause's end is praise.
+            adverb = tok.norm not in _BOOST_OR_PRAISE or after is not None
+            if (tok.norm in rules.boosters and adverb) or tok.norm in rules.negators:
                 if _is_lack(lang, tok.norm, after):
                     values.append((start, LACK_VALENCE))
                 continue
