@@ -112,7 +112,8 @@ _IT = _Rules(
     },
     irrealis=frozenset({"vorrei", "vorremmo", "spero", "speriamo", "sperando", "magari", "se",
                         "sarebbe", "sarebbero", "avrei", "dovrebbe", "dovreste", "potreste",
-                        "basterebbe", "piacerebbe", "auguro"}),
+                        "basterebbe", "piacerebbe", "auguro", "voglio", "volevo",
+                        "vogliamo"}),
     request=frozenset({"favore", "cortesemente", "potete", "potreste", "vorrei", "aiuto",
                        "aiutarmi", "aiutatemi"}),
     negation_window=4,
@@ -505,9 +506,13 @@ def _raw_score(text: str, lang: str) -> float:
                 value += boost * scale * (1.0 if value > 0 else -1.0)  # a dampener is < 0
         # A wish or a condition is not praise: "would love consistent policies", "spero
         # che risolviate", "se almeno funzionasse", "wish it had a battery".
-        if value > 0 and any(
-            words[k].norm in rules.irrealis and words[k].clause == tok.clause
-            for k in range(max(0, start - 6), start)
+        if (
+            value > 0
+            and tok.norm not in rules.gratitude
+            and any(
+                words[k].norm in rules.irrealis and words[k].clause == tok.clause
+                for k in range(max(0, start - 6), start)
+            )
         ):
             value = 0.0
         if contrast_at >= 0:
