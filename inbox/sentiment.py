@@ -270,12 +270,14 @@ def _clean(text: str, lang: str = "en") -> str:
     return _LAUGH.sub(" haha ", text)
 
 
+_REPEATS = re.compile(r"(.)\1{2,}")
 _TOKEN = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*['’]?|[,.;:!?]|[^\w\s]", re.UNICODE)
 
 
 # -- lexicons ---------------------------------------------------------------------------
 
 
+@lru_cache(maxsize=1 << 16)
 def _strip_accents(word: str) -> str:
     return "".join(
         ch for ch in unicodedata.normalize("NFD", word) if unicodedata.category(ch) != "Mn"
@@ -360,7 +362,7 @@ def _tokens(text: str, rules: _Rules, lang: str) -> list[_Token]:
                 out.append(_Token(raw, raw, "emoji", clause))
             continue
         word = raw.lower().replace("’", "'")
-        word = re.sub(r"(.)\1{2,}", r"\1", word)  # "grazieee" -> "grazie"
+        word = _REPEATS.sub(r"\1", word)  # "grazieee" -> "grazie"
         word = rules.spelling.get(word, word)
         if lang == "it":
             word = _ITALIAN_ELISION.sub("", word) or word
