@@ -15,9 +15,13 @@ One VADER-style engine scores both languages (see docs/sentiment.md):
   ("poco gentile"), a contrast word ("ma",
   "però", "but") makes the clause after it weigh more and the one before less, a concession
   ("nonostante", "despite") weighs less, exclamation marks and words in capitals add
-  emphasis, plain questions lean neutral, and three sarcasm cues flip praise: a rolling-eyes
-  or upside-down emoji, a short praising opener followed by a complaint, and "grazie per"
-  / "thanks for" followed by something negative ("Ottimo, un'altra settimana di attesa").
+  emphasis, plain questions lean neutral and rhetorical ones ("why ...", "Ma ...?") are
+  complaints, complaints told as facts count ("couldn't get through", "no wifi", "on hold
+  for an hour"), wishes and polite thanks are not praise, and sarcasm cues flip praise: a
+  rolling-eyes or upside-down emoji, a short praising opener or closer next to a complaint,
+  praise next to a counted wait, and "grazie per" / "thanks for" followed by something
+  negative ("Ottimo, un'altra settimana di attesa"). Social text is cleaned first: handles,
+  links, hashtags split into words, emoticons read as emoji.
 
 Language detection is py3langid restricted to six European languages, with word hints
 deciding short or uncertain messages. Nothing is downloaded at run time.
