@@ -15,9 +15,13 @@ One VADER-style engine scores both languages (see docs/sentiment.md):
   ("poco gentile"), a contrast word ("ma",
   "però", "but") makes the clause after it weigh more and the one before less, a concession
   ("nonostante", "despite") weighs less, exclamation marks and words in capitals add
-  emphasis, plain questions lean neutral, and three sarcasm cues flip praise: a rolling-eyes
-  or upside-down emoji, a short praising opener followed by a complaint, and "grazie per"
-  / "thanks for" followed by something negative ("Ottimo, un'altra settimana di attesa").
+  emphasis, plain questions lean neutral and rhetorical ones ("why ...", "Ma ...?") are
+  complaints, complaints told as facts count ("couldn't get through", "no wifi", "on hold
+  for an hour"), wishes and polite thanks are not praise, and sarcasm cues flip praise: a
+  rolling-eyes or upside-down emoji, a short praising opener or closer next to a complaint,
+  praise next to a counted wait, and "grazie per" / "thanks for" followed by something
+  negative ("Ottimo, un'altra settimana di attesa"). Social text is cleaned first: handles,
+  links, hashtags split into words, emoticons read as emoji.
 
 Language detection is py3langid restricted to six European languages, with word hints
 deciding short or uncertain messages. Nothing is downloaded at run time.
@@ -79,6 +83,7 @@ class _Rules:
     question_words: frozenset[str]
     spelling: dict[str, str]
     irrealis: frozenset[str] = frozenset()  # a wish or a condition follows
+    request: frozenset[str] = frozenset()  # a request's words: its "thanks" is politeness
     negation_window: int = 3
 
 
@@ -111,7 +116,10 @@ _IT = _Rules(
     },
     irrealis=frozenset({"vorrei", "vorremmo", "spero", "speriamo", "sperando", "magari", "se",
                         "sarebbe", "sarebbero", "avrei", "dovrebbe", "dovreste", "potreste",
-                        "basterebbe", "piacerebbe", "auguro"}),
+                        "basterebbe", "piacerebbe", "auguro", "voglio", "volevo",
+                        "vogliamo"}),
+    request=frozenset({"favore", "cortesemente", "potete", "potreste", "vorrei", "aiuto",
+                       "aiutarmi", "aiutatemi"}),
     negation_window=4,
 )  # fmt: skip
 
@@ -123,7 +131,7 @@ def _en_rules() -> _Rules:
     negators = {w for w in NEGATE} | {"no", "nobody", "nothing", "without", "none", "neither"}
     return _Rules(
         negators=frozenset(negators),
-        boosters=dict(BOOSTER_DICT),
+        boosters=dict(BOOSTER_DICT) | {"pretty": 0.293},
         contrast=frozenset({"but", "however", "though"}),
         concession=frozenset({"despite", "although", "notwithstanding"}),
         gratitude=frozenset({"thanks", "thank", "thx", "cheers"}),
@@ -132,7 +140,9 @@ def _en_rules() -> _Rules:
                                   "could", "do", "does", "did", "is", "are", "will", "would",
                                   "have", "has", "should", "may"}),
         irrealis=frozenset({"would", "could", "should", "hope", "hoping", "wish", "wishing",
-                            "if", "unless", "expect", "expected", "supposed"}),
+                            "if", "unless", "expect", "expected", "supposed", "want", "wanted",
+                            "wants", "need", "needs", "trying", "tryna"}),
+        request=frozenset({"please", "help", "need", "assist", "kindly"}),
         spelling={"u": "you", "ur": "your", "thx": "thanks", "thnx": "thanks", "ty": "thanks",
                   "tks": "thanks", "pls": "please", "plz": "please", "im": "i'm",
                   "recieved": "received", "recieve": "receive", "pakage": "package",
@@ -163,7 +173,8 @@ _ITALIAN_ELISION = re.compile(
 # Social-text clean-up before scoring: an @handle or a link says nothing of the mood (and
 # "@united" is not the word "united"); a hashtag is read as its word; emoticons become
 # the emoji they stand for; laughter ("ahahah", "hahaha", "LOL") becomes one word.
-_HANDLE_OR_LINK = re.compile(r"@\w+|https?://\S+|\bpic\.twitter\.com/\S+|\bwww\.\S+")
+# Links as tweets carry them may be broken by a space after the scheme ("http:// bit.ly/x").
+_HANDLE_OR_LINK = re.compile(r"@\w+|https?://\s?\S+|\bpic\.twitter\.com/\S+|\bwww\.\s?\S+")
 _EMOTICONS = [
     (
         re.compile(r"(?<![\w:])[:;=8][-'^]?[)\]}]+|\(+[-^]?[:;=](?!\w)|\^\^|\^_\^|(?<!\w)c:(?!\w)"),
@@ -175,6 +186,7 @@ _EMOTICONS = [
         " 🙁 ",
     ),
     (re.compile(r"(?<![\w:/])[:;=][-'^]?[/\\|]+(?![\w/])|-_-|>:\(+"), " 😒 "),
+    (re.compile(r"(?<![\w:])[:;][-']?\*+|(?<!\S)\*[._]\*(?!\S)"), " 😘 "),  # a kiss, starry eyes
 ]
 _LAUGH = re.compile(
     r"(?<!\w)(?:a?h[ae]){2,}h?(?!\w)|(?<!\w)(?:lol)+(?!\w)|(?<!\w)(?:a?ha){2,}h?(?!\w)", re.I
@@ -186,27 +198,90 @@ _LAUGH = re.compile(
 _WAIT = re.compile(
     r"\b(?:\d+|a|an|one|two|three|four|five|six|several|many|un|una|due|tre|quattro|cinque|"
     r"sei|dieci|venti|diversi|diverse|parecchi|parecchie)\s*\+?\s*"
-    r"(?:mins?|minutes?|minuti|hrs?|hours?|ore|days?|giorni|weeks?|settimane|mesi|months?)\b",
+    r"(?:mins?|minutes?|minuti|hrs?|hours?|ore|days?|giorni|weeks?|settimane|mesi|months?)\b"
+    r"|\b(?:for|over|after|per|da)\s+(?:hours|days|weeks|months|ages|ore|giorni|settimane|mesi)\b"
+    r"|\ball (?:day|night|morning|afternoon)\b",
     re.IGNORECASE,
 )
 WAIT_VALENCE = -1.2
+WAIT_SARCASM = -0.5  # praise in a message counting a wait
+POLITE_SCALE = 0.3  # "thanks" closing a request
+LINK_BAND = 0.8
+_LINK = re.compile(r"https?://|\bwww\.|\bpic\.twitter\.com/")
+_ON_HOLD = re.compile(r"\bon hold\b", re.IGNORECASE)
 WHY_VALENCE = -1.0
 
 
-def _clean(text: str) -> str:
+LACK_VALENCE = -1.0
+_BOOST_OR_PRAISE = frozenset({"pretty"})
+_NOTHING = frozenset({"nothing", "niente", "nulla"})
+_NO_NOT_LACK = frozenset(
+    "i you he she we they it one the a an more longer matter doubt need rush worries worry "
+    "thanks thank sir problem problems issue issues way idea clue no not".split()
+)
+_LETTER_RUN = re.compile(r"[^\W\d_]+")
+_POLITE_TAIL = frozenset(
+    "many thanks thank you in advance please mille tante grazie anticipo cortesia".split()
+)
+_SPEED = frozenset({"in", "within", "entro", "only", "just", "solo", "soli", "sole", "appena"})
+
+
+def _waited(text: str) -> bool:
+    """A wait counted in time, unless it is speed: "fixed in five minutes", "in soli 2 giorni"."""
+    for m in _WAIT.finditer(text):
+        before = text[: m.start()].split()
+        if not (before and before[-1].lower() in _SPEED):
+            return True
+    return False
+
+
+_HASHTAG = re.compile(r"#(\w+)")
+_CAMEL = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
+
+
+def _hashtag_words(tag: str, lang: str) -> str:
+    """A hashtag's words: "#ThankYouForTheTour" by its capitals; "#usairwayssucks",
+    "#worsttraveldayever", "#delusionemonti" by the longest sentiment word it starts or
+    ends with."""
+    parts = _CAMEL.findall(tag)
+    if len(parts) > 1:
+        return " ".join(parts)
+    low = tag.lower()
+    lex = _lexicon(lang)
+    if len(low) < 7 or low in lex.words or _word_valence(lang, low, False) is not None:
+        return low
+    for neg in ("never", "not", "no", "non", "mai"):  # "#neveragain", "#notcool"
+        rest = low[len(neg) :]
+        if low.startswith(neg) and (
+            rest in lex.words or any(p == (neg, rest) for p, _ in lex.phrases.get(neg, ()))
+        ):
+            return f"{neg} {rest}"
+    for n in range(len(low) - 3, 3, -1):
+        if lex.words.get(low[:n]):
+            return f"{low[:n]} {low[n:]}"
+    for n in range(3, len(low) - 3):
+        if lex.words.get(low[n:]):
+            return f"{low[:n]} {low[n:]}"
+    return low
+
+
+def _clean(text: str, lang: str = "en") -> str:
     text = _HANDLE_OR_LINK.sub(" ", text)
+    text = _HASHTAG.sub(lambda m: f" {_hashtag_words(m.group(1), lang)} ", text)
     text = text.replace("#", " ")
     for pattern, emoji in _EMOTICONS:
         text = pattern.sub(emoji, text)
     return _LAUGH.sub(" haha ", text)
 
 
+_REPEATS = re.compile(r"(.)\1{2,}")
 _TOKEN = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*['’]?|[,.;:!?]|[^\w\s]", re.UNICODE)
 
 
 # -- lexicons ---------------------------------------------------------------------------
 
 
+@lru_cache(maxsize=1 << 16)
 def _strip_accents(word: str) -> str:
     return "".join(
         ch for ch in unicodedata.normalize("NFD", word) if unicodedata.category(ch) != "Mn"
@@ -291,7 +366,7 @@ def _tokens(text: str, rules: _Rules, lang: str) -> list[_Token]:
                 out.append(_Token(raw, raw, "emoji", clause))
             continue
         word = raw.lower().replace("’", "'")
-        word = re.sub(r"(.)\1{2,}", r"\1", word)  # "grazieee" -> "grazie"
+        word = _REPEATS.sub(r"\1", word)  # "grazieee" -> "grazie"
         word = rules.spelling.get(word, word)
         if lang == "it":
             word = _ITALIAN_ELISION.sub("", word) or word
@@ -315,6 +390,7 @@ def _identifier():  # type: ignore[no-untyped-def]
 
 def language(text: str) -> str | None:
     """The message's language among LANGUAGES, or None when it has no words."""
+    text = _HANDLE_OR_LINK.sub(" ", text)  # "@united", "http:// bit.ly" are no language
     words = [w.lower().replace("’", "'") for w in re.findall(r"[^\W\d_]+(?:['’][^\W\d_]+)*", text)]
     if not words:
         return None
@@ -352,6 +428,8 @@ def _word_valence(lang: str, word: str, negated: bool) -> float | None:
             if negated:
                 return neg_value if neg_value is not None else value * N_SCALAR
             return value
+    if len(word) > 3 and word[-1] == word[-2] and word[-1] in "aeiouy":
+        return _word_valence(lang, word[:-1], negated)  # texting's "ciaoo", "amoo", "sooo"
     return None
 
 
@@ -373,7 +451,8 @@ def _match_phrase(lex: _Lexicon, words: list[_Token], i: int) -> tuple[int, floa
 def _raw_score(text: str, lang: str) -> float:
     rules = _IT if lang == "it" else _en_rules()
     lex = _lexicon("it" if lang == "it" else "en")
-    text = _clean(text)
+    has_link = bool(_LINK.search(text))
+    text = _clean(text, "it" if lang == "it" else "en")
     tokens = _tokens(text, rules, lang)
     words = [t for t in tokens if t.kind == "word"]
     caps_mixed = any(t.raw.isalpha() and not t.raw.isupper() for t in words)
@@ -391,7 +470,9 @@ def _raw_score(text: str, lang: str) -> float:
             if words[j].clause == tok.clause
         ]
         negated = any(
-            w.norm in rules.negators or (lang != "it" and w.norm.endswith("n't")) for w in window
+            (w.norm in rules.negators and not (w.norm == "mai" and _after_se(words, w)))
+            or (lang != "it" and w.norm.endswith("n't"))
+            for w in window
         )
         phrase = _match_phrase(lex, words, i)
         if phrase is not None:
@@ -401,7 +482,12 @@ def _raw_score(text: str, lang: str) -> float:
             i += span
         else:
             i += 1
-            if tok.norm in rules.boosters or tok.norm in rules.negators:
+            after = words[i] if i < len(words) and words[i].clause == tok.clause else None
+            # "pretty passive" is "rather passive"; "pretty" at a clause's end is praise.
+            adverb = tok.norm not in _BOOST_OR_PRAISE or after is not None
+            if (tok.norm in rules.boosters and adverb) or tok.norm in rules.negators:
+                if _is_lack(lang, tok.norm, after):
+                    values.append((start, LACK_VALENCE))
                 continue
             # Italian "poco" before a word negates just that word: "poco gentile" is rude.
             if lang == "it" and not negated and start and words[start - 1].norm in _POCO:
@@ -426,9 +512,13 @@ def _raw_score(text: str, lang: str) -> float:
                 value += boost * scale * (1.0 if value > 0 else -1.0)  # a dampener is < 0
         # A wish or a condition is not praise: "would love consistent policies", "spero
         # che risolviate", "se almeno funzionasse", "wish it had a battery".
-        if value > 0 and any(
-            words[k].norm in rules.irrealis and words[k].clause == tok.clause
-            for k in range(max(0, start - 6), start)
+        if (
+            value > 0
+            and tok.norm not in rules.gratitude
+            and any(
+                words[k].norm in rules.irrealis and words[k].clause == tok.clause
+                for k in range(max(0, start - 6), start)
+            )
         ):
             value = 0.0
         if contrast_at >= 0:
@@ -459,38 +549,88 @@ def _raw_score(text: str, lang: str) -> float:
             and sum(v for _, v in closer) > 0 and before <= -1.0):  # fmt: skip
         values = [(k, -abs(v) if words[k].clause == last_clause else v) for k, v in values]
 
+    # Thanks closing a request or a question is politeness, not praise ("Can you change my
+    # flight? Many thanks", "Vorrei cambiare taglia, grazie").
+    if "?" in text or any(w.norm in rules.request for w in words):
+        values = [
+            (k, v * POLITE_SCALE if v > 0 and words[k].norm in rules.gratitude else v)
+            for k, v in values
+        ]
+    if _waited(text) or _ON_HOLD.search(
+        text
+    ):  # praise next to a wait is sarcasm: "really enjoying my Sunday on hold"
+        values = [
+            (k, WAIT_SARCASM * v if v > 0 and words[k].norm not in rules.gratitude else v)
+            for k, v in values
+        ]
     if _WAIT.search(text):
         values.append((len(words), WAIT_VALENCE))
     # "Why ...?" put to a company is a complaint ("why no charging station?"); "how"/"when"
     # questions stay plain questions.
-    if lang == "en" and "?" in text and any(w.norm == "why" for w in words[:6]):
+    if _is_rhetorical(text, words, lang):
         values.append((len(words), WHY_VALENCE))
     emoji = [t.raw for t in tokens if t.kind == "emoji"]
     if any(e in SARCASM_EMOJI for e in emoji):
         values = [(k, -0.8 * v if v > 0 else v) for k, v in values]
     total = sum(v for _, v in values)
     table = _emoji()
-    total += sum(table.get(e, 0.0) for e in emoji)
-
+    mood = sum(table.get(e, 0.0) for e in emoji)
+    if total + mood:
+        total += math.copysign(min(text.count("!"), 4) * BANG_INCR, total + mood)
+    # A question's words lean neutral; its emoji still say the mood ("anche tu? :)").
     if total:
-        bangs = min(text.count("!"), 4) * BANG_INCR
-        total += math.copysign(bangs, total)
-        if _is_plain_question(text, words, rules):
+        if _is_plain_question(text, words, rules, lang):
             total = math.copysign(max(0.0, abs(total) - QUESTION_BAND), total)
-    return total
+        elif has_link:  # a shared headline or link reports more often than it judges
+            total = math.copysign(max(0.0, abs(total) - LINK_BAND), total)
+    return total + mood
 
 
-def _is_plain_question(text: str, words: list[_Token], rules: _Rules) -> bool:
+def _after_se(words: list[_Token], w: _Token) -> bool:
+    """Italian "se mai" is "if ever", not a negation."""
+    k = words.index(w)
+    return k > 0 and words[k - 1].norm == "se"
+
+
+def _is_lack(lang: str, word: str, nxt: _Token | None) -> bool:
+    """A lack told as a fact is a complaint: "and now no wifi", "arrived in Paris and
+    nothing", "E niente." ("no problem" and "no thanks" are not; a sentiment word after
+    "no" is negated instead)."""
+    if word in _NOTHING:
+        return nxt is None
+    if lang != "en" or word != "no" or nxt is None or nxt.norm in _NO_NOT_LACK:
+        return False
+    return _word_valence("en", nxt.norm, False) is None
+
+
+def _is_rhetorical(text: str, words: list[_Token], lang: str) -> bool:
+    """A question that asks for an account, not for information: "Why is my refund not here
+    yet?", "why the delay", "Ma perché nessuno risponde?", "Ma vi sembra normale?"."""
+    if lang == "it":
+        return "?" in text and bool(words and words[0].norm == "ma")
+    return any(
+        w.norm == "why" and (k == 0 or words[k - 1].clause != w.clause or "?" in text)
+        for k, w in enumerate(words)
+    )
+
+
+def _is_plain_question(text: str, words: list[_Token], rules: _Rules, lang: str) -> bool:
     if "??" in text or "?!" in text or "!?" in text:
         return False  # indignation, not a plain question
-    if any(w.norm == "why" for w in words[:6]):
+    if _is_rhetorical(text, words, lang):
         return False  # "Why is my refund not here yet?" asks for an account, not information
     stripped = text.rstrip()
     while stripped and not stripped[-1].isalnum() and stripped[-1] not in "?.!":
         stripped = stripped[:-1].rstrip()  # trailing emoji
-    return stripped.endswith("?") or bool(
-        words and words[0].norm in rules.question_words and "?" in text
-    )
+    if stripped.endswith("?"):
+        return True
+    # Opened by a question word, with nothing said after the last "?" ("How is it going to
+    # be on time? This is BS." is not a plain question).
+    # A closing "thanks" or "grazie mille" says nothing more.
+    if "?" not in text or not (words and words[0].norm in rules.question_words):
+        return False
+    tail = text[text.rfind("?") + 1 :]
+    return not {w.lower() for w in _LETTER_RUN.findall(tail)} - rules.gratitude - _POLITE_TAIL
 
 
 def italian_score(text: str) -> float:

@@ -150,6 +150,20 @@ def test_the_command_prints_one_json_object_per_line(
     ("Why is my refund not here yet?", "negative"),
     ("@AmericanAir my United flight was fine", "positive"),
     ("Aspetto da tre giorni una risposta", "negative"),
+    # Complaints told as facts, lacks, rhetorical questions, hashtags, emoticons (issue 14).
+    ("I couldn't get through to anyone", "negative"),
+    ("and now no wifi. Come on.", "negative"),
+    ("How is this going to be on time? This is BS.", "negative"),
+    ("Can you change my seat? Many thanks", "neutral"),
+    ("really enjoying my Sunday on hold", "negative"),
+    ("You fixed my problem in five minutes, legends!", "positive"),
+    ("Never flying with them again #usairwayssucks", "negative"),
+    ("Ma vi sembra normale?", "negative"),
+    ("mi chiedo se mai inizieranno a vergognarsi", "negative"),
+    ("Sì al nuovo orario!", "positive"),
+    ("anche tu? :)", "positive"),
+    ("si si :*", "positive"),
+    ("**Ordine** 123 spedito", "neutral"),
 ])  # fmt: skip
 def test_social_text_slang_emoticons_wishes_and_complaints(text: str, label: str) -> None:
     assert analyse(text).label == label, analyse(text)
