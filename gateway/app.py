@@ -31,6 +31,7 @@ from gateway.api import (
     conversations,
     directory,
     files,
+    label_catalogue,
     mentions,
     reports,
     search,
@@ -118,6 +119,10 @@ def api_routes() -> list[BaseRoute]:
         ),  # fmt: skip
         Route("/api/agents", directory.list_agents),
         Route("/api/teams", directory.list_teams),
+        Route("/api/labels", label_catalogue.list_labels),
+        Route("/api/labels", label_catalogue.create_label, methods=["POST"]),
+        Route("/api/labels/{id}", label_catalogue.patch_label, methods=["PATCH"]),
+        Route("/api/labels/{id}", label_catalogue.delete_label, methods=["DELETE"]),
         Route("/api/canned_responses", directory.list_canned),
         Route("/api/canned_responses", directory.create_canned, methods=["POST"]),
         Route("/api/canned_responses/{id}", directory.delete_canned, methods=["DELETE"]),

@@ -235,6 +235,23 @@ def paths() -> S:
                          "409": {"description": "Short code taken", **_json(_ref("Error"))}},
                         body=_obj({"short_code": STR, "text": STR}, ["short_code", "text"])),
         },
+        "/api/labels": {
+            "get": _op("The label catalogue: name, colour, description", _ok({"type": "array"})),
+            "post": _op("Add a label to the catalogue (admins and leads)",
+                        {**_ok(_obj({"id": INT, "name": STR, "colour": STR}), "Stored", "201"),
+                         **forbidden,
+                         "409": {"description": "Name taken", **_json(_ref("Error"))}},
+                        body=_obj({"name": STR, "colour": STR, "description": NSTR}, ["name"])),
+        },
+        "/api/labels/{id}": {
+            "patch": _op("Recolour or describe a label (admins and leads; names stay)",
+                         {**_ok(_obj({"id": INT, "name": STR, "colour": STR})), **not_found,
+                          **forbidden},
+                         body=_obj({"colour": STR, "description": NSTR}), params=[ID_PARAM]),
+            "delete": _op("Remove a label from the catalogue; conversations keep it (admins and "
+                          "leads)", {"204": {"description": "Removed"}, **not_found, **forbidden},
+                          params=[ID_PARAM]),
+        },
         "/api/canned_responses/{id}": {"delete": _op(
             "Remove a canned response (admins and leads)",
             {**_ok({"type": "object"}), **not_found, **forbidden},

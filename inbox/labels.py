@@ -38,3 +38,14 @@ def normalise_all(names: list[str]) -> list[str]:
 def has_label(label: str) -> ColumnElement[bool]:
     """SQL: the conversation carries `label` (already normalised)."""
     return cast(Conversation.labels, String).like(f'%"{normalise(label)}"%')
+
+
+_COLOUR = re.compile(r"#[0-9a-f]{6}")
+
+
+def colour(value: object) -> str:
+    """A colour as `#rrggbb` (lower case)."""
+    text = value.strip().lower() if isinstance(value, str) else ""
+    if not _COLOUR.fullmatch(text):
+        raise InvalidLabel(f"a colour is #rrggbb, such as #0b6e4f, got {value!r}"[:120])
+    return text

@@ -376,6 +376,19 @@ class WebhookDelivery(Base):
     delivered_at: Mapped[datetime | None]
 
 
+class LabelDefinition(Base):
+    """A label of the team's catalogue: its colour and what it means. Conversations carry
+    label names (inbox/labels.py); the catalogue is what the console offers and colours."""
+
+    __tablename__ = "label_definitions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(40), unique=True)
+    colour: Mapped[str] = mapped_column(String(7), default="#64748b")
+    description: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class CannedResponse(Base):
     __tablename__ = "canned_responses"
 

@@ -142,6 +142,19 @@ RULES: dict[tuple[str, str], tuple[Build, dict[str, int]]] = {
         _get("/api/canned_responses/999999999"),
         statuses(a=403, b=403, lead=404, admin=404, marketing=403),
     ),
+    ("GET", "/api/labels"): (_get("/api/labels"), any_agent(200)),
+    ("POST", "/api/labels"): (
+        _json("/api/labels", lambda r: {"name": f"m-{uuid.uuid4().hex[:8]}", "colour": "#0b6e4f"}),
+        statuses(a=403, b=403, lead=201, admin=201, marketing=403),
+    ),
+    ("PATCH", "/api/labels/{id}"): (
+        _json("/api/labels/999999999", lambda r: {"colour": "#111111"}),
+        statuses(a=403, b=403, lead=404, admin=404, marketing=403),
+    ),
+    ("DELETE", "/api/labels/{id}"): (
+        _get("/api/labels/999999999"),
+        statuses(a=403, b=403, lead=404, admin=404, marketing=403),
+    ),
     ("GET", "/api/contacts/{id}"): (_get("/api/contacts/{r.contact_id}"), team_a(200)),
     # Contact tools: marketing works through segments, never on single contacts (403).
     # Merges, undo and erasure are aimed at ids that do not exist: the rule is tested

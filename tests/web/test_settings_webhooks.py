@@ -57,7 +57,10 @@ def test_an_api_inbox_and_a_webhook_are_set_up_from_the_page(
         token = re.search(r"mostrato\): (\S+) ·", shown).group(1)  # type: ignore[union-attr]
         hook_path = re.search(r"http://\S+(/webhooks/api/\d+)", shown).group(1)  # type: ignore[union-attr]
         page.locator("#inbox-list tbody tr", has_text="App del negozio").wait_for()
-        assert "App (API)" in page.locator("#inbox-list tbody tr", has_text="App del negozio").inner_text()
+        assert (
+            "App (API)"
+            in page.locator("#inbox-list tbody tr", has_text="App del negozio").inner_text()
+        )
 
         # The webhook, for new messages only.
         page.click("#tab-webhooks")
@@ -86,6 +89,30 @@ def test_an_api_inbox_and_a_webhook_are_set_up_from_the_page(
         page.screenshot(path=str(SHOTS / "settings-webhook-log-1280.png"), full_page=True)
         row.get_by_role("button", name="Sospendi").click()
         page.locator("#webhook-list tbody tr", has_text="sospeso").wait_for()
+
+        # A label of the catalogue, made in the page, is offered and coloured in the console.
+        page.click("#tab-labels")
+        page.fill("#label-form input[name=name]", "Reso Gratuito")
+        page.fill("#label-form input[name=colour]", "#c2410c")
+        page.fill("#label-form input[name=description]", "Il cliente rende senza spese")
+        page.click("#label-form button[type=submit]")
+        page.locator("#label-list tbody tr[data-label=reso-gratuito]").wait_for()
+        page.screenshot(path=str(SHOTS / "settings-labels-1280.png"), full_page=True)
+        bearer = page.evaluate("sessionStorage.getItem('crocevia:token')")
+        api = httpx.Client(base_url=services.base_url, headers={"Authorization": f"Bearer {bearer}"})
+        convs = api.get("/api/conversations", params={"status": "any"}).json()["conversations"]
+        conv = next(c for c in convs if c["contact"] and c["contact"]["name"] == "Paolo")
+        assert api.patch(f"/api/conversations/{conv['id']}",
+                         json={"labels": ["reso-gratuito"]}).status_code == 200  # fmt: skip
+        console = open_page(browser, f"{services.base_url}/console/", *admin, locale="it-IT")
+        chip = console.locator("#list li", has_text="Paolo").locator(".chip.coloured",
+                                                                   has_text="reso-gratuito")  # fmt: skip
+        chip.wait_for()
+        assert chip.evaluate("c => c.style.getPropertyValue('--chip')") == "#c2410c"
+        assert chip.get_attribute("title") == "Il cliente rende senza spese"
+        options = console.eval_on_selector_all("#known-labels option", "os => os.map(o => o.value)")
+        assert "reso-gratuito" in options
+        api.close()
 
         phone = open_page(browser, f"{services.base_url}/settings/", *admin, width=390,
                           height=844, locale="it-IT")  # fmt: skip

@@ -13,7 +13,7 @@ const state = {
   token: sessionStorage.getItem("crocevia:token"), agent: null, view: "all", picked: new Set(),
   filters: { status: "open", channel: "", inbox_id: "", label: "" },
   conversations: new Map(), current: null, contact: null, lastId: null, ws: null, retry: 0,
-  seen: new Set(), agents: new Map(), teams: [], inboxes: [], canned: [], files: [],
+  seen: new Set(), agents: new Map(), teams: [], inboxes: [], canned: [], labels: new Map(), files: [],
   opened: new Set(), slash: null, cannedIndex: 0, typingTimer: null, typingSent: 0, reconnectTimer: null, heard: 0,
   sound: localStorage.getItem("crocevia:sound") !== "off",
 };
@@ -73,11 +73,13 @@ async function boot() {
   $("me").textContent = state.agent.name;
   $("presence").value = state.agent.presence === "offline" ? "online" : state.agent.presence;
   $("login").hidden = true; $("app").hidden = false;
-  const [agents, teams, inboxes, canned] = await Promise.all(
-    ["/api/agents", "/api/teams", "/api/inboxes", "/api/canned_responses"].map((p) => api(p)));
+  const [agents, teams, inboxes, canned, labels] = await Promise.all(
+    ["/api/agents", "/api/teams", "/api/inboxes", "/api/canned_responses", "/api/labels"].map((p) => api(p)));
   state.agents = new Map(agents.map((a) => [a.id, a]));
   state.teams = teams; state.inboxes = inboxes; state.canned = canned;
+  state.labels = new Map(labels.map((l) => [l.name, l]));
   fillFilters();
+  fillKnownLabels();
   await loadList();
   connect();
   openFromLink();
@@ -204,7 +206,7 @@ function renderList() {
     li.append(el("span", "preview", preview));
     const tags = el("span", "tags");
     if (c.priority === "urgent" || c.priority === "high") tags.append(el("span", `prio ${c.priority}`, t(c.priority)));
-    for (const l of c.labels || []) tags.append(el("span", "chip", l));
+    for (const l of c.labels || []) tags.append(labelChip(l));
     if (c.unread_count) { const u = el("span", "unread", String(c.unread_count)); u.setAttribute("aria-label", `${c.unread_count}`); tags.append(u); }
     li.append(tags);
     li.addEventListener("click", () => openConversation(c.id));
@@ -260,15 +262,32 @@ function renderHeader(c) {
   $("reopen").hidden = c.status !== "resolved" && c.status !== "snoozed";
   $("snooze").title = c.status === "snoozed" && c.snoozed_until ? t("snoozed_until", time(c.snoozed_until, true)) : "";
   const chips = (c.labels || []).map((l) => {
-    const chip = el("span", "chip", l);
+    const chip = labelChip(l);
     const x = el("button", "x", "×"); x.type = "button"; x.setAttribute("aria-label", `${t("remove_label")} ${l}`);
     x.addEventListener("click", () => patch({ labels: (c.labels || []).filter((v) => v !== l) }));
     chip.append(x);
     return chip;
   });
   $("label-chips").replaceChildren(...chips);
-  const known = new Set([...state.conversations.values()].flatMap((x) => x.labels || []));
-  $("known-labels").replaceChildren(...[...known].sort().map((l) => option(l, l, false)));
+  fillKnownLabels();
+}
+
+// What the label inputs offer: the catalogue, and labels seen on conversations.
+function fillKnownLabels() {
+  const known = new Set([...state.labels.keys(), ...[...state.conversations.values()].flatMap((x) => x.labels || [])]);
+  $("known-labels").replaceChildren(...[...known].sort().map((l) => {
+    const o = option(l, l, false);
+    if (state.labels.get(l)?.description) o.label = `${l} — ${state.labels.get(l).description}`;
+    return o;
+  }));
+}
+
+// A label as a chip, in its catalogue colour (a label not in the catalogue stays plain).
+function labelChip(name) {
+  const chip = el("span", "chip", name);
+  const known = state.labels.get(name);
+  if (known) { chip.style.setProperty("--chip", known.colour); chip.classList.add("coloured"); if (known.description) chip.title = known.description; }
+  return chip;
 }
 
 async function patch(changes) {

@@ -3,6 +3,7 @@
 import { makeApi } from "../console/http.js";
 import { setLanguage } from "../console/i18n.js";
 import { showCanned } from "./canned.js";
+import { showLabels } from "./labels.js";
 import { showInboxes } from "./inboxes.js";
 import { showAgents, showTeams } from "./people.js";
 import { showWebhooks } from "./webhooks.js";
@@ -31,7 +32,7 @@ $("login-form").addEventListener("submit", async (e) => {
   } catch (err) { $("login-error").textContent = err.message; }
 });
 
-const TABS = { inboxes: showInboxes, teams: showTeams, agents: showAgents, canned: showCanned, webhooks: showWebhooks };
+const TABS = { inboxes: showInboxes, teams: showTeams, agents: showAgents, canned: showCanned, labels: showLabels, webhooks: showWebhooks };
 
 async function openTab(name) {
   for (const key of Object.keys(TABS)) {
