@@ -149,7 +149,15 @@ async def serve(
         first = await _first_frame(ws)
         if first is None:
             return
-        principal = await authenticate(first["token"])
+        try:
+            principal = await authenticate(first["token"])
+        except (SQLAlchemyError, RedisError, OSError) as exc:
+            # The database or Redis cannot answer now (down, or every pooled connection
+            # busy in a reconnect storm): the client reconnects and resumes (1013).
+            log.warning("socket_auth_unavailable", extra={"kind": kind, "error": repr(exc)})
+            with contextlib.suppress(RuntimeError):
+                await ws.close(CLOSE_TRY_AGAIN, "the server is busy; reconnect")
+            return
         if principal is None:
             await ws.close(CLOSE_UNAUTHORIZED, "unknown, expired or revoked token")
             return
@@ -166,9 +174,11 @@ async def serve(
         return
     try:
         await hub.subscribe(sub, first.get("last_event_id"))
-    except RedisError as exc:
-        # Redis dropped the connection while the backlog was read: the client reconnects
-        # and resumes from the same event (1013: try again later).
+        if on_open is not None:
+            await on_open(principal)
+    except (RedisError, SQLAlchemyError, OSError) as exc:
+        # Redis dropped the connection while the backlog was read (or presence could not
+        # be recorded): the client reconnects and resumes from the same event (1013).
         hub.unsubscribe(sub)
         log.warning("socket_subscribe_failed", extra={"error": repr(exc)})
         with contextlib.suppress(RuntimeError, WebSocketDisconnect):
@@ -184,8 +194,6 @@ async def serve(
         watcher = asyncio.create_task(
             _watch(ws, hub, sub, wake, revoked, lambda: revalidate(first["token"], principal))
         )
-    if on_open is not None:
-        await on_open(principal)
     try:
         while True:
             text = await ws.receive_text()

@@ -70,6 +70,13 @@ class PrivatePostgres:
     def restart(self) -> None:
         self._ctl("restart")
 
+    def halt(self) -> None:
+        """Stop the server, keeping its data (`resume` starts it again)."""
+        self._ctl("stop")
+
+    def resume(self) -> None:
+        self._ctl("start")
+
     def stop(self) -> None:
         try:
             self._run("pg_ctl", "stop", "-w", "-m", "immediate", "-D", str(self.folder / "data"))

@@ -9,14 +9,18 @@ it, never notice. It runs in the PostgreSQL run of the suite only.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from conftest import Services, make_world
+from crocevia_clients import login
 from loadgen import load_on
 from private_postgres import PrivatePostgres, postgres_bin
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
 
 from gateway.embedded_redis import EmbeddedRedis
 from inbox.db import create_engine, sessionmaker
@@ -67,3 +71,44 @@ async def test_a_postgres_restart_under_load_loses_nothing(
             report.check()
     finally:
         await engine.dispose()
+
+
+async def test_a_socket_that_cannot_reach_the_database_is_told_to_try_again(
+    private_services: tuple[Services, PrivatePostgres],
+) -> None:
+    """Seen in a reconnect storm: 500 sockets authenticating at once emptied the
+    connection pool, and each socket whose check timed out was an unhandled ASGI error.
+    With the database away, a socket's `auth` now closes it with 1013 (reconnect), logged
+    as a warning, and the next connection after it is back works."""
+    services, cluster = private_services
+    engine = create_engine(cluster.url)
+    try:
+        world = await make_world(sessionmaker(engine))
+    finally:
+        await engine.dispose()
+    _id, email, password = world.agents["anna"]
+    token = await login(services.base_url, email, password)
+    await asyncio.to_thread(cluster.halt)
+    try:
+        async with connect(f"{services.ws_url}/ws/agent", open_timeout=30) as ws:
+            await ws.send(json.dumps({"type": "auth", "token": token}))
+            with pytest.raises(ConnectionClosed) as closed:
+                await asyncio.wait_for(ws.recv(), 60)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1013
+    finally:
+        await asyncio.to_thread(cluster.resume)
+    ready: dict[str, object] = {}
+    for _ in range(30):  # the pool drops its dead connections as they are tried
+        async with connect(f"{services.ws_url}/ws/agent") as ws:
+            await ws.send(json.dumps({"type": "auth", "token": token}))
+            try:
+                ready = json.loads(await asyncio.wait_for(ws.recv(), 30))
+            except ConnectionClosed:
+                await asyncio.sleep(0.5)
+                continue
+        break
+    assert ready.get("type") == "ready", ready
+    logged = "".join(p.read_text() for p in services.data_dir.glob("serve-*.log"))
+    assert "socket_auth_unavailable" in logged
+    errors = [line for line in logged.splitlines() if '"level": "error"' in line]
+    assert not errors, errors[:3]
