@@ -258,6 +258,14 @@ class Hub:
             for ev in buffered:
                 sub._deliver(ev)
 
+    def move(self, sub: Subscriber, contact_id: int) -> None:
+        """A visitor socket's contact was made (their first message): offer it that
+        contact's events from now on. Call it before the message is stored, so that none
+        of its events can pass the socket by."""
+        self.unsubscribe(sub)
+        sub.contact_id = contact_id
+        self._add(sub)
+
     def unsubscribe(self, sub: Subscriber) -> None:
         if sub.contact_id is None:
             self.subscribers.discard(sub)

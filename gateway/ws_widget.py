@@ -9,14 +9,14 @@ from typing import Any
 from starlette.websockets import WebSocket
 
 from connectors.website import WebsiteConnector
-from gateway import limits, socket_quota, sockets
+from gateway import limits, socket_quota, sockets, visitor_contact
 from gateway.api.files import load_attachments
 from gateway.frames import attachment_ids, bool_field, client_id_field, text_field
 from gateway.hub import StreamEvent, Subscriber
 from gateway.metrics import MESSAGES_IN
 from gateway.runtime import Runtime, runtime
 from gateway.socket_quota import WIDGET_SOCKETS
-from gateway.visitor_tokens import Visitor, verify
+from gateway.visitor_tokens import Visitor, issue, verify
 from gateway.visitor_view import visitor_frame, visitor_message
 from inbox.conversations import latest_of_contact
 from inbox.ingest import UnknownInbox
@@ -69,6 +69,8 @@ def _subscriber(p: VisitorPrincipal) -> Subscriber:
 
 
 async def current_conversation(rt: Runtime, visitor: Visitor) -> Conversation | None:
+    if not visitor.contact_id:
+        return None
     async with rt.sessions() as session:
         return await latest_of_contact(session, visitor.inbox_id, visitor.contact_id)
 
@@ -97,6 +99,7 @@ async def _serve(ws: WebSocket, ip: str) -> None:
         taken.append(visitor.visitor_id)
         async with rt.sessions() as session:
             inbox = await session.get(Inbox, visitor.inbox_id)
+            visitor = await visitor_contact.resolved(session, visitor)
         allowed = ((inbox.settings or {}) if inbox else {}).get("allowed_origins") or []
         if inbox is None or inbox.disabled_at is not None:
             return None
@@ -136,9 +139,28 @@ async def _run(ws: WebSocket, rt: Runtime, authenticate: Any, ready: Any) -> Non
             "message": lambda s, p, f: _message(rt, s, p, f),
             "typing": lambda s, p, f: _typing(rt, p, f),
         },
-        on_open=lambda p: rt.presence.join_visitor(p.visitor.contact_id),
-        on_close=lambda p: rt.presence.leave_visitor(p.visitor.contact_id),
+        on_open=lambda p: _join(rt, p),
+        on_close=lambda p: _leave(rt, p),
     )
+
+
+async def _join(rt: Runtime, p: VisitorPrincipal) -> None:
+    if p.visitor.contact_id:  # a page view without a contact is nobody's presence
+        await rt.presence.join_visitor(p.visitor.contact_id)
+
+
+def _leave(rt: Runtime, p: VisitorPrincipal) -> None:
+    if p.visitor.contact_id:
+        rt.presence.leave_visitor(p.visitor.contact_id)
+
+
+async def _first_contact(rt: Runtime, s: sockets.Session, p: VisitorPrincipal) -> str:
+    """Make the visitor's contact at their first message, before it is stored, and move
+    the socket to it; the new visitor token for the widget to keep."""
+    p.visitor = await visitor_contact.ensure(rt.sessions, p.visitor)
+    rt.hub.move(s.sub, p.visitor.contact_id)
+    await rt.presence.join_visitor(p.visitor.contact_id)
+    return issue(rt.settings.secret_key, p.visitor)
 
 
 async def _message(
@@ -158,6 +180,7 @@ async def _message(
                 files = await load_attachments(session, ids, p.visitor.inbox_id)
             except LookupError as exc:
                 raise sockets.FrameError("not_found", str(exc)) from None
+    token = await _first_contact(rt, s, p) if not p.visitor.contact_id else None
     item = WEBSITE.parse_frame(p.visitor.inbox_id, p.visitor.visitor_id, client_id, text, files)
     try:
         result = await rt.batcher.submit(item)
@@ -167,10 +190,11 @@ async def _message(
         MESSAGES_IN.labels("website").inc()
     conv = result.conversation
     p.conversation = {"id": conv.id, "team_id": conv.team_id, "assignee_id": conv.assignee_id}
-    s.send(
-        {"type": "ack", "client_id": client_id,
-         "message": visitor_message(message_dict(result.message, contact=result.contact))}
-    )  # fmt: skip
+    ack = {"type": "ack", "client_id": client_id,
+           "message": visitor_message(message_dict(result.message, contact=result.contact))}  # fmt: skip
+    if token is not None:
+        ack["visitor_token"] = token  # now naming the contact this message made
+    s.send(ack)
 
 
 async def _typing(rt: Runtime, p: VisitorPrincipal, frame: dict[str, Any]) -> None:

@@ -138,6 +138,12 @@ def _emails(key: str, value: Any) -> list[str]:
     return [_email(key, v) for v in value]
 
 
+def _colour(key: str, value: Any) -> str:
+    if not isinstance(value, str) or not re.fullmatch(r"#[0-9a-fA-F]{6}", value.strip()):
+        raise InvalidConfig(f"{key}: a colour as #rrggbb")
+    return value.strip().lower()
+
+
 def _host(key: str, value: Any) -> str:
     if not isinstance(value, str) or not _HOST.fullmatch(value.strip().lower()):
         raise InvalidConfig(f"{key}: a host name or IP address")
@@ -178,7 +184,7 @@ CHANNEL_KEYS: dict[str, dict[str, Check]] = {
     Channel.WEBSITE: {
         "greeting": _greeting, "locale": _choice(*LANGUAGES), "prechat": _prechat,
         "allowed_origins": _origins, "identity_max_age_s": _int(60, 366 * 86400),
-        "privacy_url": _url, "email_fallback_inbox_id": _int(1, 2**31 - 1),
+        "privacy_url": _url, "email_fallback_inbox_id": _int(1, 2**31 - 1), "colour": _colour,
     },
     Channel.TELEGRAM: {
         "public_url": _url, "poll_timeout": _int(1, 50), "api_base_url": _api_base_url,

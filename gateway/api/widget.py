@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from gateway import limits
+from gateway import limits, visitor_contact
 from gateway.api.agents_auth import bearer, client_ip
 from gateway.api.errors import ApiError, field, json_body
 from gateway.runtime import Runtime, runtime
@@ -97,18 +97,15 @@ async def create_session(request: Request) -> Response:
         check_origin(inbox, request.headers.get("origin"))
         visitor = verify(rt.settings.secret_key, old) if old else None
         if visitor is not None:  # the contact may have been merged into another, or erased
-            visitor = await _current(session, visitor)
+            visitor = await _current(session, await visitor_contact.resolved(session, visitor))
         if visitor is None or visitor.inbox_id != inbox.id:
-            contact = Contact(name=name, email=email, email_verified=False if email else None,
-                              attributes={})  # fmt: skip
-            session.add(contact)
-            await session.flush()
-            visitor = Visitor(inbox.id, secrets.token_urlsafe(16), contact.id)
-            session.add(
-                Identity(channel="website", external_id=visitor.visitor_id, contact_id=contact.id)
-            )
-        elif name or email:
-            await _update_contact(session, visitor.contact_id, name, email)
+            # A page view: no contact until the visitor writes or says who they are.
+            visitor = Visitor(inbox.id, secrets.token_urlsafe(16), 0)
+        if name or email:
+            if visitor.contact_id:
+                await _update_contact(session, visitor.contact_id, name, email)
+            else:
+                visitor = await visitor_contact.make(session, visitor, name, email)
         conv = await _latest_conversation(session, visitor)
         settings = inbox.settings or {}
         now = utcnow()
@@ -128,13 +125,17 @@ async def create_session(request: Request) -> Response:
                 "next_open_at": iso(schedule.next_open(now)),
                 "locale": settings.get("locale"),
                 "privacy_url": settings.get("privacy_url"),
+                "colour": settings.get("colour"),
             },
         }
     return JSONResponse(body)
 
 
 async def _current(session: AsyncSession, visitor: Visitor) -> Visitor | None:
-    """The visitor as their contact is now: followed through merges; None once erased."""
+    """The visitor as their contact is now: followed through merges; None once erased.
+    A visitor without a contact yet is as they are."""
+    if not visitor.contact_id:
+        return visitor
     contact = await session.get(Contact, visitor.contact_id)
     while contact is not None and contact.merged_into_id is not None:
         contact = await session.get(Contact, contact.merged_into_id)
@@ -162,6 +163,9 @@ async def _update_contact(
 
 
 async def _latest_conversation(session: AsyncSession, visitor: Visitor) -> Conversation | None:
+    visitor = await visitor_contact.resolved(session, visitor)
+    if not visitor.contact_id:
+        return None
     return await latest_of_contact(session, visitor.inbox_id, visitor.contact_id)
 
 
@@ -206,9 +210,16 @@ async def update_contact(request: Request) -> Response:
     data = await json_body(request)
     name = _clean_name(field(data, "name", str, required=False))
     email = _clean_email(field(data, "email", str, required=False))
-    async with runtime(request).sessions() as session, session.begin():
-        await _update_contact(session, visitor.contact_id, name, email)
-    return JSONResponse({})
+    rt = runtime(request)
+    async with rt.sessions() as session, session.begin():
+        known = await visitor_contact.resolved(session, visitor)
+        if known.contact_id:
+            await _update_contact(session, known.contact_id, name, email)
+        elif name or email:  # the pre-chat form: now there is someone to keep
+            known = await visitor_contact.make(session, known, name, email)
+    if known.contact_id == visitor.contact_id:
+        return JSONResponse({})
+    return JSONResponse({"visitor_token": issue(rt.settings.secret_key, known)})
 
 
 async def rate(request: Request) -> Response:
@@ -249,6 +260,7 @@ async def identify(request: Request) -> Response:
         raise ApiError(400, "invalid_field", str(exc)) from None
     rt = runtime(request)
     async with rt.sessions() as session, session.begin():
+        visitor = await visitor_contact.resolved(session, visitor)
         inbox = await session.get_one(Inbox, visitor.inbox_id)
         _check_expiry(inbox, expires)
         if not inbox.hmac_secret or not hmac.compare_digest(
@@ -302,6 +314,14 @@ async def _link_user(
             select(Identity).where(Identity.channel == "website", Identity.external_id == key)
         )
     ).scalar_one_or_none()
+    if not visitor.contact_id:  # identified before writing: their contact is the user's
+        if known is None:
+            visitor = await visitor_contact.make(session, visitor)
+            session.add(Identity(channel="website", external_id=key, contact_id=visitor.contact_id))
+            return visitor.contact_id
+        session.add(Identity(channel="website", external_id=visitor.visitor_id,
+                             contact_id=known.contact_id))  # fmt: skip
+        return known.contact_id
     if known is None:
         session.add(Identity(channel="website", external_id=key, contact_id=visitor.contact_id))
         return visitor.contact_id

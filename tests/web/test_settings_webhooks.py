@@ -84,6 +84,14 @@ def test_an_api_inbox_and_a_webhook_are_set_up_from_the_page(
                              if json.loads(g.body)["data"]["message"]["text"] == "Dov'è il mio ordine?"])  # fmt: skip
         assert got[0].headers["x-crocevia-event"] == "message.created"  # type: ignore[index]
 
+        # The receiver has it; the worker records "sent" once the answer is back.
+        bearer = page.evaluate("sessionStorage.getItem('crocevia:token')")
+        api = httpx.Client(
+            base_url=services.base_url, headers={"Authorization": f"Bearer {bearer}"}
+        )
+        hook_id = row.get_attribute("data-webhook")
+        _wait(lambda: any(d["status"] == "sent" for d in api.get(
+            f"/api/admin/webhooks/{hook_id}/deliveries").json()["deliveries"]))  # fmt: skip
         row.get_by_role("button", name="Registro").click()
         page.locator("#webhook-deliveries tbody tr", has_text="inviato").first.wait_for()
         page.screenshot(path=str(SHOTS / "settings-webhook-log-1280.png"), full_page=True)
@@ -98,8 +106,6 @@ def test_an_api_inbox_and_a_webhook_are_set_up_from_the_page(
         page.click("#label-form button[type=submit]")
         page.locator("#label-list tbody tr[data-label=reso-gratuito]").wait_for()
         page.screenshot(path=str(SHOTS / "settings-labels-1280.png"), full_page=True)
-        bearer = page.evaluate("sessionStorage.getItem('crocevia:token')")
-        api = httpx.Client(base_url=services.base_url, headers={"Authorization": f"Bearer {bearer}"})
         convs = api.get("/api/conversations", params={"status": "any"}).json()["conversations"]
         conv = next(c for c in convs if c["contact"] and c["contact"]["name"] == "Paolo")
         assert api.patch(f"/api/conversations/{conv['id']}",

@@ -1,5 +1,5 @@
 """The widget's first screen and its memory, in a real headless Chromium: the pre-chat form
-asks what the inbox asks for (the name too) with a consent line, the header says one thing
+asks what the inbox asks for (the name too) with a consent line, in the shop's colour, the header says one thing
 about availability, and after a reload the badge counts only replies not yet seen."""
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ async def _configure(
 @pytest.fixture
 async def consenting_inbox(db: async_sessionmaker[AsyncSession], world: World) -> World:
     await _configure(db, world, prechat={"name": "required", "email": "optional"},
-                     privacy_url="https://negozio.example.it/privacy",
+                     privacy_url="https://negozio.example.it/privacy", colour="#7c3aed",
                      greeting={"it": "Ciao! Siamo qui.", "en": "Hi! We're here."})  # fmt: skip
     return world
 
@@ -44,6 +44,11 @@ def test_the_prechat_form_asks_for_the_name_with_a_consent_line(
     name = page.locator("#crocevia-widget >> .pre input[name=name]")
     email = page.locator("#crocevia-widget >> .pre input[name=email]")
     name.wait_for()
+    # The shop's own colour, from the inbox settings, on the launcher and the header.
+    for part in (".launcher", ".head"):
+        colour = page.locator(f"#crocevia-widget >> {part}").evaluate(
+            "e => getComputedStyle(e).backgroundColor")  # fmt: skip
+        assert colour == "rgb(124, 58, 237)", (part, colour)
     assert name.get_attribute("required") is not None and email.get_attribute("required") is None
     assert "facoltativo" in (email.get_attribute("placeholder") or "")
     link = page.locator("#crocevia-widget >> .consent a")

@@ -85,7 +85,7 @@ const TEXTS = {
     s_pause: "Sospendi", s_resume: "Riattiva", s_paused: "sospeso", s_log: "Registro", s_redeliver: "Invia di nuovo",
     s_status_pending: "in attesa", s_status_sent: "inviato", s_status_failed: "non riuscito", s_attempts: "Tentativi",
     s_last_answer: "Ultima risposta", s_no_deliveries: "Nessun invio finora", s_failed_n: "%s non riusciti",
-    s_delete_webhook: "Eliminare questo webhook e il suo registro?", s_all_events_hint: "Nessuno scelto: tutti gli eventi.", s_hook_on: "attivo", s_event: "Evento", s_labels: "Etichette", s_colour: "Colore", s_new_label: "Nuova etichetta",
+    s_delete_webhook: "Eliminare questo webhook e il suo registro?", s_all_events_hint: "Nessuno scelto: tutti gli eventi.", s_hook_on: "attivo", s_event: "Evento", s_widget_colour: "Colore della chat", s_labels: "Etichette", s_colour: "Colore", s_new_label: "Nuova etichetta",
     s_labels_hint: "Le etichette che la console propone, con il loro colore. Toglierne una dall'elenco la lascia sulle conversazioni che la portano.",
   },
   en: {
@@ -173,7 +173,7 @@ const TEXTS = {
     s_pause: "Pause", s_resume: "Resume", s_paused: "paused", s_log: "Log", s_redeliver: "Send again",
     s_status_pending: "pending", s_status_sent: "sent", s_status_failed: "failed", s_attempts: "Tries",
     s_last_answer: "Last answer", s_no_deliveries: "No deliveries yet", s_failed_n: "%s failed",
-    s_delete_webhook: "Delete this webhook and its log?", s_all_events_hint: "None chosen: every event.", s_hook_on: "active", s_event: "Event", s_labels: "Labels", s_colour: "Colour", s_new_label: "New label",
+    s_delete_webhook: "Delete this webhook and its log?", s_all_events_hint: "None chosen: every event.", s_hook_on: "active", s_event: "Event", s_widget_colour: "Chat colour", s_labels: "Labels", s_colour: "Colour", s_new_label: "New label",
     s_labels_hint: "The labels the console offers, with their colours. Removing one from the list leaves it on the conversations that carry it.",
   },
 };

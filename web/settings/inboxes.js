@@ -18,7 +18,8 @@ const META = [secret("app_secret"), secret("verify_token"), secret("access_token
 
 const CHANNEL_FIELDS = {
   website: [
-    { ...text("greeting"), wide: true }, { key: "allowed_origins", kind: "lines", label: "s_origins", wide: true },
+    { ...text("greeting"), wide: true }, { key: "colour", kind: "colour", label: "s_widget_colour" },
+    { key: "allowed_origins", kind: "lines", label: "s_origins", wide: true },
     choice("prechat.name", LEVELS, "s_prechat_name", (v) => t(`s_${v}`)),
     choice("prechat.email", LEVELS, "s_prechat_email", (v) => t(`s_${v}`)),
   ],
@@ -134,6 +135,8 @@ function input(field, inbox) {
   } else if (field.kind === "area" || field.kind === "lines") {
     control = el("textarea");
     control.value = field.kind === "lines" ? (current || []).join("\n") : current || "";
+  } else if (field.kind === "colour") {
+    control = el("input"); control.type = "color"; control.value = current || "#0b6e4f";
   } else if (field.kind === "check") {
     control = el("input"); control.type = "checkbox"; control.checked = current !== false;
     label.classList.add("check");

@@ -39,24 +39,24 @@
   var root = host.attachShadow({ mode: "open" });
   var style = el("style");
   style.textContent = [
-    ":host{all:initial}*{box-sizing:border-box;font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif}[hidden]{display:none!important}",
-    ".launcher{position:fixed;right:20px;bottom:20px;width:58px;height:58px;border-radius:50%;border:0;background:#0b6e4f;color:#fff;cursor:pointer;box-shadow:0 6px 20px rgba(0,0,0,.25);display:grid;place-items:center;z-index:2147483000}",
+    ":host{all:initial;--c:#0b6e4f}*{box-sizing:border-box;font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif}[hidden]{display:none!important}",
+    ".launcher{position:fixed;right:20px;bottom:20px;width:58px;height:58px;border-radius:50%;border:0;background:var(--c);color:#fff;cursor:pointer;box-shadow:0 6px 20px rgba(0,0,0,.25);display:grid;place-items:center;z-index:2147483000}",
     ".launcher:focus-visible,button:focus-visible,textarea:focus-visible,input:focus-visible{outline:3px solid #f2a541;outline-offset:2px}",
     ".badge{position:absolute;top:-4px;right:-4px;min-width:22px;height:22px;border-radius:11px;background:#d7263d;color:#fff;font-size:12px;line-height:22px;padding:0 6px}",
     ".panel{position:fixed;right:20px;bottom:90px;width:360px;height:520px;max-height:calc(100vh - 110px);background:#fff;border-radius:14px;box-shadow:0 12px 40px rgba(0,0,0,.25);display:none;flex-direction:column;overflow:hidden;z-index:2147483000}",
-    ".panel.open{display:flex}.head{background:#0b6e4f;color:#fff;padding:14px 16px;display:flex;justify-content:space-between;align-items:center}",
+    ".panel.open{display:flex}.head{background:var(--c);color:#fff;padding:14px 16px;display:flex;justify-content:space-between;align-items:center}",
     ".head h2{margin:0;font-size:16px}.head p{margin:2px 0 0;font-size:12px;opacity:.85}.x{background:none;border:0;color:#fff;font-size:22px;cursor:pointer}",
     ".list{flex:1;overflow-y:auto;padding:14px;background:#f6f7f9;display:flex;flex-direction:column;gap:8px}",
     ".msg{max-width:80%;padding:8px 12px;border-radius:14px;font-size:14px;line-height:1.35;white-space:pre-wrap;word-wrap:break-word}",
-    ".in{align-self:flex-end;background:#0b6e4f;color:#fff;border-bottom-right-radius:4px}.out{align-self:flex-start;background:#fff;color:#1d1d1f;border:1px solid #e3e5e8;border-bottom-left-radius:4px}",
-    ".meta{font-size:11px;opacity:.7;margin-top:3px}.who{font-size:11px;font-weight:600;margin-bottom:2px;color:#0b6e4f}",
+    ".in{align-self:flex-end;background:var(--c);color:#fff;border-bottom-right-radius:4px}.out{align-self:flex-start;background:#fff;color:#1d1d1f;border:1px solid #e3e5e8;border-bottom-left-radius:4px}",
+    ".meta{font-size:11px;opacity:.7;margin-top:3px}.who{font-size:11px;font-weight:600;margin-bottom:2px;color:var(--c)}",
     ".typing,.status{font-size:12px;color:#666;padding:0 14px 6px;min-height:18px}",
     "form.compose{display:flex;gap:8px;padding:10px;border-top:1px solid #e3e5e8}textarea{flex:1;resize:none;border:1px solid #cfd3d8;border-radius:10px;padding:8px;font-size:14px;height:40px}",
-    "button.send{background:#0b6e4f;color:#fff;border:0;border-radius:10px;padding:0 14px;cursor:pointer;font-size:14px}",
-    ".attach{display:grid;place-items:center;width:40px;border:1px solid #cfd3d8;border-radius:10px;color:#555;cursor:pointer;position:relative}.attach:focus-within{outline:2px solid #0b6e4f}.attach input{position:absolute;inset:0;opacity:0;cursor:pointer;width:100%}",
-    ".rate{display:flex;gap:6px;margin-top:8px}.rate button{width:34px;height:34px;border-radius:50%;border:1px solid #0b6e4f;background:#fff;color:#0b6e4f;cursor:pointer;font-size:14px}.rate button:hover{background:#0b6e4f;color:#fff}",
+    "button.send{background:var(--c);color:#fff;border:0;border-radius:10px;padding:0 14px;cursor:pointer;font-size:14px}",
+    ".attach{display:grid;place-items:center;width:40px;border:1px solid #cfd3d8;border-radius:10px;color:#555;cursor:pointer;position:relative}.attach:focus-within{outline:2px solid var(--c)}.attach input{position:absolute;inset:0;opacity:0;cursor:pointer;width:100%}",
+    ".rate{display:flex;gap:6px;margin-top:8px}.rate button{width:34px;height:34px;border-radius:50%;border:1px solid var(--c);background:#fff;color:var(--c);cursor:pointer;font-size:14px}.rate button:hover{background:var(--c);color:#fff}",
     "a.file{display:block;color:inherit;margin-top:4px}a.file img{max-width:200px;max-height:180px;border-radius:8px;display:block}",
-    ".pre button{min-height:44px}.consent{font-size:12px!important;color:#555!important}.consent a{color:#0b6e4f}",
+    ".pre button{min-height:44px}.consent{font-size:12px!important;color:#555!important}.consent a{color:var(--c)}",
     ".pre{padding:16px;display:flex;flex-direction:column;gap:10px}.pre p{margin:0;font-size:14px;color:#333}.pre input{border:1px solid #cfd3d8;border-radius:8px;padding:9px;font-size:14px}",
     "@media (max-width:480px){.panel{right:0;bottom:0;width:100vw;height:100vh;max-height:100vh;border-radius:0}}"
   ].join("");
@@ -167,6 +167,7 @@
     return api("/api/widget/sessions", Object.assign({ website_token: TOKEN, visitor_token: state.visitorToken || null }, fields || {}))
       .then(function (s) {
         state.visitorToken = s.visitor_token; inbox = s.inbox || {}; save();
+        if (/^#[0-9a-f]{6}$/.test(inbox.colour || "")) host.style.setProperty("--c", inbox.colour);
         sub.textContent = availability();
         return api("/api/widget/messages");
       })
@@ -200,7 +201,7 @@
       heard = Date.now();
       var f = JSON.parse(ev.data);
       if (f.type === "ready") { retry = 0; status.textContent = ""; Object.keys(pending).forEach(function (cid) { sock.send(JSON.stringify(pending[cid])); }); }
-      else if (f.type === "ack") { delete pending[f.client_id]; upsert(f.message); }
+      else if (f.type === "ack") { delete pending[f.client_id]; upsert(f.message); if (f.visitor_token) { state.visitorToken = f.visitor_token; save(); } }
       else if (f.type === "event") {
         lastId = f.id; save();
         if (f.data.message) upsert(f.data.message);
@@ -284,7 +285,8 @@
       e.preventDefault();
       var body = {}; Object.keys(inputs).forEach(function (k) { if (inputs[k].value.trim()) body[k] = inputs[k].value.trim(); });
       var done = function () { state.prechatDone = true; save(); pre.hidden = true; compose.hidden = false; box.focus(); };
-      (Object.keys(body).length ? api("/api/widget/contact", body) : Promise.resolve()).then(done)
+      (Object.keys(body).length ? api("/api/widget/contact", body) : Promise.resolve())
+        .then(function (r) { if (r && r.visitor_token) { state.visitorToken = r.visitor_token; save(); } done(); })
         .catch(function (err) { console.error("Crocevia: " + err.message); });
     };
   }
