@@ -38,7 +38,14 @@ from gateway.api import (
     segments,
     widget,
 )
-from gateway.api.errors import ApiError, api_error_handler, http_error_handler, limited_handler
+from gateway.api.errors import (
+    UNAVAILABLE,
+    ApiError,
+    api_error_handler,
+    http_error_handler,
+    limited_handler,
+    unavailable_handler,
+)
 from gateway.batcher import IngestBatcher
 from gateway.hardening import RefuseNul
 from gateway.hub import Hub
@@ -245,6 +252,7 @@ def create_app() -> Starlette:
             ApiError: api_error_handler,
             HTTPException: http_error_handler,
             Limited: limited_handler,
+            **dict.fromkeys(UNAVAILABLE, unavailable_handler),
         },
         lifespan=lifespan,
     )

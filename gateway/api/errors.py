@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+from redis import exceptions as redis_exc
+from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse
 
 from gateway import strict_json
+
+log = logging.getLogger("crocevia.api")
 
 MAX_BODY = 256 * 1024
 # Integers the id columns hold (INTEGER on PostgreSQL): a larger id is not an id, it is
@@ -115,3 +120,51 @@ async def limited_handler(_request: Request, exc: Exception) -> JSONResponse:
         429, "rate_limited", f"too many requests: {exc}; retry in {exc.retry_after} s",
         {"Retry-After": str(exc.retry_after)},
     )  # fmt: skip
+
+
+#: A backend that cannot answer right now (the database down or restarting, every pooled
+#: connection busy, Redis away): the request did nothing and may be sent again.
+UNAVAILABLE: tuple[type[BaseException], ...] = (
+    sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError,
+    sa_exc.DisconnectionError, redis_exc.ConnectionError, redis_exc.TimeoutError,
+    ConnectionError,
+)  # fmt: skip
+
+
+_TRANSIENT = (
+    "locked",
+    "busy",
+    "connect",
+    "closed",
+    "terminat",
+    "shut",
+    "timeout",
+    "timed out",
+    "recovery",
+    "starting up",
+    "too many",
+)
+
+
+def transient(exc: BaseException) -> bool:
+    """Whether a database error is the database being away or busy, not a bug: SQLite
+    reports "no such column" and "database is locked" alike as OperationalError."""
+    if not isinstance(exc, sa_exc.OperationalError):
+        return True
+    return bool(exc.connection_invalidated) or any(w in str(exc).lower() for w in _TRANSIENT)
+
+
+async def unavailable_handler(request: Request, exc: Exception) -> JSONResponse:
+    """503 with Retry-After, logged as a warning: a client sends again later. An
+    OperationalError that is a bug is a 500, logged as an error."""
+    if not transient(exc):
+        log.error("request_failed", exc_info=exc, extra={"path": request.url.path})
+        return error_response(500, "internal_error", "Internal Server Error")
+    log.warning("request_backend_unavailable", extra={
+        "path": request.url.path, "method": request.method, "error": repr(exc)[:300]})  # fmt: skip
+    return error_response(
+        503,
+        "unavailable",
+        "the database or Redis is unavailable right now; send again",
+        {"Retry-After": "2"},
+    )

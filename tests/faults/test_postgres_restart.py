@@ -14,6 +14,7 @@ import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import httpx
 import pytest
 from conftest import Services, make_world
 from crocevia_clients import login
@@ -90,6 +91,12 @@ async def test_a_socket_that_cannot_reach_the_database_is_told_to_try_again(
     token = await login(services.base_url, email, password)
     await asyncio.to_thread(cluster.halt)
     try:
+        # A REST call meanwhile: 503 with Retry-After (seen in the storm: a reply's POST
+        # that waited 30 s for a pooled connection was a 500).
+        async with httpx.AsyncClient(base_url=services.base_url, timeout=60) as http:
+            r = await http.get("/api/conversations", headers={"Authorization": f"Bearer {token}"})
+        assert r.status_code == 503 and r.headers["retry-after"] == "2", r.text
+        assert r.json()["error"]["code"] == "unavailable"
         async with connect(f"{services.ws_url}/ws/agent", open_timeout=30) as ws:
             await ws.send(json.dumps({"type": "auth", "token": token}))
             with pytest.raises(ConnectionClosed) as closed:
@@ -109,6 +116,6 @@ async def test_a_socket_that_cannot_reach_the_database_is_told_to_try_again(
         break
     assert ready.get("type") == "ready", ready
     logged = "".join(p.read_text() for p in services.data_dir.glob("serve-*.log"))
-    assert "socket_auth_unavailable" in logged
+    assert "socket_auth_unavailable" in logged and "request_backend_unavailable" in logged
     errors = [line for line in logged.splitlines() if '"level": "error"' in line]
     assert not errors, errors[:3]
