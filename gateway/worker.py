@@ -234,16 +234,25 @@ class OutboundWorker:
         others only so long)."""
         if conversation_id is None:
             return
-        deadline = asyncio.get_running_loop().time() + ORDER_WAIT_S
-        mine = self._running.get(conversation_id, {})
-        earlier = [task for mid, task in mine.items() if mid < message_id]
-        if earlier:
-            await asyncio.wait(earlier, timeout=ORDER_WAIT_S)
-        while await self._earlier_pending(message_id, conversation_id):
-            if asyncio.get_running_loop().time() > deadline:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + ORDER_WAIT_S
+        while True:
+            # An earlier reply's job of ours runs until its event is published, which is
+            # after the database says "sent": wait for the job, not only for the status
+            # (a job read before its earlier sibling's would otherwise overtake it).
+            mine = self._running.get(conversation_id, {})
+            earlier = [task for mid, task in mine.items() if mid < message_id]
+            if earlier:
+                await asyncio.wait(earlier, timeout=max(deadline - loop.time(), 0.01))
+            elif not await self._earlier_pending(message_id, conversation_id):
+                if not any(mid < message_id for mid in self._running.get(conversation_id, {})):
+                    return
+                continue
+            else:
+                await asyncio.sleep(0.05)
+            if loop.time() > deadline:
                 log.warning("reply_order_wait_expired", extra={"message_id": message_id})
                 return
-            await asyncio.sleep(0.05)
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)

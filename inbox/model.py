@@ -344,6 +344,8 @@ class WebhookSubscription(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     description: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: It takes the events that happen from then on (made, or switched on again).
+    since: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class WebhookDelivery(Base):

@@ -267,8 +267,6 @@ async def erase(
     # What was queued for the CRM carries their name and email: it goes, sent or not.
     await session.execute(delete(CrmDelivery).where(CrmDelivery.contact_id.in_(ids)))
     await session.execute(delete(CrmContactState).where(CrmContactState.contact_id.in_(ids)))
-    # So are the events queued for outbound webhooks, and their log.
-    await session.execute(delete(WebhookDelivery).where(WebhookDelivery.contact_id.in_(ids)))
     # Their messages: text and attachments go; direction, timings and sentiment stay.
     written = (await session.execute(
         select(Message.id, Message.text, Message.attachments).where(Message.author_contact_id.in_(ids))
@@ -320,6 +318,9 @@ async def erase(
     await session.flush()
     freed = await release_files(session, files, store)
     scrubbed_events = await _scrub_outbox(session, set(ids), texts, quoted)
+    # The events queued for outbound webhooks, and their log, go too: after the outbox is
+    # scrubbed, whose row locks wait for a queueing pass that read the rows unscrubbed.
+    await session.execute(delete(WebhookDelivery).where(WebhookDelivery.contact_id.in_(ids)))
     scrubbed_events += await _scrub_other_tables(session, ids, texts, quoted)
 
     summary = {"contacts": len(ids), "identities": len(identities), "messages": len(written),

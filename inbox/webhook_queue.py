@@ -3,7 +3,8 @@
 Every event is an outbox row, written in the transaction of the change it describes
 (inbox/events.py). `queue_new_events` reads the rows the webhooks have not looked at yet
 (`hooked_at` is null), in id order, and queues one delivery per active subscription that
-wants the event and existed when it happened; then it marks the rows. Queue and marks
+wants the event and existed when it happened; then it marks the rows. With no active
+subscription it reads nothing more and writes nothing. Queue and marks
 are written in the caller's transaction, so a crash repeats nothing and loses nothing,
 and a Redis outage does not stop webhooks. Several processes may run it at once: on
 PostgreSQL they skip each other's locked rows; the unique (subscription, event) key
@@ -36,7 +37,7 @@ EVENT_NAME = re.compile(r"[a-z_]{1,20}\.[a-z_]{1,19}")
 
 
 def wants(sub: WebhookSubscription, event: str, at: datetime) -> bool:
-    return sub.active and sub.created_at <= at and (not sub.events or event in sub.events)
+    return sub.active and sub.since <= at and (not sub.events or event in sub.events)
 
 
 def _contact_of(payload: dict[str, Any]) -> int | None:
@@ -69,15 +70,12 @@ async def queue_new_events(session: AsyncSession, now: datetime) -> int:
             )
         ).scalars()
     )
+    if not subs:
+        # Nothing to queue, and nothing written: with no webhook configured (the common
+        # case) this costs one read. Rows left unmarked are older than any subscription
+        # made later, so they are marked then without being queued (or pruned first).
+        return 0
     unseen = (Outbox.hooked_at.is_(None), Outbox.stream == "events")
-    if (await session.execute(select(Outbox.id).where(*unseen).limit(1))).first() is None:
-        return 0  # (no write, so no lock on SQLite)
-    if not subs:  # nothing to queue: one statement marks them all
-        done = await session.execute(
-            update(Outbox).where(*unseen).values(hooked_at=now)
-            .execution_options(synchronize_session=False)
-        )  # fmt: skip
-        return int(getattr(done, "rowcount", 0) or 0)
     postgres = session.get_bind().dialect.name == "postgresql"
     q = select(Outbox).where(*unseen).order_by(Outbox.id).limit(BATCH)
     if postgres:

@@ -12,7 +12,7 @@ from starlette.responses import JSONResponse, Response
 
 from gateway.api.agents_auth import require_admin
 from gateway.api.conversations import _path_id
-from gateway.api.errors import BIG_INT, ApiError, json_body
+from gateway.api.errors import BIG_INT, ApiError, json_body, short_text
 from gateway.runtime import runtime
 from inbox import audit
 from inbox.model import WebhookDelivery, WebhookSubscription, utcnow
@@ -58,14 +58,6 @@ def _events(value: Any) -> list[str]:
     return sorted(set(value))
 
 
-def _description(value: Any) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str) or len(value) > 200 or "\x00" in value:
-        raise ApiError(400, "invalid_field", "description: text of up to 200 characters")
-    return value.strip() or None
-
-
 async def list_webhooks(request: Request) -> Response:
     await require_admin(request)
     async with runtime(request).sessions() as session:
@@ -99,8 +91,8 @@ async def create_webhook(request: Request) -> Response:
         raise ApiError(400, "invalid_field", "active: true or false")
     sub = WebhookSubscription(
         url=_url(data.get("url")), events=_events(data.get("events", [])),
-        description=_description(data.get("description")),
-        secret=secrets.token_urlsafe(32), active=active, created_at=utcnow(),
+        description=short_text(data.get("description"), "description"),
+        secret=secrets.token_urlsafe(32), active=active, created_at=utcnow(), since=utcnow(),
     )  # fmt: skip
     async with runtime(request).sessions() as session, session.begin():
         session.add(sub)
@@ -131,11 +123,13 @@ async def patch_webhook(request: Request) -> Response:
         if "events" in data:
             sub.events, changed = _events(data["events"]), [*changed, "events"]
         if "description" in data:
-            sub.description = _description(data["description"])
+            sub.description = short_text(data["description"], "description")
             changed.append("description")
         if "active" in data:
             if not isinstance(data["active"], bool):
                 raise ApiError(400, "invalid_field", "active: true or false")
+            if data["active"] and not sub.active:
+                sub.since = utcnow()  # what happened while paused is never sent
             sub.active = data["active"]
             changed.append("active")
         rotated = data.get("rotate_secret") is True

@@ -100,6 +100,15 @@ def field(data: dict[str, Any], name: str, kind: type | tuple[type, ...], *, req
     return value
 
 
+def short_text(value: Any, name: str, limit: int = 200) -> str | None:
+    """An optional one-line text (a description): None when absent or blank."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) > limit or "\x00" in value:
+        raise ApiError(400, "invalid_field", f"{name}: text of up to {limit} characters")
+    return value.strip() or None
+
+
 def _kind(kind: type | tuple[type, ...]) -> str:
     names = {
         str: "a string",

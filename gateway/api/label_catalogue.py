@@ -12,7 +12,7 @@ from starlette.responses import JSONResponse, Response
 
 from gateway.api.agents_auth import require_agent
 from gateway.api.conversations import _path_id
-from gateway.api.errors import ApiError, json_body
+from gateway.api.errors import ApiError, json_body, short_text
 from gateway.runtime import runtime
 from inbox import audit, labels
 from inbox.model import Agent, LabelDefinition
@@ -22,14 +22,6 @@ from inbox.serialize import iso
 def label_dict(row: LabelDefinition) -> dict[str, Any]:
     return {"id": row.id, "name": row.name, "colour": row.colour,
             "description": row.description, "created_at": iso(row.created_at)}  # fmt: skip
-
-
-def _description(value: Any) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str) or len(value) > 200 or "\x00" in value:
-        raise ApiError(400, "invalid_field", "description: text of up to 200 characters")
-    return value.strip() or None
 
 
 async def _editor(request: Request) -> Agent:
@@ -63,7 +55,7 @@ async def create_label(request: Request) -> Response:
         if taken is not None:
             raise ApiError(409, "conflict", f"the label {name} exists already")
         row = LabelDefinition(name=name, colour=colour,
-                              description=_description(data.get("description")))  # fmt: skip
+                              description=short_text(data.get("description"), "description"))  # fmt: skip
         session.add(row)
         await session.flush()
         audit.record(session, agent.id, "label.created", "label", row.id, name=name)
@@ -87,7 +79,7 @@ async def patch_label(request: Request) -> Response:
         except labels.InvalidLabel as exc:
             raise ApiError(400, "invalid_field", str(exc)) from None
         if "description" in data:
-            row.description = _description(data["description"])
+            row.description = short_text(data["description"], "description")
         audit.record(session, agent.id, "label.updated", "label", row.id,
                      changed=sorted(k for k in data if k in ("colour", "description")))  # fmt: skip
         body = label_dict(row)

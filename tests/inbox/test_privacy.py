@@ -113,7 +113,9 @@ async def test_export_contains_everything(db: Sessions, store: FileStore) -> Non
         assert secret in dumped, secret
     rated = next(c for c in data["conversations"] if c["csat"])
     assert rated["csat"]["rating"] == 2 and any(m["direction"] == "out" for m in rated["messages"])
-    assert len(data["merges"]) == 2 and data["lifecycle_history"] == []
+    # The router's lifecycle rules (every minute) may have made them leads meanwhile.
+    assert len(data["merges"]) == 2
+    assert all(h["source"] == "rule" for h in data["lifecycle_history"]), data["lifecycle_history"]
     async with db() as session:
         with pytest.raises(LookupError):
             await privacy.export(session, 10**12)

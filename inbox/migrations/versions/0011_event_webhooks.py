@@ -35,6 +35,7 @@ def upgrade() -> None:
         sa.Column("active", sa.Boolean(), nullable=False),
         sa.Column("description", sa.String(200), nullable=True),
         sa.Column("created_at", inbox.model.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("since", inbox.model.UtcDateTime(timezone=True), nullable=False),
     )
     op.create_table(
         "webhook_deliveries",
