@@ -98,8 +98,9 @@ class OutboundWorker:
         self.lock_ms = max(2 * claim_idle_ms, MIN_SEND_LOCK_MS)
         self._slots = asyncio.Semaphore(concurrency)
         self._tasks: set[asyncio.Task[None]] = set()
-        # conversation -> its replies this worker is sending now (message id -> job)
-        self._running: dict[int, dict[int, asyncio.Task[Any]]] = {}
+        # conversation -> message -> the jobs sending it (a job taken over while its first
+        # copy still waits its turn makes two)
+        self._running: dict[int, dict[int, set[asyncio.Task[Any]]]] = {}
         self._stopping = asyncio.Event()
 
     def stop(self) -> None:
@@ -161,21 +162,21 @@ class OutboundWorker:
         cutoff = utcnow() - self.requeue_after
         try:
             async with self.sessions() as session:
-                ids = list(
-                    (
-                        await session.execute(
-                            select(Message.id)
-                            .where(Message.status == DeliveryStatus.PENDING.value)
-                            .where(Message.direction == "out")
-                            .where(Message.created_at < cutoff)
-                            .limit(500)
-                        )
-                    ).scalars()
-                )
+                ids = [
+                    (int(mid), int(conv))
+                    for mid, conv in await session.execute(
+                        select(Message.id, Message.conversation_id)
+                        .where(Message.status == DeliveryStatus.PENDING.value)
+                        .where(Message.direction == "out")
+                        .where(Message.created_at < cutoff)
+                        .order_by(Message.id)
+                        .limit(500)
+                    )
+                ]
         except SQLAlchemyError as exc:
             log.warning("worker_requeue_failed", extra={"error": str(exc)})
             return 0
-        for message_id in ids:
+        for message_id, conversation_id in ids:
             if await self.redis.exists(f"crocevia:sending:{message_id}"):
                 continue
             if await self.redis.set(
@@ -187,7 +188,9 @@ class OutboundWorker:
                 await self.redis.xadd(
                     OUTBOUND_STREAM,
                     {"eid": f"requeue-{message_id}", "event": "outbound.send",
-                     "data": json.dumps({"message_id": message_id})},
+                     # with its conversation, so it waits its turn like the first job
+                     "data": json.dumps({"message_id": message_id,
+                                         "conversation_id": conversation_id})},
                 )  # fmt: skip
                 log.info("reply_requeued", extra={"message_id": message_id})
         return len(ids)
@@ -241,7 +244,7 @@ class OutboundWorker:
             # after the database says "sent": wait for the job, not only for the status
             # (a job read before its earlier sibling's would otherwise overtake it).
             mine = self._running.get(conversation_id, {})
-            earlier = [task for mid, task in mine.items() if mid < message_id]
+            earlier = [task for mid, tasks in mine.items() if mid < message_id for task in tasks]
             if earlier:
                 await asyncio.wait(earlier, timeout=max(deadline - loop.time(), 0.01))
             elif not await self._earlier_pending(message_id, conversation_id):
@@ -271,7 +274,7 @@ class OutboundWorker:
         conversation_id = _conversation_of(fields)
         me = asyncio.current_task()
         if conversation_id is not None and me is not None:
-            self._running.setdefault(conversation_id, {})[message_id] = me
+            self._running.setdefault(conversation_id, {}).setdefault(message_id, set()).add(me)
         try:
             await self._in_turn(message_id, conversation_id)
             done = await self._deliver(message_id)
@@ -282,8 +285,10 @@ class OutboundWorker:
         finally:
             if conversation_id is not None:
                 running = self._running.get(conversation_id, {})
-                if running.get(message_id) is me:
-                    del running[message_id]
+                mine = running.get(message_id, set())
+                mine.discard(me)
+                if not mine:
+                    running.pop(message_id, None)
                 if not running:
                     self._running.pop(conversation_id, None)
         if not done:
