@@ -14,7 +14,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
@@ -56,6 +56,7 @@ from gateway.page_headers import PageHeaders
 from gateway.presence import PresenceBeat
 from gateway.runtime import Runtime
 from gateway.settings import Settings
+from gateway.widget_script import WidgetScript
 from gateway.ws_agent import agent_socket
 from gateway.ws_widget import widget_socket
 from inbox.db import create_engine, sessionmaker
@@ -69,12 +70,15 @@ async def openapi(_request: Request) -> Response:
     return JSONResponse(document())
 
 
-async def widget_js(_request: Request) -> Response:
-    return FileResponse(
-        WEB_DIR / "widget" / "widget.js",
-        media_type="text/javascript; charset=utf-8",
-        headers={"Cache-Control": "public, max-age=300"},
-    )
+WIDGET = WidgetScript(WEB_DIR / "widget" / "widget.js")
+
+
+async def widget_js(request: Request) -> Response:
+    script = WIDGET.get()
+    headers = {"Cache-Control": "public, max-age=300", "ETag": script.etag}
+    if request.headers.get("if-none-match") == script.etag:
+        return Response(status_code=304, headers=headers)
+    return Response(script.text, media_type="text/javascript; charset=utf-8", headers=headers)
 
 
 async def home(_request: Request) -> Response:

@@ -51,6 +51,19 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The PostgreSQL run (CROCEVIA_TEST_DATABASE_URL set) runs only the tests that use
+    the database under test: one that never asks for `database_url` (directly or through
+    `db`, `services`, ...) is the same test on either run, and the SQLite run has it."""
+    if not os.environ.get("CROCEVIA_TEST_DATABASE_URL"):
+        return
+    kept = [item for item in items if "database_url" in getattr(item, "fixturenames", ())]
+    dropped = [item for item in items if "database_url" not in getattr(item, "fixturenames", ())]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+
+
 def _reset_postgres(url: str) -> None:
     async def reset() -> None:
         from sqlalchemy import text

@@ -3,6 +3,7 @@
 import { el, makeApi } from "./http.js";
 import { fill, insert, matches, slashQuery, variables } from "./canned.js";
 import { language, setLanguage, t } from "./i18n.js";
+import { liveSocket } from "../web/shared/live_socket.js";
 
 const $ = (id) => document.getElementById(id);
 const CHANNELS = { website: "Web", telegram: "Telegram", email: "Email", x: "X", messenger: "Messenger", instagram: "Instagram", whatsapp: "WhatsApp", api: "App" };
@@ -12,9 +13,9 @@ const MAX_FILE = 10 * 1024 * 1024;
 const state = {
   token: sessionStorage.getItem("crocevia:token"), agent: null, view: "all", picked: new Set(),
   filters: { status: "open", channel: "", inbox_id: "", label: "" },
-  conversations: new Map(), current: null, contact: null, lastId: null, ws: null, retry: 0,
+  conversations: new Map(), current: null, contact: null, lastId: null,
   seen: new Set(), agents: new Map(), teams: [], inboxes: [], canned: [], labels: new Map(), files: [],
-  opened: new Set(), slash: null, cannedIndex: 0, typingTimer: null, typingSent: 0, reconnectTimer: null, heard: 0,
+  opened: new Set(), slash: null, cannedIndex: 0, typingTimer: null, typingSent: 0,
   sound: localStorage.getItem("crocevia:sound") !== "off",
 };
 
@@ -52,8 +53,7 @@ function remember(eid) {
 function logout() {
   sessionStorage.removeItem("crocevia:token");
   state.token = null;
-  const ws = state.ws; state.ws = null; clearTimeout(state.reconnectTimer);
-  if (ws) { ws.onclose = null; ws.close(); }
+  socket.stop();
   $("app").hidden = true; $("login").hidden = false;
 }
 
@@ -81,7 +81,7 @@ async function boot() {
   fillFilters();
   fillKnownLabels();
   await loadList();
-  connect();
+  socket.open();
   openFromLink();
   loadMentions();
   if (state.agent.presence === "offline") setPresence("online");
@@ -466,30 +466,20 @@ async function loadDuplicates(contactId) {
 
 // ---- live events --------------------------------------------------------------------------
 
-function send(frame) {
-  if (state.ws?.readyState === WebSocket.OPEN) { state.ws.send(JSON.stringify(frame)); return true; }
-  return false;
-}
-
-// One socket at a time; a silent one (no frame for 25 s, or the browser going offline) is
-// dropped at once and replaced, resuming from state.lastId: nothing missed, nothing twice.
-function connect() {
-  clearTimeout(state.reconnectTimer);
-  const ws = new WebSocket(location.origin.replace(/^http/, "ws") + "/ws/agent");
-  state.ws = ws; state.heard = Date.now();
-  ws.onopen = () => ws.send(JSON.stringify({ type: "auth", token: state.token, last_event_id: state.lastId }));
-  ws.onmessage = (ev) => {
-    state.heard = Date.now();
-    const f = JSON.parse(ev.data);
+const socket = liveSocket({
+  url: location.origin.replace(/^http/, "ws") + "/ws/agent",
+  auth: () => ({ type: "auth", token: state.token, last_event_id: state.lastId }),
+  onFrame: (f) => {
     if (f.type === "ready") onReady();
     else if (f.type === "event") { state.lastId = f.id; applyEvent(f); }
     else if (f.type === "ack") { if (f.client_id) unsent.delete(f.client_id); renderMessage(f.message); }
     else if (f.type === "typing") showTyping(f);
     else if (f.type === "resync") resync();
     else if (f.type === "error") refused(f);
-  };
-  ws.onclose = (e) => { if (ws === state.ws) closed(e.code); };
-}
+  },
+  onClose: (code) => { setConnected(false); if (code === 4401) logout(); },
+});
+const send = (frame) => socket.send(frame);
 
 // A frame the server refused: a reply it will never take (for example outside Meta's 24-hour
 // window) is shown as not sent, with the reason, and not sent again after a reconnect.
@@ -503,32 +493,7 @@ function refused(f) {
   if (li) { li.classList.add("refused"); li.title = f.message; li.querySelector(".meta")?.append(el("span", "status failed", ` ${t("not_sent")}`)); }
 }
 
-function closed(code) {
-  state.ws = null;
-  setConnected(false);
-  if (code === 4401) return logout();
-  if (!navigator.onLine) return; // the "online" event reconnects at once
-  const delay = Math.min(30000, 500 * 2 ** state.retry++) * (0.5 + Math.random() / 2);
-  state.reconnectTimer = setTimeout(connect, delay);
-}
-
-function drop() {
-  const dead = state.ws;
-  if (!dead) return;
-  state.ws = null; dead.onclose = null;
-  try { dead.close(); } catch { /* already gone */ }
-  closed(1006);
-}
-
-setInterval(() => {
-  if (state.ws?.readyState !== WebSocket.OPEN) return;
-  if (Date.now() - state.heard > 25000) drop(); else send({ type: "ping" });
-}, 10000);
-window.addEventListener("offline", drop);
-window.addEventListener("online", () => { if (!state.ws && state.token) { state.retry = 0; clearTimeout(state.reconnectTimer); connect(); } });
-
 function onReady() {
-  state.retry = 0;
   setConnected(true);
   flushUnsent();
 }

@@ -2,9 +2,10 @@
 // for the figures; /ws/agent events trigger a refresh, so the page is live without reloads.
 import { el, makeApi } from "../console/http.js";
 import { language, setLanguage, t } from "../console/i18n.js";
+import { liveSocket } from "../web/shared/live_socket.js";
 
 const $ = (id) => document.getElementById(id);
-const state = { token: sessionStorage.getItem("crocevia:token"), agent: null, ws: null, retry: 0,
+const state = { token: sessionStorage.getItem("crocevia:token"), agent: null,
   lastId: null, live: null, refreshTimer: null, freshBreaches: new Set() };
 
 const api = makeApi(() => state.token, () => logout());
@@ -20,7 +21,7 @@ function duration(seconds) {
 
 function logout() {
   sessionStorage.removeItem("crocevia:token"); state.token = null;
-  const ws = state.ws; state.ws = null; if (ws) { ws.onclose = null; ws.close(); }
+  socket.stop();
   $("app").hidden = true; $("login").hidden = false;
 }
 
@@ -40,7 +41,7 @@ async function boot() {
   if (!["lead", "admin"].includes(state.agent.role)) { $("login-error").textContent = "403"; logout(); return; }
   $("login").hidden = true; $("app").hidden = false;
   await Promise.all([loadLive(), loadReports()]);
-  connect();
+  socket.open();
   setInterval(tickWaits, 1000);
   setInterval(loadLive, 15000);
 }
@@ -123,28 +124,19 @@ function refreshSoon() {
   state.reportTimer = setTimeout(loadReports, 1500);
 }
 
-function connect() {
-  clearTimeout(state.reconnectTimer);
-  const ws = new WebSocket(location.origin.replace(/^http/, "ws") + "/ws/agent");
-  state.ws = ws;
-  ws.onopen = () => ws.send(JSON.stringify({ type: "auth", token: state.token, last_event_id: state.lastId }));
-  ws.onmessage = (ev) => {
-    const f = JSON.parse(ev.data);
-    if (f.type === "ready") { state.retry = 0; $("conn").classList.add("on"); }
+const socket = liveSocket({
+  url: location.origin.replace(/^http/, "ws") + "/ws/agent",
+  auth: () => ({ type: "auth", token: state.token, last_event_id: state.lastId }),
+  onFrame: (f) => {
+    if (f.type === "ready") $("conn").classList.add("on");
     else if (f.type === "event") {
       state.lastId = f.id;
       if (f.event === "sla.breached") state.freshBreaches.add(`${f.data.conversation.id}:${f.data.breach.kind}`);
       if (/^(conversation|agent|sla)\./.test(f.event) || (f.event === "message.created" && f.data.message?.direction === "in")) refreshSoon();
     } else if (f.type === "resync") { state.lastId = null; loadLive(); }
-  };
-  ws.onclose = (e) => {
-    if (ws !== state.ws) return;
-    state.ws = null; $("conn").classList.remove("on");
-    if (e.code === 4401) return logout();
-    state.reconnectTimer = setTimeout(connect, Math.min(30000, 500 * 2 ** state.retry++));
-  };
-}
-window.addEventListener("offline", () => { const ws = state.ws; if (ws) { ws.close(); } });
+  },
+  onClose: (code) => { $("conn").classList.remove("on"); if (code === 4401) logout(); },
+});
 
 // ---- reports --------------------------------------------------------------------------
 

@@ -26,7 +26,7 @@
   var lang = (script.getAttribute("data-locale") || navigator.language || "en").slice(0, 2);
   var t = T[lang] || T.en;
   var state = load();
-  var ws = null, lastId = state.lastId || null, seen = {}, pending = {}, unread = 0, isOpen = false, retry = 0, inbox = {};
+  var lastId = state.lastId || null, seen = {}, pending = {}, unread = 0, isOpen = false, inbox = {};
   var listeners = {};
 
   function load() { try { return JSON.parse(localStorage.getItem(KEY)) || {}; } catch (e) { return {}; } }
@@ -171,7 +171,7 @@
         sub.textContent = availability();
         return api("/api/widget/messages");
       })
-      .then(function (h) { teamRead = h.read_up_to || 0; h.messages.forEach(upsert); h.messages.forEach(function (m) { seen[m.id] = 1; }); if (!lastId) lastId = h.last_event_id; connect(); });
+      .then(function (h) { teamRead = h.read_up_to || 0; h.messages.forEach(upsert); h.messages.forEach(function (m) { seen[m.id] = 1; }); if (!lastId) lastId = h.last_event_id; socket.open(); });
   }
 
   // One line under the title: the greeting (in the visitor's language) when someone is
@@ -189,18 +189,12 @@
     return back ? t.closedNow + " · " + t.reopens.replace("%s", back) : t.closedNow;
   }
 
-  // One socket at a time; a silent one (no frame for 25 s, or the browser going offline) is
-  // dropped at once and replaced, resuming from lastId: nothing missed, nothing twice.
-  var heard = 0, reconnectTimer = null;
-  function connect() {
-    clearTimeout(reconnectTimer);
-    var sock = ws = new WebSocket(WS);
-    heard = Date.now();
-    sock.onopen = function () { sock.send(JSON.stringify({ type: "auth", token: state.visitorToken, last_event_id: lastId })); };
-    sock.onmessage = function (ev) {
-      heard = Date.now();
-      var f = JSON.parse(ev.data);
-      if (f.type === "ready") { retry = 0; status.textContent = ""; Object.keys(pending).forEach(function (cid) { sock.send(JSON.stringify(pending[cid])); }); }
+  /* @inline ../shared/live_socket.js */
+  var socket = liveSocket({
+    url: WS,
+    auth: function () { return { type: "auth", token: state.visitorToken, last_event_id: lastId }; },
+    onFrame: function (f) {
+      if (f.type === "ready") { status.textContent = ""; Object.keys(pending).forEach(function (cid) { socket.send(pending[cid]); }); }
       else if (f.type === "ack") { delete pending[f.client_id]; upsert(f.message); if (f.visitor_token) { state.visitorToken = f.visitor_token; save(); } }
       else if (f.type === "event") {
         lastId = f.id; save();
@@ -210,37 +204,26 @@
       else if (f.type === "typing") { showTyping(f); }
       else if (f.type === "resync") { api("/api/widget/messages").then(function (h) { h.messages.forEach(upsert); }); }
       else if (f.type === "error") { console.error("Crocevia: " + f.code + ": " + f.message); if (f.client_id && f.code !== "unavailable" && f.code !== "rate_limited") delete pending[f.client_id]; }
-    };
-    sock.onclose = function (e) { if (sock === ws) closed(e.code); };
-  }
+    },
+    onClose: function (code) {
+      if (code === 4401) { state.visitorToken = null; save(); }
+      status.textContent = t.reconnecting;
+    },
+    // A visitor whose token was refused comes back with a new session.
+    reopen: function () { if (state.visitorToken) socket.open(); else start().catch(function () {}); }
+  });
   var typingShown = null;
   function showTyping(f) {
     typing.textContent = f.on ? (f.name || "") + " " + t.typing : "";
     clearTimeout(typingShown); // a lost "stopped typing" frame must not leave it forever
     if (f.on) typingShown = setTimeout(function () { typing.textContent = ""; }, 6000);
   }
-  function closed(code) {
-    ws = null;
-    if (code === 4401) { state.visitorToken = null; save(); }
-    status.textContent = t.reconnecting;
-    if (navigator.onLine === false) return; // the "online" event reconnects at once
-    var delay = Math.min(30000, 500 * Math.pow(2, retry++)) * (0.5 + Math.random() / 2);
-    reconnectTimer = setTimeout(reconnect, delay);
-  }
-  function reconnect() { (state.visitorToken ? Promise.resolve(connect()) : start()).catch(function () {}); }
-  function drop() { var dead = ws; if (!dead) return; ws = null; dead.onclose = null; try { dead.close(); } catch (e) { /* already gone */ } closed(1006); }
-  setInterval(function () {
-    if (!ws || ws.readyState !== 1) return;
-    if (Date.now() - heard > 25000) drop(); else ws.send('{"type":"ping"}');
-  }, 10000);
-  window.addEventListener("offline", drop);
-  window.addEventListener("online", function () { if (!ws && state.visitorToken) { retry = 0; clearTimeout(reconnectTimer); reconnect(); } });
 
   function sendText(text, files) {
     var frame = { type: "message", client_id: uuid(), text: text, attachments: (files || []).map(function (f) { return f.id; }) };
     pending[frame.client_id] = frame;
     upsert({ client_id: frame.client_id, direction: "in", text: text, attachments: files });
-    if (ws && ws.readyState === 1) ws.send(JSON.stringify(frame));
+    socket.send(frame);
   }
   file.addEventListener("change", function () {
     var f = file.files[0]; file.value = "";
@@ -256,10 +239,10 @@
   box.addEventListener("keydown", function (e) { if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); compose.requestSubmit(); } });
   var typingTimer = null;
   box.addEventListener("input", function () {
-    if (!ws || ws.readyState !== 1) return;
-    if (!typingTimer) ws.send(JSON.stringify({ type: "typing", on: true }));
+    if (!socket.isOpen()) return;
+    if (!typingTimer) socket.send({ type: "typing", on: true });
     clearTimeout(typingTimer);
-    typingTimer = setTimeout(function () { typingTimer = null; if (ws && ws.readyState === 1) ws.send(JSON.stringify({ type: "typing", on: false })); }, 2000);
+    typingTimer = setTimeout(function () { typingTimer = null; socket.send({ type: "typing", on: false }); }, 2000);
   });
 
   function prechat() {
@@ -291,14 +274,14 @@
     };
   }
 
-  window.addEventListener("storage", function (e) { if (e.key === KEY) { var s = load(); if (s.visitorToken && s.visitorToken !== state.visitorToken) { state = s; if (ws) ws.close(); } } });
+  window.addEventListener("storage", function (e) { if (e.key === KEY) { var s = load(); if (s.visitorToken && s.visitorToken !== state.visitorToken) { state = s; socket.restart(); } } });
 
   window.Crocevia = {
     open: function () { setOpen(true); }, close: function () { setOpen(false); },
     setLocale: function (l) { if (T[l]) { t = T[l]; lang = l; box.placeholder = t.placeholder; } },
     on: function (name, fn) { (listeners[name] = listeners[name] || []).push(fn); },
     setUser: function (u) {
-      return api("/api/widget/identify", u).then(function (r) { state.visitorToken = r.visitor_token; save(); if (ws) ws.close(); return r; })
+      return api("/api/widget/identify", u).then(function (r) { state.visitorToken = r.visitor_token; save(); socket.restart(); return r; })
         .catch(function (err) { console.error("Crocevia: setUser refused: " + err.message); throw err; });
     }
   };
