@@ -63,6 +63,9 @@ from inbox.db import create_engine, sessionmaker
 from inbox.ingest import Tagger
 from inbox.relay import Relay
 
+# One batch commits at a time (gateway/batcher.py); the second connection is for the one
+# that begins while the first is handed back.
+INGEST_POOL = {"pool_size": 2, "max_overflow": 0}
 WEB_DIR = Path(os.environ.get("CROCEVIA_WEB_DIR", Path(__file__).resolve().parent.parent / "web"))
 
 
@@ -211,11 +214,14 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
         )
     engine = create_engine(settings.database_url)
     sessions = sessionmaker(engine)
+    # The group commit has a pool of its own: a burst of logins and socket auths that takes
+    # every connection of the shared pool never makes a customer's message wait for one.
+    ingest_engine = create_engine(settings.database_url, **INGEST_POOL)
     redis = Redis.from_url(settings.redis_url, health_check_interval=10)
     hub = Hub(redis)
     relay = Relay(redis, sessions)
     batcher = IngestBatcher(
-        sessions,
+        sessionmaker(ingest_engine),
         relay,
         _tagger(),
         on_batch=lambda n, _s: INGEST_BATCH.observe(n),
@@ -236,6 +242,7 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await relay.mark_published()
         await redis.aclose()
         await engine.dispose()
+        await ingest_engine.dispose()
 
 
 def create_app() -> Starlette:

@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from collections.abc import Sequence
 
 from sqlalchemy import select
 
+from connectors.base import DeliveryStatusUpdate
 from gateway.runtime import Runtime
 from inbox.model import DeliveryStatus, Message, Outbox
 from inbox.replies import set_delivery_status
 
 
-class StatusUpdate(Protocol):
-    external_id: str
-    status: str
-    error: str | None
-
-
-async def apply_statuses(rt: Runtime, channel: str, updates: list[Any]) -> int:
+async def apply_statuses(rt: Runtime, channel: str, updates: Sequence[DeliveryStatusUpdate]) -> int:
     """Move each reply named by its platform id; unknown ids and backward moves are ignored."""
     moved = 0
     rows: list[Outbox] = []
@@ -37,7 +32,7 @@ async def apply_statuses(rt: Runtime, channel: str, updates: list[Any]) -> int:
             if msg is None:
                 continue
             done = await set_delivery_status(
-                session, msg.id, status, error=getattr(update, "error", None), outbox=rows
+                session, msg.id, status, error=update.error, outbox=rows
             )
             moved += done is not None
     await rt.relay.publish_quietly(rows)

@@ -16,22 +16,31 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
-from connectors.base import ParseError, VerificationError
+from connectors.base import (
+    AnswersChallenge,
+    Connector,
+    ParseError,
+    PreparesItems,
+    ReportsStatuses,
+    VerificationError,
+)
 from gateway import strict_json
 from gateway.api.errors import INT64, ApiError, read_body
 from gateway.channels import UnknownChannel, webhook_connector_for
 from gateway.metrics import MESSAGES_IN
 from gateway.runtime import runtime
+from gateway.statuses import apply_statuses
 from inbox.files import FileStore
 from inbox.ingest import UnknownInbox
 from inbox.model import Inbox
+from inbox.types import InboundMessage
 
 log = logging.getLogger("crocevia.webhooks")
 
 MAX_WEBHOOK_BODY = 1024 * 1024
 
 
-async def _inbox(request: Request) -> tuple[Inbox, Any]:
+async def _inbox(request: Request) -> tuple[Inbox, Connector]:
     channel = request.path_params["channel"]
     try:
         inbox_id = int(request.path_params["inbox"])
@@ -55,11 +64,10 @@ async def _inbox(request: Request) -> tuple[Inbox, Any]:
 async def webhook_challenge(request: Request) -> Response:
     """GET: the platform checks that the URL is ours (Meta's hub.challenge, X's CRC)."""
     inbox, connector = await _inbox(request)
-    answer = getattr(connector, "answer_challenge", None)
-    if answer is None:
+    if not isinstance(connector, AnswersChallenge):
         raise ApiError(405, "method_not_allowed", f"{inbox.channel} webhooks take POST only")
     try:
-        body = answer(dict(request.query_params))
+        body = connector.answer_challenge(dict(request.query_params))
     except VerificationError as exc:
         log.warning("webhook_challenge_refused", extra={"inbox": inbox.id, "reason": str(exc)})
         raise ApiError(403, "forbidden", "verification failed") from None
@@ -102,17 +110,19 @@ async def webhook(request: Request) -> Response:
     return JSONResponse({"received": len(items), "stored": stored})
 
 
-async def _prepare(connector: Any, items: list[Any], request: Request) -> list[Any]:
+async def _prepare(
+    connector: Connector, items: list[InboundMessage], request: Request
+) -> list[InboundMessage]:
     """Connectors with asynchronous work before storing (Telegram: download the files,
     link `/start` payloads) do it here; a failure answers 503, so the platform retries."""
-    prepare = getattr(connector, "prepare", None)
-    if prepare is None or not items:
+    if not isinstance(connector, PreparesItems) or not items:
         return items
     rt = runtime(request)
     try:
         return list(
-            await prepare(items, sessions=rt.sessions, files=FileStore(rt.settings.data_dir / "files"),
-                          secret_key=rt.settings.secret_key)
+            await connector.prepare(items, sessions=rt.sessions,
+                                    files=FileStore(rt.settings.data_dir / "files"),
+                                    secret_key=rt.settings.secret_key)
         )  # fmt: skip
     except Exception as exc:
         log.warning(
@@ -123,11 +133,7 @@ async def _prepare(connector: Any, items: list[Any], request: Request) -> list[A
         ) from None
 
 
-async def _after_ingest(connector: Any, payload: Any, request: Request) -> None:
+async def _after_ingest(connector: Connector, payload: Any, request: Request) -> None:
     """Connectors that also report delivery statuses of our replies (WhatsApp) hand them on."""
-    hook = getattr(connector, "parse_statuses", None)
-    if hook is None:
-        return
-    from gateway.statuses import apply_statuses
-
-    await apply_statuses(runtime(request), connector.channel, hook(payload))
+    if isinstance(connector, ReportsStatuses):
+        await apply_statuses(runtime(request), connector.channel, connector.parse_statuses(payload))
