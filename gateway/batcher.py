@@ -56,11 +56,16 @@ class IngestBatcher:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
 
-    async def submit(self, item: InboundMessage) -> Ingested:
-        """Store one message; returns once it is committed (raises if it could not be)."""
+    def enqueue(self, item: InboundMessage) -> asyncio.Future[Ingested]:
+        """Queue one message for the next transaction; the future is its result once that
+        has committed. Messages are stored in the order they are queued."""
         future: asyncio.Future[Ingested] = asyncio.get_running_loop().create_future()
         self._queue.put_nowait(_Pending(item, future))
-        return await future
+        return future
+
+    async def submit(self, item: InboundMessage) -> Ingested:
+        """Store one message; returns once it is committed (raises if it could not be)."""
+        return await self.enqueue(item)
 
     async def _run(self) -> None:
         while True:

@@ -3,6 +3,12 @@
 Starlette's WebSocketEndpoint shape, written out: authenticate, subscribe to the
 hub (replaying from the last id), then a receive loop; frames to the client all
 go through one queue so replies and events never interleave mid-frame.
+
+A handler may return the rest of its work (a `Later`): the loop then reads the next
+frame while that rest runs, up to MAX_IN_FLIGHT per socket. A message handler uses it
+to hand its message to the group commit in frame order and wait for the commit (and
+send the ack) beside the next frames, so one socket's messages share a transaction
+instead of taking one each, one after the other.
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ CLOSE_INVALID_PAYLOAD = 1007
 CLOSE_TRY_AGAIN = 1013  # the server cannot serve the socket now: reconnect and resume
 # How often an agent socket checks that its session still holds (also at once on a logout).
 RECHECK_S = float(os.environ.get("CROCEVIA_SESSION_RECHECK_S", "30"))
+MAX_IN_FLIGHT = 16  # per socket: frames whose rest (a commit, an ack) is still running
 
 
 class FrameError(Exception):
@@ -88,7 +95,32 @@ class Session:
 
 
 Authenticate = Callable[[str], Awaitable[Any | None]]
-Handler = Callable[[Session, dict[str, Any]], Awaitable[None]]
+Later = Awaitable[None]  # what a handler leaves to run while the next frames are read
+FrameHandler = Callable[["Session", Any, dict[str, Any]], Awaitable[Later | None]]
+
+
+def _answer_failure(session: Session, kind: str, frame: dict[str, Any], exc: Exception) -> None:
+    """Tell the client what became of a frame that failed (the socket stays open)."""
+    client_id = frame.get("client_id")
+    if isinstance(exc, FrameError):
+        session.sub.put_frame(error_frame(exc.code, exc.message, client_id))
+    elif isinstance(exc, Limited):
+        session.send(
+            {"type": "error", "code": "rate_limited", "retry_after": exc.retry_after,
+             "message": f"{exc}; retry in {exc.retry_after} s",
+             "client_id": client_id if isinstance(client_id, str) else None}
+        )  # fmt: skip
+    elif isinstance(exc, SQLAlchemyError | RedisError | OSError):
+        log.warning("socket_backend_unavailable", extra={"kind": kind, "error": repr(exc)})
+        session.sub.put_frame(
+            error_frame(
+                "unavailable",
+                "storage is unavailable; nothing was stored, send again with the same client_id",
+                client_id,
+            )
+        )
+    else:
+        raise exc
 
 
 async def _first_frame(ws: WebSocket) -> dict[str, Any] | None:
@@ -124,7 +156,7 @@ async def serve(
     authenticate: Authenticate,
     make_subscriber: Callable[[Any], Subscriber],
     ready: Callable[[Any], dict[str, Any]],
-    handlers: dict[str, Callable[[Session, Any, dict[str, Any]], Awaitable[None]]],
+    handlers: dict[str, FrameHandler],
     on_open: Callable[[Any], Awaitable[None]] | None = None,
     on_close: Callable[[Any], None] | None = None,
     revalidate: Callable[[str, Any], Awaitable[bool]] | None = None,
@@ -135,14 +167,35 @@ async def serve(
     every RECHECK_S seconds and at once on a control message (a logout anywhere); when it
     is gone the socket closes with 4401 and handles nothing more."""
 
-    async def handle(session: Session, principal: Any, frame: dict[str, Any]) -> None:
+    async def handle(session: Session, principal: Any, frame: dict[str, Any]) -> Later | None:
         if frame["type"] == "ping":
             session.send({"type": "pong"})
-            return
+            return None
         handler = handlers.get(frame["type"])
         if handler is None:
             raise FrameError("invalid_frame", f"unknown frame type {frame['type']!r}")
-        await handler(session, principal, frame)
+        return await handler(session, principal, frame)
+
+    slots = asyncio.Semaphore(MAX_IN_FLIGHT)
+    running: set[asyncio.Task[None]] = set()
+
+    async def finish(session: Session, frame: dict[str, Any], later: Later) -> None:
+        try:
+            await later
+        except (FrameError, Limited, SQLAlchemyError, RedisError, OSError) as exc:
+            _answer_failure(session, kind, frame, exc)
+        except Exception:
+            log.exception("socket_frame_failed", extra={"kind": kind})
+            session.sub.put_frame(
+                error_frame("internal", "the frame failed", frame.get("client_id"))
+            )
+        finally:
+            slots.release()
+
+    def run_later(session: Session, frame: dict[str, Any], later: Later) -> None:
+        task = asyncio.create_task(finish(session, frame, later))
+        running.add(task)
+        task.add_done_callback(running.discard)
 
     await ws.accept()
     try:
@@ -200,29 +253,21 @@ async def serve(
             if revoked.is_set():
                 break
             frame: dict[str, Any] = {}
+            await slots.acquire()  # a socket with MAX_IN_FLIGHT frames running waits here
+            later: Later | None = None
             try:
                 frame = parse_frame(text)
-                await handle(session, principal, frame)
+                later = await handle(session, principal, frame)
             except FrameRefused as exc:
+                slots.release()
                 await ws.close(CLOSE_INVALID_PAYLOAD, exc.message[:120])
                 break
-            except FrameError as exc:
-                session.sub.put_frame(error_frame(exc.code, exc.message, frame.get("client_id")))
-            except Limited as exc:
-                session.send(
-                    {"type": "error", "code": "rate_limited", "retry_after": exc.retry_after,
-                     "message": f"{exc}; retry in {exc.retry_after} s",
-                     "client_id": frame.get("client_id") if isinstance(frame.get("client_id"), str) else None}
-                )  # fmt: skip
-            except (SQLAlchemyError, RedisError, OSError) as exc:
-                log.warning("socket_backend_unavailable", extra={"kind": kind, "error": repr(exc)})
-                session.sub.put_frame(
-                    error_frame(
-                        "unavailable",
-                        "storage is unavailable; nothing was stored, send again with the same client_id",
-                        frame.get("client_id"),
-                    )
-                )
+            except (FrameError, Limited, SQLAlchemyError, RedisError, OSError) as exc:
+                _answer_failure(session, kind, frame, exc)
+            if later is None:
+                slots.release()
+            else:
+                run_later(session, frame, later)
             if writer.done():
                 break
     except WebSocketDisconnect:
@@ -237,7 +282,9 @@ async def serve(
         SOCKETS.labels(kind).dec()
         if on_close is not None:
             on_close(principal)
-        for task in (writer, watcher):
+        # Frames still running are let go: a message whose commit comes after the socket
+        # closed is stored all the same, and the client's resend (same client_id) is its ack.
+        for task in (writer, watcher, *running):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):

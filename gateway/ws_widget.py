@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,7 +20,7 @@ from gateway.socket_quota import WIDGET_SOCKETS
 from gateway.visitor_tokens import Visitor, issue, verify
 from gateway.visitor_view import visitor_frame, visitor_message
 from inbox.conversations import latest_of_contact
-from inbox.ingest import UnknownInbox
+from inbox.ingest import Ingested, UnknownInbox
 from inbox.model import Conversation, Inbox
 from inbox.serialize import message_dict
 
@@ -165,7 +166,9 @@ async def _first_contact(rt: Runtime, s: sockets.Session, p: VisitorPrincipal) -
 
 async def _message(
     rt: Runtime, s: sockets.Session, p: VisitorPrincipal, frame: dict[str, Any]
-) -> None:
+) -> sockets.Later:
+    """Check the frame and queue its message for the group commit, in frame order; the
+    wait for the commit and the ack run while the socket reads the next frames."""
     client_id = client_id_field(frame)
     await limits.hit_all(
         rt.redis,
@@ -182,8 +185,18 @@ async def _message(
                 raise sockets.FrameError("not_found", str(exc)) from None
     token = await _first_contact(rt, s, p) if not p.visitor.contact_id else None
     item = WEBSITE.parse_frame(p.visitor.inbox_id, p.visitor.visitor_id, client_id, text, files)
+    return _acknowledge(s, p, client_id, token, rt.batcher.enqueue(item))
+
+
+async def _acknowledge(
+    s: sockets.Session,
+    p: VisitorPrincipal,
+    client_id: str,
+    token: str | None,
+    stored: Awaitable[Ingested],
+) -> None:
     try:
-        result = await rt.batcher.submit(item)
+        result = await stored
     except UnknownInbox as exc:
         raise sockets.FrameError("not_found", str(exc)) from None
     if result.created:
