@@ -47,6 +47,7 @@ from gateway.api.errors import (
     unavailable_handler,
 )
 from gateway.batcher import IngestBatcher
+from gateway.first_contacts import FirstContacts
 from gateway.hardening import RefuseNul
 from gateway.hub import Hub
 from gateway.limits import Limited
@@ -63,9 +64,10 @@ from inbox.db import create_engine, sessionmaker
 from inbox.ingest import Tagger
 from inbox.relay import Relay
 
-# One batch commits at a time (gateway/batcher.py); the second connection is for the one
-# that begins while the first is handed back.
-INGEST_POOL = {"pool_size": 2, "max_overflow": 0}
+# One batch of messages commits at a time (gateway/batcher.py), and one of first contacts
+# (gateway/first_contacts.py); the third connection is for the one that begins while
+# another is handed back.
+INGEST_POOL = {"pool_size": 3, "max_overflow": 0}
 WEB_DIR = Path(os.environ.get("CROCEVIA_WEB_DIR", Path(__file__).resolve().parent.parent / "web"))
 
 
@@ -227,9 +229,13 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
         on_batch=lambda n, _s: INGEST_BATCH.observe(n),
     )
     presence = PresenceBeat(redis)
-    app.state.runtime = Runtime(settings, engine, sessions, redis, hub, relay, batcher, presence)
+    first_contacts = FirstContacts(sessionmaker(ingest_engine))
+    app.state.runtime = Runtime(
+        settings, engine, sessions, redis, hub, relay, batcher, presence, first_contacts
+    )
     await hub.start()
     batcher.start()
+    first_contacts.start()
     presence.start()
     relay_task = asyncio.create_task(relay.run(), name="relay")
     try:
@@ -238,6 +244,7 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
         relay_task.cancel()
         await presence.stop()
         await batcher.stop()
+        await first_contacts.stop()
         await hub.stop()
         await relay.mark_published()
         await redis.aclose()

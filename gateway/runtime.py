@@ -1,4 +1,4 @@
-"""What a gateway process holds while it runs: database, Redis, fan-out, relay, batcher,
+"""What a gateway process holds while it runs: database, Redis, fan-out, relay, batchers,
 agents' heartbeats."""
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.requests import HTTPConnection
 
 from gateway.batcher import IngestBatcher
+from gateway.first_contacts import FirstContacts
 from gateway.hub import Hub
 from gateway.presence import PresenceBeat
 from gateway.settings import Settings
@@ -26,6 +27,7 @@ class Runtime:
     relay: Relay
     batcher: IngestBatcher
     presence: PresenceBeat
+    first_contacts: FirstContacts
 
 
 def runtime(conn: HTTPConnection) -> Runtime:

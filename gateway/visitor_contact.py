@@ -9,6 +9,8 @@ who they are, so a token issued before that still finds them.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -55,3 +57,36 @@ async def ensure(sessions: async_sessionmaker[AsyncSession], visitor: Visitor) -
             continue
     async with sessions() as session:
         return await resolved(session, visitor)
+
+
+async def make_many(
+    sessions: async_sessionmaker[AsyncSession], visitors: Sequence[Visitor]
+) -> list[Visitor]:
+    """`ensure` for many visitors in one transaction (one look-up, one insert of contacts,
+    one of identities); one result per visitor, in order. Raises IntegrityError when
+    another transaction made one of these contacts meanwhile (then use `ensure`)."""
+    async with sessions() as session, session.begin():
+        wanted = {v.visitor_id for v in visitors if not v.contact_id}
+        found: dict[str, int] = {}
+        if wanted:
+            rows = await session.execute(
+                select(Identity.external_id, Identity.contact_id).where(
+                    Identity.channel == "website", Identity.external_id.in_(wanted)
+                )
+            )
+            found = {external_id: contact_id for external_id, contact_id in rows.all()}
+        missing = sorted(wanted - set(found))
+        contacts = {vid: Contact(attributes={}) for vid in missing}
+        if contacts:
+            session.add_all(contacts.values())
+            await session.flush()
+            session.add_all(
+                Identity(channel="website", external_id=vid, contact_id=c.id)
+                for vid, c in contacts.items()
+            )
+            await session.flush()
+            found |= {vid: c.id for vid, c in contacts.items()}
+    return [
+        v if v.contact_id else Visitor(v.inbox_id, v.visitor_id, found[v.visitor_id])
+        for v in visitors
+    ]

@@ -158,7 +158,7 @@ def _leave(rt: Runtime, p: VisitorPrincipal) -> None:
 async def _first_contact(rt: Runtime, s: sockets.Session, p: VisitorPrincipal) -> str:
     """Make the visitor's contact at their first message, before it is stored, and move
     the socket to it; the new visitor token for the widget to keep."""
-    p.visitor = await visitor_contact.ensure(rt.sessions, p.visitor)
+    p.visitor = await rt.first_contacts.ensure(p.visitor)
     rt.hub.move(s.sub, p.visitor.contact_id)
     await rt.presence.join_visitor(p.visitor.contact_id)
     return issue(rt.settings.secret_key, p.visitor)
