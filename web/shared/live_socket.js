@@ -1,5 +1,5 @@
 /* Crocevia's live-socket client, the one used by the agent console, the lead page and the
- * chat widget (docs/api.md, "Sockets").
+ * chat widget (docs/api.md, "Keeping a socket alive").
  *
  * One socket at a time. Every frame from the server resets a silence clock; a ping goes out
  * every 10 s and the server answers it, so a socket silent for 25 s is dead: it is dropped at
