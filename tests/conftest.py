@@ -46,6 +46,11 @@ pytest_plugins = ["browser"]
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
+        "postgres_run: runs in the PostgreSQL run only, though it asks for no database_url "
+        "(a PostgreSQL cluster of its own)",
+    )
+    config.addinivalue_line(
+        "markers",
         "allow_log_errors(*events): the ERROR records or crashes, by event name, that this "
         "test's gateway/worker processes may log (a fault the test causes on purpose)",
     )
@@ -54,14 +59,19 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """The PostgreSQL run (CROCEVIA_TEST_DATABASE_URL set) runs only the tests that use
     the database under test: one that never asks for `database_url` (directly or through
-    `db`, `services`, ...) is the same test on either run, and the SQLite run has it."""
-    if not os.environ.get("CROCEVIA_TEST_DATABASE_URL"):
-        return
-    kept = [item for item in items if "database_url" in getattr(item, "fixturenames", ())]
-    dropped = [item for item in items if "database_url" not in getattr(item, "fixturenames", ())]
+    `db`, `services`, ...) is the same test on either run, and the SQLite run has it.
+    Tests marked `postgres_run` run there only."""
+    postgres_run = bool(os.environ.get("CROCEVIA_TEST_DATABASE_URL"))
+
+    def belongs(item: pytest.Item) -> bool:
+        if item.get_closest_marker("postgres_run") is not None:
+            return postgres_run
+        return not postgres_run or "database_url" in getattr(item, "fixturenames", ())
+
+    dropped = [item for item in items if not belongs(item)]
     if dropped:
         config.hook.pytest_deselected(items=dropped)
-        items[:] = kept
+        items[:] = [item for item in items if belongs(item)]
 
 
 def _reset_postgres(url: str) -> None:

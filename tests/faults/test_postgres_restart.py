@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -29,10 +28,7 @@ from inbox.migrate import upgrade
 
 pytestmark = [
     pytest.mark.timeout(180),
-    pytest.mark.skipif(
-        not os.environ.get("CROCEVIA_TEST_DATABASE_URL", "").startswith("postgres"),
-        reason="the PostgreSQL run's fault test",
-    ),
+    pytest.mark.postgres_run,
     pytest.mark.skipif(postgres_bin() is None, reason="needs PostgreSQL's initdb and pg_ctl"),
 ]
 
