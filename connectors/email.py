@@ -34,7 +34,8 @@ from connectors.base import ParseError, VerificationError
 from connectors.email_parse import ParsedEmail, parse_email
 from inbox import continuity
 from inbox.files import FileStore
-from inbox.ingest import Ingested, Tagger, ingest_batch
+from inbox.ingest import Ingested, Tagger
+from inbox.intake import Intake
 from inbox.model import Inbox, Message, StoredFile, utcnow
 from inbox.relay import Relay
 from inbox.types import (
@@ -338,7 +339,8 @@ class EmailConnector:
 
 
 class MailIntake:
-    """Stores incoming mail: its files and original, then the message, then the events.
+    """Stores incoming mail through the intake (inbox/intake.py): its files and original,
+    then the message, in one transaction; then the events.
 
     A mail whose Message-ID the inbox already holds produces nothing new.
     """
@@ -353,7 +355,7 @@ class MailIntake:
         self.sessions = sessions
         self.relay = relay
         self.files = files
-        self.tagger = tagger
+        self.intake = Intake(sessions, relay, tagger)
 
     async def _known(self, session: AsyncSession, inbox_id: int, external_id: str) -> bool:
         found = await session.execute(
@@ -418,29 +420,26 @@ class MailIntake:
     ) -> Ingested | None:
         """Store one mail for `inbox_id`; None when it was stored before."""
         parsed = parse_email(raw, envelope_from)
+
+        async def build(session: AsyncSession) -> InboundMessage | None:
+            item = await self._continued_chat(session, inbox_id, parsed)
+            target_inbox = item.inbox_id if item else inbox_id
+            external = item.external_id if item else parsed.message_id
+            if await self._known(session, target_inbox, external):
+                log.info("email_duplicate", extra={"message_id": parsed.message_id})
+                return None
+            attachments = await self._attachments(session, target_inbox, parsed, raw)
+            if item:
+                return replace(item, attachments=attachments)
+            return parsed.inbound(inbox_id, attachments)
+
         for _attempt in range(3):
             try:
-                async with self.sessions() as session, session.begin():
-                    item = await self._continued_chat(session, inbox_id, parsed)
-                    target_inbox = item.inbox_id if item else inbox_id
-                    external = item.external_id if item else parsed.message_id
-                    if await self._known(session, target_inbox, external):
-                        log.info("email_duplicate", extra={"message_id": parsed.message_id})
-                        return None
-                    attachments = await self._attachments(session, target_inbox, parsed, raw)
-                    item = (
-                        replace(item, attachments=attachments)
-                        if item
-                        else parsed.inbound(inbox_id, attachments)
-                    )
-                    (result,), rows = await ingest_batch(session, [item], self.tagger)
-                    if isinstance(result, BaseException):
-                        raise result
+                result = await self.intake.store_one(build)
             except IntegrityError:
                 continue  # another process stored it (or opened the thread) first
-            if self.relay is not None:
-                await self.relay.publish_quietly(rows)
-            log.info("email_stored", extra={"inbox": inbox_id, "message_id": parsed.message_id,
-                                            "automated": parsed.automated})  # fmt: skip
+            if result is not None:
+                log.info("email_stored", extra={"inbox": inbox_id, "message_id": parsed.message_id,
+                                                "automated": parsed.automated})  # fmt: skip
             return result
         raise RuntimeError(f"could not store mail {parsed.message_id}")

@@ -4,7 +4,6 @@ IMAP loop or the SMTP server until interrupted."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -36,12 +35,12 @@ class EmailService:
         engine = create_engine(self.database_url)
         redis = Redis.from_url(self.redis_url, health_check_interval=10)
         relay = Relay(redis, sessionmaker(engine))
-        relay_task = asyncio.create_task(relay.run())
         try:
-            yield MailIntake(sessionmaker(engine), relay, FileStore(self.files_dir), self.tagger)
+            async with relay.running():
+                yield MailIntake(
+                    sessionmaker(engine), relay, FileStore(self.files_dir), self.tagger
+                )
         finally:
-            relay_task.cancel()
-            await asyncio.gather(relay_task, return_exceptions=True)
             await redis.aclose()
             await engine.dispose()
 

@@ -36,7 +36,8 @@ from connectors.telegram import (
 )
 from inbox.db import create_engine, sessionmaker
 from inbox.files import FileStore
-from inbox.ingest import Tagger, ingest_many
+from inbox.ingest import Tagger
+from inbox.intake import Intake, NotStored
 from inbox.model import ChannelCursor, Inbox
 from inbox.relay import Relay
 from inbox.types import Channel, InboundMessage
@@ -45,10 +46,6 @@ log = logging.getLogger("crocevia.telegram.polling")
 
 CURSOR_KIND = "telegram.updates"
 BATCH = 100
-
-
-class NotStored(RuntimeError):
-    """Some messages of a round could not be stored; the offset stays where it was."""
 
 
 @dataclass
@@ -61,6 +58,10 @@ class TelegramPoller:
     tagger: Tagger | None = None
     timeout: float | None = None  # long-poll seconds; the inbox's poll_timeout by default
     rounds: int = field(default=0, init=False)
+    intake: Intake = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.intake = Intake(self.sessions, self.relay, self.tagger)
 
     @property
     def inbox_id(self) -> int:
@@ -105,23 +106,7 @@ class TelegramPoller:
         items = await self.connector.prepare(
             items, sessions=self.sessions, files=self.files, secret_key=self.secret_key
         )
-        if items:
-            marks = self.relay.take_marks() if self.relay else []
-
-            async def mark(session: AsyncSession) -> None:
-                await Relay.mark_in(session, marks)
-
-            try:
-                results, rows = await ingest_many(self.sessions, items, self.tagger, also=mark)
-            except Exception:
-                if self.relay:
-                    self.relay.give_back(marks)
-                raise
-            failed = [r for r in results if isinstance(r, BaseException)]
-            if self.relay:
-                await self.relay.publish_quietly(rows)
-            if failed:
-                raise NotStored(f"{len(failed)} of {len(items)} messages not stored: {failed[0]!r}")
+        await self.intake.store_all(items)
         await self._save_offset(updates[-1].update_id + 1)
         return len(updates)
 
@@ -229,16 +214,13 @@ async def poll_command(
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    relay_task = asyncio.create_task(relay.run(), name="relay")
     try:
-        connector = await _connector(sessions, inbox_id, files)
-        async with open_bot(connector.config) as bot:
-            await bot.delete_webhook()  # getUpdates answers 409 while a webhook is set
-        log.info("telegram_polling", extra={"inbox": inbox_id})
-        await TelegramPoller(connector, sessions, files, secret_key, relay, tagger).run(stop)
+        async with relay.running():
+            connector = await _connector(sessions, inbox_id, files)
+            async with open_bot(connector.config) as bot:
+                await bot.delete_webhook()  # getUpdates answers 409 while a webhook is set
+            log.info("telegram_polling", extra={"inbox": inbox_id})
+            await TelegramPoller(connector, sessions, files, secret_key, relay, tagger).run(stop)
     finally:
-        relay_task.cancel()
-        await asyncio.gather(relay_task, return_exceptions=True)
-        await relay.mark_published()
         await redis.aclose()
         await engine.dispose()

@@ -31,7 +31,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from connectors.x import USER_FIELDS, XConnector, open_client, seconds_until_reset
 from inbox.db import create_engine, sessionmaker
-from inbox.ingest import Tagger, ingest_many
+from inbox.ingest import Tagger
+from inbox.intake import Intake, NotStored
 from inbox.model import ChannelCursor, Inbox
 from inbox.relay import Relay
 from inbox.types import Channel, InboundMessage
@@ -49,10 +50,6 @@ def _from(fetch: Callable[[tweepy.Client, str | None], Fetched], since: str | No
           client: tweepy.Client) -> Fetched:  # fmt: skip
     """`fetch` from the cursor `since`, as a one-argument call for `_call`."""
     return fetch(client, since)
-
-
-class NotStored(RuntimeError):
-    """Some messages of a round could not be stored; the cursor stays where it was."""
 
 
 class RateLimited(Exception):
@@ -78,6 +75,10 @@ class XPoller:
     relay: Relay | None = None
     tagger: Tagger | None = None
     rounds: int = field(default=0, init=False)
+    intake: Intake = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.intake = Intake(self.sessions, self.relay, self.tagger)
 
     @property
     def inbox_id(self) -> int:
@@ -173,23 +174,8 @@ class XPoller:
     async def _store(self, items: list[InboundMessage]) -> int:
         if not items:
             return 0
-        marks = self.relay.take_marks() if self.relay else []
-
-        async def mark(session: AsyncSession) -> None:
-            await Relay.mark_in(session, marks)
-
-        try:
-            results, rows = await ingest_many(self.sessions, items, self.tagger, also=mark)
-        except Exception:
-            if self.relay:
-                self.relay.give_back(marks)
-            raise
-        if self.relay:
-            await self.relay.publish_quietly(rows)
-        failed = [r for r in results if isinstance(r, BaseException)]
-        if failed:
-            raise NotStored(f"{len(failed)} of {len(items)} messages not stored: {failed[0]!r}")
-        return sum(1 for r in results if getattr(r, "created", False))
+        stored = await self.intake.store_all(items)
+        return sum(1 for r in stored if r.created)
 
     async def run(self, stop: asyncio.Event | None = None) -> None:
         """Poll every `poll_interval` seconds until `stop` is set; wait out rate limits."""
@@ -236,12 +222,8 @@ async def poll_command(
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         log.info("x_polling", extra={"inbox": inbox_id})
-        relay_task = asyncio.create_task(relay.run(), name="relay")  # marks and sweeps
-        try:
+        async with relay.running():  # marks and sweeps
             await poller.run(stop)
-        finally:
-            relay_task.cancel()
-            await asyncio.gather(relay_task, return_exceptions=True)
         return 0
     finally:
         await relay.mark_published()

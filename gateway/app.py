@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 from collections.abc import AsyncIterator
@@ -237,16 +236,16 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
     batcher.start()
     first_contacts.start()
     presence.start()
-    relay_task = asyncio.create_task(relay.run(), name="relay")
     try:
-        yield
+        async with relay.running():  # stops after the rest, and marks what they published
+            try:
+                yield
+            finally:
+                await presence.stop()
+                await batcher.stop()
+                await first_contacts.stop()
+                await hub.stop()
     finally:
-        relay_task.cancel()
-        await presence.stop()
-        await batcher.stop()
-        await first_contacts.stop()
-        await hub.stop()
-        await relay.mark_published()
         await redis.aclose()
         await engine.dispose()
         await ingest_engine.dispose()

@@ -1,4 +1,5 @@
-"""Group commit for inbound messages (gateway/group_commit.py).
+"""Group commit for inbound messages (gateway/group_commit.py) into the intake
+(inbox/intake.py).
 
 Each sender is answered only after the transaction holding its message has committed;
 the events are then published. A message the database refuses fails alone
@@ -15,7 +16,8 @@ from collections.abc import Callable, Sequence
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.group_commit import GroupCommit
-from inbox.ingest import Ingested, Tagger, ingest_many
+from inbox.ingest import Ingested, Tagger
+from inbox.intake import Intake
 from inbox.relay import Relay
 from inbox.types import InboundMessage
 
@@ -33,26 +35,17 @@ class IngestBatcher(GroupCommit[InboundMessage, Ingested]):
         on_batch: Callable[[int, float], None] | None = None,
     ) -> None:
         super().__init__()
-        self.sessions = sessions
-        self.relay = relay
-        self.tagger = tagger
+        self.intake = Intake(sessions, relay, tagger)
         self.on_batch = on_batch
 
     async def commit(self, items: list[InboundMessage]) -> Sequence[Ingested | BaseException]:
         started = time.perf_counter()
-        marks = self.relay.take_marks()
-
-        async def mark(session: AsyncSession) -> None:
-            await self.relay.mark_in(session, marks)
-
         try:
-            results, rows = await ingest_many(self.sessions, items, self.tagger, also=mark)
+            results = await self.intake.store(items)
         except Exception as exc:  # the database is down: every sender hears it (one
-            # refused message fails alone: ingest_many stores the items one by one then)
-            self.relay.give_back(marks)
+            # refused message fails alone: the intake stores the items one by one then)
             log.warning("ingest_failed", extra={"size": len(items), "error": repr(exc)})
             return [exc] * len(items)
-        await self.relay.publish_quietly(rows)
         elapsed = time.perf_counter() - started
         log.debug("ingest_committed", extra={"size": len(items), "ms": round(elapsed * 1000, 2)})
         if self.on_batch is not None:

@@ -93,6 +93,7 @@ def cmd_worker(_args: argparse.Namespace) -> int:
     from gateway.event_webhooks import EventWebhooks
     from gateway.router import Router
     from gateway.worker import OutboundWorker
+    from inbox import background
     from inbox.db import create_engine, sessionmaker
     from inbox.files import FileStore
     from inbox.relay import Relay
@@ -110,21 +111,21 @@ def cmd_worker(_args: argparse.Namespace) -> int:
             redis, sessions, relay, connectors, claim_idle_ms=settings.claim_idle_ms,
             requeue_after_s=settings.requeue_after_s,
         )  # fmt: skip
-        relay_task = asyncio.create_task(relay.run())
         crm = CrmPusher.from_env(sessions, redis)
         router = Router(
             sessions, relay, redis, grace_s=settings.presence_grace_s, files=files, crm=crm
         )
-        router_task = asyncio.create_task(router.run(settings.timer_interval_s))
         hooks = EventWebhooks(sessions, redis)
-        hooks_task = asyncio.create_task(hooks.run())
         _stop_gracefully(worker.stop)
         try:
-            await worker.run(settings.worker_drain_s)
+            async with (
+                relay.running(),
+                background.running(lambda stop: router.run(stop, settings.timer_interval_s),
+                                   "router"),
+                background.running(hooks.run, "event-webhooks"),
+            ):  # fmt: skip
+                await worker.run(settings.worker_drain_s)
         finally:
-            relay_task.cancel()
-            router_task.cancel()
-            hooks_task.cancel()
             await hooks.aclose()
             if crm is not None:
                 await crm.aclose()

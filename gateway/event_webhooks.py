@@ -35,7 +35,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from inbox import signed_post, webhook_queue
+from inbox import background, signed_post, webhook_queue
 from inbox.events import EVENTS_STREAM
 from inbox.model import WebhookDelivery, WebhookSubscription, utcnow
 from inbox.safe_fetch import FetchFailed, UnsafeURL
@@ -70,21 +70,24 @@ class EventWebhooks:
     async def aclose(self) -> None:
         await self.http.aclose()
 
-    async def run(self, interval: float = 1.0) -> None:
-        """Pass after every burst of events, and at least every `interval` seconds."""
+    async def run(self, stop: asyncio.Event, interval: float = 1.0) -> None:
+        """Pass after every burst of events, and at least every `interval` seconds, until
+        `stop`."""
         position = "$"
-        while True:
+        while not stop.is_set():
             try:
                 await self.tick(utcnow())
             except (SQLAlchemyError, OSError) as exc:
                 log.warning("webhooks_pass_failed", extra={"error": str(exc)})
             try:
-                got = await self.redis.xread({EVENTS_STREAM: position}, block=int(interval * 1000))
+                got = await background.unless_stopped(
+                    stop, self.redis.xread({EVENTS_STREAM: position}, block=int(interval * 1000))
+                )
                 entries = read_reply(got)
                 if entries:
                     position = entries[-1][0]
             except (RedisError, OSError):  # Redis down: poll the database instead
-                await asyncio.sleep(interval)
+                await background.pause(stop, interval)
 
     async def tick(self, now: datetime) -> int:
         """Queue what happened, send what is due; returns how many were delivered."""

@@ -17,6 +17,7 @@ from typing import Generic, TypeVar
 log = logging.getLogger("crocevia.group_commit")
 
 MAX_BATCH = 200
+GRACE_S = 10.0  # for the batch being committed when the process stops
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -37,6 +38,9 @@ class GroupCommit(Generic[T, R]):
         self.max_batch = max_batch
         self._queue: asyncio.Queue[_Pending[T, R]] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+        self._idle = True  # waiting for an item, not inside `commit`
+        self._batch: list[_Pending[T, R]] = []  # the one being committed
 
     async def commit(self, items: list[T]) -> Sequence[R | BaseException]:
         raise NotImplementedError
@@ -44,10 +48,27 @@ class GroupCommit(Generic[T, R]):
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name=self.name)
 
-    async def stop(self) -> None:
-        if self._task is not None:
+    async def stop(self, grace_s: float = GRACE_S) -> None:
+        """Take no more; a batch being committed finishes first (cancelled in the middle
+        of its transaction, it would leave its senders without an answer and the pool
+        resetting a connection under cancellation). What is still queued then fails, as
+        does a batch still unanswered after `grace_s`."""
+        if self._task is None:
+            return
+        self._stopping = True
+        if self._idle:
             self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        else:
+            done, _ = await asyncio.wait({self._task}, timeout=grace_s)
+            if not done:
+                self._task.cancel()
+        await asyncio.gather(self._task, return_exceptions=True)
+        left = [*self._batch]
+        while not self._queue.empty():
+            left.append(self._queue.get_nowait())
+        for pending in left:
+            if not pending.future.done():
+                pending.future.set_exception(RuntimeError(f"{self.name}: stopping"))
 
     def enqueue(self, item: T) -> asyncio.Future[R]:
         """Queue `item` for the next transaction; the future is its result once that has
@@ -61,8 +82,10 @@ class GroupCommit(Generic[T, R]):
         return await self.enqueue(item)
 
     async def _run(self) -> None:
-        while True:
-            batch = [await self._queue.get()]
+        while not self._stopping:
+            self._idle = True
+            batch = self._batch = [await self._queue.get()]
+            self._idle = False
             while len(batch) < self.max_batch and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
             try:

@@ -35,7 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from gateway import presence
 from gateway.crm_webhook import CrmPusher
 from gateway.hub import RESUME_WINDOW_S
-from inbox import auto_messages, lifecycle, privacy, routing, sla, stream_purge
+from inbox import auto_messages, background, lifecycle, privacy, routing, sla, stream_purge
 from inbox.conversations import update, wake_snoozed
 from inbox.events import EVENTS_STREAM
 from inbox.files import FileStore
@@ -163,22 +163,25 @@ class Router:
             for conv in idle:
                 await update(session, conv, status="resolved", outbox=outbox)
 
-    async def run(self, interval: float = 2.0) -> None:
-        """Pass after every burst of events, and at least every `interval` seconds."""
+    async def run(self, stop: asyncio.Event, interval: float = 2.0) -> None:
+        """Pass after every burst of events, and at least every `interval` seconds, until
+        `stop`."""
         position = "$"
-        while True:
+        while not stop.is_set():
             try:
                 await self.tick()
             except (SQLAlchemyError, RedisError, OSError) as exc:
                 log.warning("router_pass_failed", extra={"error": str(exc)})
             try:
-                got = await self.redis.xread({EVENTS_STREAM: position}, block=int(interval * 1000))
+                got = await background.unless_stopped(
+                    stop, self.redis.xread({EVENTS_STREAM: position}, block=int(interval * 1000))
+                )
                 entries = read_reply(got)
                 if entries:
                     position = entries[-1][0]
             except (RedisError, OSError) as exc:
                 log.warning("router_wait_failed", extra={"error": str(exc)})
-                await asyncio.sleep(interval)
+                await background.pause(stop, interval)
 
 
 async def _anyone_available(session: AsyncSession, inbox: Inbox, connected: set[int]) -> bool:

@@ -11,7 +11,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from datetime import timedelta
 
 from redis.asyncio import Redis
@@ -20,6 +21,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from inbox import background
 from inbox.events import STREAM_KEYS, routing
 from inbox.model import Outbox, utcnow
 from inbox.stream_read import after, entries_from, text_of
@@ -170,12 +172,23 @@ class Relay:
                 ).scalar_one()
             )
 
-    async def run(self, interval: float = 1.0) -> None:
-        """Every `interval` seconds: mark what no transaction marked, sweep; prune hourly."""
+    @asynccontextmanager
+    async def running(self, interval: float = 1.0) -> AsyncIterator[Relay]:
+        """`run` in the background for the length of the block; at its end the loop
+        stops and the rows still to mark are marked. Every process that commits events
+        (gateway, worker, pollers, email) holds one of these."""
+        try:
+            async with background.running(lambda stop: self.run(stop, interval), "relay"):
+                yield self
+        finally:
+            await self.mark_published()
+
+    async def run(self, stop: asyncio.Event, interval: float = 1.0) -> None:
+        """Every `interval` seconds until `stop`: mark what no transaction marked, sweep;
+        prune hourly."""
         loop = asyncio.get_running_loop()
         next_prune = loop.time() + 60
-        while True:
-            await asyncio.sleep(interval)
+        while not await background.pause(stop, interval):
             await self.mark_published()
             now = loop.time()
             try:

@@ -1,0 +1,97 @@
+"""The one way inbound messages enter the inbox: committed, then published.
+
+Every channel hands its parsed `InboundMessage`s here: the widget's socket and the
+webhooks through the gateway's group commit (gateway/batcher.py), the Telegram and X
+pollers a round at a time, the IMAP fetcher and the SMTP server a mail at a time
+(connectors/email.py). `Intake` writes the messages (inbox/ingest.py), marks in the same
+transaction the events this process published before (inbox/relay.py), and publishes
+the new events only once the transaction has committed: an event is never seen for a
+message that was not stored, and one that could not be published is left to the relay's
+sweeper.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from inbox.ingest import Ingested, Result, Tagger, ingest_batch, ingest_many
+from inbox.model import Outbox
+from inbox.relay import Relay
+from inbox.types import InboundMessage
+
+
+class NotStored(RuntimeError):
+    """Some messages of a batch could not be stored (a poller keeps its cursor)."""
+
+
+Build = Callable[[AsyncSession], Awaitable[InboundMessage | None]]
+
+
+class Intake:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        relay: Relay | None = None,
+        tagger: Tagger | None = None,
+    ) -> None:
+        self.sessions = sessions
+        self.relay = relay  # None: the events stay in the outbox for another process's sweeper
+        self.tagger = tagger
+
+    async def store(self, items: Sequence[InboundMessage]) -> list[Result]:
+        """Store a batch; one result (or that item's error) per item, in order. Raises
+        when the database is unreachable (nothing was stored)."""
+        if not items:
+            return []
+        marks = self._take_marks()
+        try:
+            results, rows = await ingest_many(
+                self.sessions, items, self.tagger, also=lambda s: Relay.mark_in(s, marks)
+            )
+        except BaseException:
+            self._give_back(marks)
+            raise
+        await self._publish(rows)
+        return results
+
+    async def store_all(self, items: Sequence[InboundMessage]) -> list[Ingested]:
+        """`store`, for a caller that must not go on unless every item was stored (a
+        poller moves its cursor only then): raises NotStored otherwise."""
+        results = await self.store(items)
+        failed = [r for r in results if isinstance(r, BaseException)]
+        if failed:
+            raise NotStored(f"{len(failed)} of {len(items)} messages not stored: {failed[0]!r}")
+        return [r for r in results if isinstance(r, Ingested)]
+
+    async def store_one(self, build: Build) -> Ingested | None:
+        """One message that `build` makes inside the transaction that stores it (a mail
+        saves its attachments there); None when `build` finds it stored already. Raises
+        what the transaction raised (an IntegrityError: another process was first)."""
+        marks = self._take_marks()
+        try:
+            async with self.sessions() as session, session.begin():
+                await Relay.mark_in(session, marks)
+                item = await build(session)
+                if item is None:
+                    return None
+                (result,), rows = await ingest_batch(session, [item], self.tagger)
+                if isinstance(result, BaseException):
+                    raise result
+        except BaseException:
+            self._give_back(marks)
+            raise
+        await self._publish(rows)
+        return result
+
+    def _take_marks(self) -> list[int]:
+        return self.relay.take_marks() if self.relay is not None else []
+
+    def _give_back(self, marks: list[int]) -> None:
+        if self.relay is not None:
+            self.relay.give_back(marks)
+
+    async def _publish(self, rows: Sequence[Outbox]) -> None:
+        if self.relay is not None and rows:
+            await self.relay.publish_quietly(rows)

@@ -1,0 +1,84 @@
+"""The group-commit loop: batches form while a commit runs, and a stop waits for one."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+import pytest
+
+from gateway.group_commit import GroupCommit
+
+
+class Doubling(GroupCommit[int, int]):
+    """A commit that takes as long as the test says, and refuses negative numbers."""
+
+    name = "doubling"
+
+    def __init__(self) -> None:
+        super().__init__(max_batch=3)
+        self.batches: list[list[int]] = []
+        self.release = asyncio.Event()
+
+    async def commit(self, items: list[int]) -> Sequence[int | BaseException]:
+        self.batches.append(items)
+        await self.release.wait()
+        if any(i == 99 for i in items):
+            raise RuntimeError("the whole batch failed")
+        return [ValueError(i) if i < 0 else i * 2 for i in items]
+
+
+async def test_what_queues_during_a_commit_goes_in_the_next_batches_in_order() -> None:
+    loop = Doubling()
+    loop.start()
+    try:
+        first = loop.enqueue(1)
+        await asyncio.sleep(0)  # the loop takes 1 alone
+        rest = [loop.enqueue(n) for n in (2, -3, 4, 5)]
+        loop.release.set()
+        assert await first == 2
+        got = await asyncio.gather(*rest, return_exceptions=True)
+        assert got[0] == 4 and isinstance(got[1], ValueError) and got[2:] == [8, 10]
+        assert loop.batches == [[1], [2, -3, 4], [5]]  # max_batch 3, in the order queued
+    finally:
+        await loop.stop()
+
+
+async def test_a_batch_that_raises_fails_its_items_and_the_loop_goes_on() -> None:
+    loop = Doubling()
+    loop.release.set()
+    loop.start()
+    try:
+        failed = loop.enqueue(99)
+        with pytest.raises(RuntimeError, match="whole batch"):
+            await failed
+        assert await loop.submit(7) == 14
+    finally:
+        await loop.stop()
+
+
+async def test_stop_lets_the_batch_being_committed_finish_and_fails_what_waits() -> None:
+    loop = Doubling()
+    loop.start()
+    committing = loop.enqueue(1)
+    await asyncio.sleep(0)
+    waiting = loop.enqueue(2)
+    stopping = asyncio.create_task(loop.stop())
+    await asyncio.sleep(0.05)
+    assert not stopping.done() and not committing.done()  # not cancelled mid-commit
+    loop.release.set()
+    await stopping
+    assert await committing == 2
+    with pytest.raises(RuntimeError, match="stopping"):
+        await waiting
+    assert loop.batches == [[1]]
+
+
+async def test_stop_cancels_a_commit_that_outlives_the_grace() -> None:
+    loop = Doubling()
+    loop.start()
+    stuck = loop.enqueue(1)
+    await asyncio.sleep(0)
+    await asyncio.wait_for(loop.stop(grace_s=0.05), 2)
+    with pytest.raises(RuntimeError, match="stopping"):  # its sender hears it
+        await stuck
