@@ -4,6 +4,7 @@ COPY pyproject.toml README.md ./
 COPY gateway gateway
 COPY connectors connectors
 COPY inbox inbox
+COPY receivers receivers
 COPY web web
 RUN pip install --no-cache-dir . && useradd -r crocevia
 ENV CROCEVIA_WEB_DIR=/app/web CROCEVIA_DATA_DIR=/var/lib/crocevia

@@ -17,7 +17,7 @@ as on every channel); `text` or `attachments` is needed, the rest is optional. A
 that is refused whole with a 400 that names the message and field: nothing is stored.
 
 Outbound: every reply an agent writes is POSTed to the inbox's `reply_url`, signed with
-the same token (inbox/signed_post.py: `X-Crocevia-Timestamp`, `X-Crocevia-Signature`):
+the same token (connectors/signed_post.py: `X-Crocevia-Timestamp`, `X-Crocevia-Signature`):
 
     {"id": "812", "conversation_id": 57, "contact_id": "user-42", "text": "…",
      "attachments": [...]}
@@ -42,19 +42,20 @@ from typing import Any
 
 import httpx
 
+from connectors import signed_post
 from connectors.base import ParseError, VerificationError
+from connectors.safe_fetch import FetchFailed, UnsafeURL
 from connectors.secrets import read_secret
-from inbox import signed_post
-from inbox.model import Inbox, utcnow
-from inbox.safe_fetch import FetchFailed, UnsafeURL
 from inbox.types import (
     Attachment,
     Channel,
     DeliveryError,
     InboundMessage,
+    InboxRecord,
     OutboundMessage,
     Sender,
     SentReceipt,
+    utcnow,
 )
 
 MAX_MESSAGES = 100
@@ -68,7 +69,7 @@ class ApiConfig:
     reply_url: str | None
 
     @classmethod
-    def from_inbox(cls, inbox: Inbox) -> ApiConfig:
+    def from_inbox(cls, inbox: InboxRecord) -> ApiConfig:
         settings = inbox.settings or {}
         url = settings.get("reply_url")
         return cls(read_secret(settings, "api_token"), url if isinstance(url, str) else None)
@@ -129,7 +130,7 @@ class ApiConnector:
         self.http = http
 
     @classmethod
-    def for_inbox(cls, inbox: Inbox) -> ApiConnector:
+    def for_inbox(cls, inbox: InboxRecord) -> ApiConnector:
         return cls(inbox.id, ApiConfig.from_inbox(inbox))
 
     def user_of(self, external_id: str) -> str:

@@ -1,7 +1,11 @@
 """The interface every connector implements.
 
 A connector verifies what a platform sent, parses it into `InboundMessage`s
-and sends replies. It knows its platform and nothing of routing or storage.
+and sends replies. It knows its platform and nothing of routing or storage: of our
+code it imports only inbox/types.py (tests/connectors/test_adapters_know_no_storage.py).
+What needs storage the inbox does with the connector's answers: inbox/preparation.py
+stores the files it downloads and links the contacts it names; inbox/outbound.py hands
+it a reply with the bytes of its files.
 """
 
 from __future__ import annotations
@@ -9,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
-from inbox.types import InboundMessage, OutboundMessage, SentReceipt
+from inbox.types import Attachment, Downloaded, InboundMessage, OutboundMessage, Sender, SentReceipt
 
 
 class VerificationError(Exception):
@@ -46,14 +50,35 @@ class AnswersChallenge(Protocol):
 
 
 @runtime_checkable
-class PreparesItems(Protocol):
-    """Asynchronous work on parsed messages before they are stored (Telegram's file
-    downloads and /start links, Meta's sender profiles and WhatsApp media)."""
+class LooksUpSenders(Protocol):
+    """The platform's messages name the sender by id only (Messenger, Instagram): the
+    inbox asks for the profiles of senders it has never seen (inbox/preparation.py)."""
 
-    async def prepare(
-        self, items: Sequence[InboundMessage], *, sessions: Any, files: Any, secret_key: str
-    ) -> list[InboundMessage]:
-        """The messages to store; raise to have the platform deliver again later."""
+    async def profiles(self, external_ids: Sequence[str]) -> dict[str, Sender]:
+        """The profiles found, by external id; one that fails is left out."""
+
+
+@runtime_checkable
+class DownloadsFiles(Protocol):
+    """Files arrive as references to the platform's own (Telegram file ids, WhatsApp media
+    ids): the inbox asks for the bytes of a new message's files and stores them."""
+
+    def waiting_download(self, attachment: Attachment) -> bool:
+        """Whether `attachment` is a reference this connector can download."""
+
+    async def download(self, attachments: Sequence[Attachment]) -> list[Downloaded | Attachment]:
+        """One answer per attachment: its bytes, or the attachment kept as a reference
+        with `data["error"]` saying why (too big, gone, refused); raise on a failure worth
+        a retry (network, rate limit), so that the platform delivers again."""
+
+
+@runtime_checkable
+class LinksContacts(Protocol):
+    """A message can ask to be linked to a contact we know (Telegram's signed `/start`
+    payload): the inbox then points the sender's identity at that contact."""
+
+    def linked_contact(self, item: InboundMessage, secret_key: str) -> int | None:
+        """The contact `item` asks to be linked to, when its proof is good; else None."""
 
 
 class DeliveryStatusUpdate(Protocol):

@@ -1,4 +1,5 @@
-"""Email as a channel: settings, outbound replies over SMTP, and the intake of mail.
+"""Email as a channel: settings and outbound replies over SMTP (mail coming in is
+stored by inbox/mail_intake.py).
 
 An email inbox keeps its configuration in `Inbox.settings` (see docs/email.md):
 our address, the SMTP relay for replies, the IMAP mailbox to read, the extra
@@ -14,43 +15,33 @@ An SMTP refusal (5xx) fails the reply for good; 4xx and network errors are retri
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formataddr, formatdate
 from pathlib import Path
 from typing import Any
 
 import aiosmtplib
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from connectors.base import ParseError, VerificationError
-from connectors.email_parse import ParsedEmail, parse_email
-from inbox import continuity
-from inbox.files import FileStore
-from inbox.ingest import Ingested, Tagger
-from inbox.intake import Intake
-from inbox.model import Inbox, Message, StoredFile, utcnow
-from inbox.relay import Relay
+from connectors.email_parse import parse_email
 from inbox.types import (
     Attachment,
     Channel,
     DeliveryError,
     InboundMessage,
+    InboxRecord,
     OutboundMessage,
-    Sender,
     SentReceipt,
+    utcnow,
 )
 
 log = logging.getLogger("crocevia.email")
 
-MAX_PART = 25 * 1024 * 1024
 MAX_REFERENCES = 20
 _NO_REPLY = frozenset({"mailer-daemon", "postmaster", "mail-daemon", "noreply", "no-reply"})
 
@@ -101,7 +92,7 @@ class EmailSettings:
     raw: Mapping[str, Any] | None = None
 
     @classmethod
-    def of(cls, inbox: Inbox) -> EmailSettings:
+    def of(cls, inbox: InboxRecord) -> EmailSettings:
         s = dict(inbox.settings or {})
         address = str(s.get("address") or "").strip().lower()
         if "@" not in address:
@@ -165,62 +156,33 @@ class EmailConnector:
     channel = Channel.EMAIL.value
 
     def __init__(
-        self,
-        inbox_id: int,
-        settings: EmailSettings | EmailConfigError,
-        *,
-        sessions: async_sessionmaker[AsyncSession] | None = None,
-        files: FileStore | None = None,
-        timeout: float = 30.0,
+        self, inbox_id: int, settings: EmailSettings | EmailConfigError, *, timeout: float = 30.0
     ) -> None:
         self.inbox_id = inbox_id
         self._settings = settings
-        self.sessions = sessions
-        self.files = files
         self.timeout = timeout
 
     @classmethod
-    def for_inbox(
-        cls,
-        inbox: Inbox,
-        *,
-        sessions: async_sessionmaker[AsyncSession] | None = None,
-        files: FileStore | None = None,
-    ) -> EmailConnector:
-        """The inbox's connector; with bad settings, one whose every send fails visibly.
-        With `sessions` and `files`, a reply's stored attachments go with the mail."""
+    def for_inbox(cls, inbox: InboxRecord) -> EmailConnector:
+        """The inbox's connector; with bad settings, one whose every send fails visibly."""
         try:
-            return cls(inbox.id, EmailSettings.of(inbox), sessions=sessions, files=files)
+            return cls(inbox.id, EmailSettings.of(inbox))
         except EmailConfigError as exc:
-            return cls(inbox.id, exc, sessions=sessions, files=files)
+            return cls(inbox.id, exc)
 
-    async def attach(self, mail: EmailMessage, attachments: tuple[Attachment, ...]) -> None:
-        """Add the reply's stored files (`/api/files/{id}`) to the mail."""
-        ids = [
-            a.url.rsplit("/", 1)[1]
-            for a in attachments
-            if a.url and a.url.startswith("/api/files/")
-        ]
-        if not ids:
-            return
-        if self.sessions is None or self.files is None:
-            raise DeliveryError("this worker cannot read stored attachments", retryable=False)
-        async with self.sessions() as session:
-            rows = {
-                r.id: r
-                for r in (
-                    await session.execute(select(StoredFile).where(StoredFile.id.in_(ids)))
-                ).scalars()
-            }
-        for file_id in ids:
-            row = rows.get(file_id)
-            path = self.files.path(row.sha256) if row else None
-            if row is None or path is None or not path.exists():
-                raise DeliveryError(f"attachment {file_id} is gone", retryable=False)
-            maintype, _, subtype = row.content_type.partition("/")
+    @staticmethod
+    def attach(mail: EmailMessage, attachments: tuple[Attachment, ...]) -> None:
+        """Add the reply's files (their bytes read by the inbox from our file store)."""
+        for a in attachments:
+            if a.content is None:
+                raise DeliveryError(
+                    f"attachment {a.name or a.url!r} is gone: there is no file to send",
+                    retryable=False,
+                )
+            maintype, _, subtype = (a.content_type or "application/octet-stream").partition("/")
             mail.add_attachment(
-                path.read_bytes(), maintype=maintype, subtype=subtype or "octet-stream",
-                filename=row.name,
+                a.content, maintype=maintype, subtype=subtype or "octet-stream",
+                filename=a.name or "file",
             )  # fmt: skip
 
     @property
@@ -264,49 +226,20 @@ class EmailConnector:
         mail.set_content(message.text)
         return mail
 
-    async def robot_context(self, message: OutboundMessage) -> tuple[bool, str | None]:
-        """(whether the reply is automatic, i.e. has no agent author; why the customer's
-        latest mail was machine-written, or None). Needs `sessions`; else (False, None)."""
-        if self.sessions is None:
-            return False, None
-        async with self.sessions() as session:
-            row = await session.get(Message, message.message_id)
-            if row is None:
-                return False, None
-            latest = (
-                await session.execute(
-                    select(Message.attachments)
-                    .where(Message.conversation_id == row.conversation_id)
-                    .where(Message.direction == "in")
-                    .order_by(Message.id.desc())
-                    .limit(1)
-                )
-            ).scalar_one_or_none()
-        reason = next(
-            (
-                a["data"].get("automated")
-                for a in latest or []
-                if a.get("data", {}).get("role") == "original"
-            ),
-            None,
-        )
-        return row.author_agent_id is None, reason
-
     async def send(self, message: OutboundMessage) -> SentReceipt:
         s = self.settings
         if not s.smtp_host:
             raise DeliveryError(f"inbox {self.inbox_id} has no smtp_host", retryable=False)
-        automatic, robot = await self.robot_context(message)
-        if automatic and robot:
+        if message.automatic and message.answers_robot:
             raise DeliveryError(
-                f"an automatic message is never sent in answer to a robot ({robot})",
+                f"an automatic message is never sent in answer to a robot ({message.answers_robot})",
                 retryable=False,
             )
         message_id = self.new_message_id(message.message_id)
         mail = self.compose(message, message_id)
-        if automatic:
+        if message.automatic:
             mail["Auto-Submitted"] = "auto-replied"  # RFC 3834: robots must not answer it
-        await self.attach(mail, message.attachments)
+        self.attach(mail, message.attachments)
         try:
             password = s.secret("smtp_password")
         except EmailConfigError as exc:
@@ -336,110 +269,3 @@ class EmailConnector:
         except (aiosmtplib.SMTPException, OSError) as exc:
             raise DeliveryError(f"SMTP unavailable: {exc}", retryable=True) from None
         return SentReceipt(external_id=message_id, sent_at=utcnow())
-
-
-class MailIntake:
-    """Stores incoming mail through the intake (inbox/intake.py): its files and original,
-    then the message, in one transaction; then the events.
-
-    A mail whose Message-ID the inbox already holds produces nothing new.
-    """
-
-    def __init__(
-        self,
-        sessions: async_sessionmaker[AsyncSession],
-        relay: Relay | None,
-        files: FileStore,
-        tagger: Tagger | None = None,
-    ) -> None:
-        self.sessions = sessions
-        self.relay = relay
-        self.files = files
-        self.intake = Intake(sessions, relay, tagger)
-
-    async def _known(self, session: AsyncSession, inbox_id: int, external_id: str) -> bool:
-        found = await session.execute(
-            select(Message.id)
-            .where(Message.inbox_id == inbox_id, Message.external_id == external_id)
-            .limit(1)
-        )
-        return found.first() is not None
-
-    async def _attachments(
-        self, session: AsyncSession, inbox_id: int, parsed: ParsedEmail, raw: bytes
-    ) -> tuple[Attachment, ...]:
-        found: list[Attachment] = []
-        for part in parsed.parts:
-            if len(part.data) > MAX_PART:
-                log.warning("email_part_too_large", extra={"part": part.name})
-                continue
-            row = await self.files.save(session, part.data, part.name, inbox_id=inbox_id)
-            found.append(
-                Attachment(
-                    kind="image" if row.content_type.startswith("image/") else "file",
-                    url=f"/api/files/{row.id}", name=row.name, content_type=row.content_type,
-                    size=row.size, data={"declared_type": part.content_type},
-                )
-            )  # fmt: skip
-        original = await self.files.save(session, raw, "original.eml", inbox_id=inbox_id)
-        digest = hashlib.sha256(raw).hexdigest()
-        found.append(
-            Attachment(
-                kind="file", url=f"/api/files/{original.id}", name="original.eml",
-                content_type="message/rfc822", size=original.size,
-                data={"role": "original", "sha256": digest, "automated": parsed.automated,
-                      "full_text": parsed.full_text[:20000] if parsed.full_text != parsed.text else None,
-                      "quoted": parsed.quoted[:20000] or None},
-            )
-        )  # fmt: skip
-        return tuple(found)
-
-    async def _continued_chat(
-        self, session: AsyncSession, inbox_id: int, parsed: ParsedEmail
-    ) -> InboundMessage | None:
-        """An answer to a website reply we mailed (inbox/continuity.py): the message for
-        that chat, as if the visitor typed it in the widget."""
-        email_inbox = await session.get(Inbox, inbox_id)
-        conv = (
-            await continuity.website_conversation(session, email_inbox, parsed.recipients)
-            if email_inbox is not None
-            else None
-        )
-        visitor = await continuity.visitor_of(session, conv) if conv is not None else None
-        if conv is None or visitor is None:
-            return None
-        return InboundMessage(
-            channel=Channel.WEBSITE, inbox_id=conv.inbox_id,
-            external_id=f"email:{parsed.message_id}", sender=Sender(external_id=visitor),
-            text=parsed.text, sent_at=parsed.sent_at,
-            raw={"via": "email", "automated": parsed.automated},
-        )  # fmt: skip
-
-    async def take(
-        self, inbox_id: int, raw: bytes, envelope_from: str | None = None
-    ) -> Ingested | None:
-        """Store one mail for `inbox_id`; None when it was stored before."""
-        parsed = parse_email(raw, envelope_from)
-
-        async def build(session: AsyncSession) -> InboundMessage | None:
-            item = await self._continued_chat(session, inbox_id, parsed)
-            target_inbox = item.inbox_id if item else inbox_id
-            external = item.external_id if item else parsed.message_id
-            if await self._known(session, target_inbox, external):
-                log.info("email_duplicate", extra={"message_id": parsed.message_id})
-                return None
-            attachments = await self._attachments(session, target_inbox, parsed, raw)
-            if item:
-                return replace(item, attachments=attachments)
-            return parsed.inbound(inbox_id, attachments)
-
-        for _attempt in range(3):
-            try:
-                result = await self.intake.store_one(build)
-            except IntegrityError:
-                continue  # another process stored it (or opened the thread) first
-            if result is not None:
-                log.info("email_stored", extra={"inbox": inbox_id, "message_id": parsed.message_id,
-                                                "automated": parsed.automated})  # fmt: skip
-            return result
-        raise RuntimeError(f"could not store mail {parsed.message_id}")

@@ -13,8 +13,9 @@ Echoes of our own messages are skipped. WhatsApp senders carry their number as t
 phone (E.164, with +), so they join a contact already known by that phone.
 WhatsApp's `statuses` (sent, delivered, read, failed) and Messenger's `delivery`
 receipts come out of `parse_statuses` and move the delivery state of our replies.
-Before storing, `prepare` asks the Graph API for the name and picture of Messenger
-and Instagram senders that we do not know yet.
+Before storing (inbox/preparation.py), `profiles` asks the Graph API for the name and
+picture of Messenger and Instagram senders we do not know yet, and `download` fetches
+the bytes of WhatsApp media, which arrive as ids.
 
 Outbound goes through the Graph API's `/{id}/messages` with httpx. The 24-hour rule
 is enforced when the agent writes the reply (`inbox.reply_window`); a WhatsApp reply
@@ -41,23 +42,21 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from connectors import safe_fetch
 from connectors.base import ParseError, VerificationError
 from connectors.secrets import read_secret
-from inbox import safe_fetch
-from inbox.files import FileRefused, FileStore
-from inbox.model import Identity, Inbox, Message, utcnow
-from inbox.reply_window import template_of
 from inbox.types import (
     Attachment,
     Channel,
     DeliveryError,
+    Downloaded,
     InboundMessage,
+    InboxRecord,
     OutboundMessage,
     Sender,
     SentReceipt,
+    utcnow,
 )
 
 log = logging.getLogger("crocevia.meta")
@@ -110,7 +109,7 @@ class MetaConfig:
     api_version: str = API_VERSION
 
     @classmethod
-    def from_inbox(cls, inbox: Inbox) -> MetaConfig:
+    def from_inbox(cls, inbox: InboxRecord) -> MetaConfig:
         channel = Channel(inbox.channel)
         if channel not in META_CHANNELS:
             raise ValueError(f"inbox {inbox.id} is a {inbox.channel} inbox, not a Meta one")
@@ -176,7 +175,7 @@ class MetaConnector:
         self.channel = config.channel.value
 
     @classmethod
-    def for_inbox(cls, inbox: Inbox) -> MetaConnector:
+    def for_inbox(cls, inbox: InboxRecord) -> MetaConnector:
         return cls(inbox.id, MetaConfig.from_inbox(inbox))
 
     # -- webhook verification -------------------------------------------------------------
@@ -383,76 +382,36 @@ class MetaConnector:
             log.warning("meta_bad_statuses", extra={"inbox": self.inbox_id, "error": repr(exc)})
         return updates
 
-    # -- before storing: who the Messenger/Instagram senders are ------------------------------
+    # -- before storing (inbox/preparation.py) ---------------------------------------------
 
-    async def prepare(
-        self, items: Sequence[InboundMessage], *, sessions: async_sessionmaker[AsyncSession],
-        files: FileStore | None = None, **_ignored: Any,
-    ) -> list[InboundMessage]:  # fmt: skip
-        """Name and picture of senders we do not know yet (Messenger, Instagram), from
-        the Graph API; a failure leaves them nameless rather than refusing the delivery.
-        WhatsApp media arrive as ids: their bytes are downloaded into the file store."""
-        if not items or not self.config.access_token:
-            return list(items)
-        if self.config.channel is Channel.WHATSAPP:
-            if files is None:
-                return list(items)
-            return await self._wa_media(items, sessions, files)
-        ids = {i.sender.external_id for i in items}
-        async with sessions() as session:
-            known = set(
-                (
-                    await session.execute(
-                        select(Identity.external_id)
-                        .where(Identity.channel == self.channel)
-                        .where(Identity.external_id.in_(ids))
-                    )
-                ).scalars()
-            )
-        senders: dict[str, Sender] = {}
+    async def profiles(self, external_ids: Sequence[str]) -> dict[str, Sender]:
+        """Name and picture of Messenger and Instagram senders, from the Graph API; a
+        failure leaves a sender nameless rather than refusing the delivery. WhatsApp
+        messages carry the sender's profile name already."""
+        if self.config.channel is Channel.WHATSAPP or not self.config.access_token:
+            return {}
         # Graph ids are digits: anything else would change the request's path or query.
-        unknown = [u for u in ids - known if GRAPH_ID.fullmatch(u)]
+        asked = [u for u in external_ids if GRAPH_ID.fullmatch(u)]
+        if not asked:
+            return {}
         async with self._http() as http:
-            for user_id in unknown:
-                senders[user_id] = await self._profile(http, user_id)
-        return [replace(i, sender=senders.get(i.sender.external_id, i.sender)) for i in items]
+            return {user_id: await self._profile(http, user_id) for user_id in asked}
 
-    async def _wa_media(
-        self, items: Sequence[InboundMessage], sessions: async_sessionmaker[AsyncSession],
-        files: FileStore,
-    ) -> list[InboundMessage]:  # fmt: skip
-        async with sessions() as session:
-            known = set(
-                (
-                    await session.execute(
-                        select(Message.external_id)
-                        .where(Message.inbox_id == self.inbox_id)
-                        .where(Message.external_id.in_({i.external_id for i in items}))
-                    )
-                ).scalars()
-            )
-        out = []
+    def waiting_download(self, attachment: Attachment) -> bool:
+        return (self.config.channel is Channel.WHATSAPP and bool(self.config.access_token)
+                and bool(attachment.data.get("media_id")) and not attachment.url)  # fmt: skip
+
+    async def download(self, attachments: Sequence[Attachment]) -> list[Downloaded | Attachment]:
         async with self._http() as http:
-            for item in items:
-                if item.external_id in known or not any(
-                    a.data.get("media_id") and not a.url for a in item.attachments
-                ):
-                    out.append(item)
-                    continue
-                fetched = [await self._media(http, a, sessions, files) for a in item.attachments]
-                out.append(replace(item, attachments=tuple(fetched)))
-        return out
+            return [await self._media(http, a) for a in attachments]
 
-    async def _media(
-        self, http: httpx.AsyncClient, a: Attachment, sessions: async_sessionmaker[AsyncSession],
-        files: FileStore,
-    ) -> Attachment:  # fmt: skip
+    async def _media(self, http: httpx.AsyncClient, a: Attachment) -> Downloaded | Attachment:
         """GET /{media-id} names a short-lived URL; GET that URL, with the same token, gives
         the bytes. A refused or oversize file stays a reference with the reason; a network
         failure raises, so that Meta delivers the webhook again."""
         media_id = str(a.data.get("media_id") or "")
-        if a.url or not GRAPH_ID.fullmatch(media_id):
-            return a
+        if not GRAPH_ID.fullmatch(media_id):
+            return replace(a, data={**a.data, "error": "not a Graph media id"})
         try:
             r = await http.get(f"/{media_id}")
         except httpx.HTTPError as exc:
@@ -476,14 +435,7 @@ class MetaConnector:
             return replace(a, data={**a.data, "error": f"media not downloaded: {exc}"})
         except safe_fetch.FetchFailed as exc:
             raise OSError(f"media download failed: {exc}") from None
-        try:
-            async with sessions() as session, session.begin():
-                row = await files.save(session, data, a.name or f"whatsapp-{media_id}",
-                                       inbox_id=self.inbox_id, max_size=MAX_MEDIA)  # fmt: skip
-        except FileRefused as exc:
-            return replace(a, data={**a.data, "error": str(exc)})
-        return replace(a, url=f"/api/files/{row.id}", name=row.name,
-                       content_type=row.content_type, size=row.size)  # fmt: skip
+        return Downloaded(data, a.name or f"whatsapp-{media_id}")
 
     async def _profile(self, http: httpx.AsyncClient, user_id: str) -> Sender:
         fields = ("first_name,last_name,profile_pic" if self.config.channel is Channel.MESSENGER
@@ -520,7 +472,7 @@ class MetaConnector:
             return {"recipient": {"id": to}, "messaging_type": "RESPONSE",
                     "message": {"text": message.text}}  # fmt: skip
         base = {"messaging_product": "whatsapp", "recipient_type": "individual", "to": to}
-        template = template_of(message.text)
+        template = message.template
         if template is None:
             return {**base, "type": "text", "text": {"body": message.text, "preview_url": False}}
         body: dict[str, Any] = {"name": template.name, "language": {"code": template.language}}

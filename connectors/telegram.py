@@ -12,20 +12,20 @@ largest photo size, documents, voice notes, audio, video, locations and contacts
 `edited_message` updates come out with `edited=True` and the same external id,
 which is `"{chat_id}:{message_id}"`, so a repeated update stores nothing new. Only
 private chats are a conversation with a customer; group and channel updates are
-ignored. `prepare` does the asynchronous part before the messages are stored:
-it downloads files (getFile) into the FileStore, so that the console opens them at
-`/api/files/{id}`, and links `/start` payloads.
+ignored. Files come as file ids: `download` fetches their bytes (getFile), which the
+inbox keeps in its file store (inbox/preparation.py), so that the console opens them
+at `/api/files/{id}`.
 
 `/start PAYLOAD` links a Telegram user to a contact we already know: a deep link
 `https://t.me/{bot}?start={token}` carries `start_token(...)`, the contact id and
 an expiry signed with HMAC-SHA256 under a key derived from CROCEVIA_SECRET_KEY and
-bound to the inbox. A valid token points the sender's Telegram identity at that
-contact (created, or moved from the contact it had); a forged, altered, expired or
-other-inbox token links nothing. The token never reaches the stored message text.
+bound to the inbox. `linked_contact` reads a valid token, and the inbox points the
+sender's Telegram identity at that contact (created, or moved from the contact it had);
+a forged, altered, expired or other-inbox token links nothing. The token never reaches the stored message text.
 
 Outbound, text goes as plain text (no parse_mode, so nothing the agent writes is
 read as markup) in parts of at most 4096 characters; attachments go with sendPhoto
-(images) or sendDocument, uploaded from the FileStore. A 429 before anything was
+(images) or sendDocument, with the bytes the inbox read from its file store. A 429 before anything was
 sent raises a retryable `DeliveryError` carrying `retry_after` (the worker waits
 that long); a 429 in the middle of a multi-part reply is waited out here, so no part
 goes twice. A blocked bot (403) or a refused request (400) fails for good.
@@ -50,22 +50,19 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
+from connectors import safe_fetch
 from connectors.base import ParseError, VerificationError
-from inbox import safe_fetch
-from inbox.files import FileRefused, FileStore
-from inbox.model import Contact, Identity, Inbox, Message, StoredFile, utcnow
 from inbox.types import (
     Attachment,
     Channel,
     DeliveryError,
+    Downloaded,
     InboundMessage,
+    InboxRecord,
     OutboundMessage,
     Sender,
     SentReceipt,
+    utcnow,
 )
 
 # python-telegram-bot 22 gives RetryAfter.retry_after as a timedelta when this is set and
@@ -211,44 +208,6 @@ def deep_link(bot_username: str, token: str) -> str:
     return f"https://t.me/{bot_username}?start={token}"
 
 
-async def link_identity(
-    sessions: async_sessionmaker[AsyncSession], sender: Sender, contact_id: int
-) -> bool:
-    """Point the Telegram identity of `sender` at `contact_id` (following merges)."""
-    for _attempt in range(2):
-        try:
-            async with sessions() as session, session.begin():
-                contact = await session.get(Contact, contact_id)
-                if contact is None:
-                    return False
-                while contact.merged_into_id is not None:
-                    contact = await session.get_one(Contact, contact.merged_into_id)
-                identity = (
-                    await session.execute(
-                        select(Identity).where(
-                            Identity.channel == Channel.TELEGRAM.value,
-                            Identity.external_id == sender.external_id,
-                        )
-                    )
-                ).scalar_one_or_none()
-                if identity is None:
-                    session.add(
-                        Identity(
-                            channel=Channel.TELEGRAM.value, external_id=sender.external_id,
-                            contact_id=contact.id, handle=sender.handle,
-                            display_name=sender.name,
-                        )
-                    )  # fmt: skip
-                elif identity.contact_id != contact.id:
-                    log.info("telegram_identity_moved", extra={
-                        "identity": identity.id, "from": identity.contact_id, "to": contact.id})  # fmt: skip
-                    identity.contact_id = contact.id
-                return True
-        except IntegrityError:  # the identity appeared meanwhile: look again
-            continue
-    return False
-
-
 # -- the connector ---------------------------------------------------------------------
 
 
@@ -257,7 +216,7 @@ def _sender(user: Any) -> Sender:
 
 
 def _file(kind: str, obj: Any, name: str, content_type: str | None = None) -> Attachment:
-    """A file still on Telegram's side; `prepare` downloads it."""
+    """A file still on Telegram's side; `download` fetches it."""
     return Attachment(
         kind=kind, name=name, content_type=content_type, size=obj.file_size,
         data={"file_id": obj.file_id, "file_unique_id": obj.file_unique_id},
@@ -350,39 +309,21 @@ def _chunks(text: str, size: int = MAX_TEXT) -> list[str]:
     return parts
 
 
-_FILE_URL = re.compile(r"^/api/files/([0-9a-f]{32})$")
-
-
 class TelegramConnector:
     channel = Channel.TELEGRAM.value
 
-    def __init__(
-        self,
-        inbox_id: int,
-        config: TelegramConfig,
-        *,
-        sessions: async_sessionmaker[AsyncSession] | None = None,
-        files: FileStore | None = None,
-    ) -> None:
+    def __init__(self, inbox_id: int, config: TelegramConfig) -> None:
         self.inbox_id = inbox_id
         self.config = config
-        self.sessions = sessions
-        self.files = files
 
     @classmethod
-    def for_inbox(
-        cls,
-        inbox: Inbox,
-        *,
-        sessions: async_sessionmaker[AsyncSession] | None = None,
-        files: FileStore | None = None,
-    ) -> TelegramConnector:
+    def for_inbox(cls, inbox: InboxRecord) -> TelegramConnector:
         try:
             config = TelegramConfig.from_settings(inbox.settings or {})
         except ConfigError as exc:  # refuse webhooks and fail sends, with the reason
             log.error("telegram_config", extra={"inbox": inbox.id, "error": str(exc)})
             config = TelegramConfig(token=None, webhook_secret=None, problem=str(exc))
-        return cls(inbox.id, config, sessions=sessions, files=files)
+        return cls(inbox.id, config)
 
     def fetch_policy(self) -> safe_fetch.FetchPolicy:
         """What file downloads may reach: Telegram's API host, or the configured one."""
@@ -437,68 +378,36 @@ class TelegramConnector:
             )
         ]
 
-    async def prepare(
-        self,
-        items: Sequence[InboundMessage],
-        *,
-        sessions: async_sessionmaker[AsyncSession],
-        files: FileStore,
-        secret_key: str,
-    ) -> list[InboundMessage]:
-        """Before storing: download the files of new messages and link `/start` payloads.
-        A file Telegram will not give (too big, gone) stays as a reference with the reason;
-        a network failure or 429 raises, so that the update is delivered again."""
-        known = await self._known(sessions, items)
-        todo = [i for i in items if i.external_id not in known]
-        out = {id(i): i for i in items}
-        if any(a.data.get("file_id") and not a.url for i in todo for a in i.attachments):
-            async with open_bot(self.config) as bot:
-                for item in todo:
-                    fetched = [await self._fetch(bot, a, sessions, files) for a in item.attachments]
-                    out[id(item)] = replace(item, attachments=tuple(fetched))
-        for item in todo:
-            token = item.raw.get("start_payload")
-            if not token:
-                continue
-            contact_id = read_start_token(secret_key, self.inbox_id, str(token))
-            linked = contact_id is not None and await link_identity(
-                sessions, item.sender, contact_id
-            )
-            log.info("telegram_start", extra={"inbox": self.inbox_id, "linked": linked,
-                                              "contact": contact_id if linked else None})  # fmt: skip
-        return [out[id(i)] for i in items]
+    # -- before storing (inbox/preparation.py) ---------------------------------------------
 
-    async def _known(
-        self, sessions: async_sessionmaker[AsyncSession], items: Sequence[InboundMessage]
-    ) -> set[str]:
-        if not items:
-            return set()
-        async with sessions() as session:
-            rows = await session.execute(
-                select(Message.external_id)
-                .where(Message.inbox_id == self.inbox_id)
-                .where(Message.external_id.in_({i.external_id for i in items}))
-            )
-            return {r for r in rows.scalars() if r}
+    def linked_contact(self, item: InboundMessage, secret_key: str) -> int | None:
+        """The contact a `/start` payload links to, when it is a valid token of this inbox."""
+        token = item.raw.get("start_payload")
+        if not token:
+            return None
+        contact_id = read_start_token(secret_key, self.inbox_id, str(token))
+        if contact_id is None:
+            log.info("telegram_start_refused", extra={"inbox": self.inbox_id})
+        return contact_id
 
-    async def _fetch(
-        self,
-        bot: Bot,
-        a: Attachment,
-        sessions: async_sessionmaker[AsyncSession],
-        files: FileStore,
-    ) -> Attachment:
-        file_id = a.data.get("file_id")
-        if not file_id or a.url:
-            return a
+    def waiting_download(self, attachment: Attachment) -> bool:
+        return bool(attachment.data.get("file_id")) and not attachment.url
+
+    async def download(self, attachments: Sequence[Attachment]) -> list[Downloaded | Attachment]:
+        """The files' bytes, through one bot. A file Telegram will not give (too big, gone)
+        stays a reference with the reason; a network failure or 429 raises."""
+        async with open_bot(self.config) as bot:
+            return [await self._fetch(bot, a) for a in attachments]
+
+    async def _fetch(self, bot: Bot, a: Attachment) -> Downloaded | Attachment:
         if a.size is not None and a.size > MAX_DOWNLOAD:
             return replace(a, data={**a.data, "error": "larger than the Bot API serves (20 MB)"})
         try:
-            remote = await bot.get_file(str(file_id))
+            remote = await bot.get_file(str(a.data["file_id"]))
         except BadRequest as exc:
             log.warning("telegram_file_refused", extra={"inbox": self.inbox_id, "error": str(exc)})
             return replace(a, data={**a.data, "error": exc.message})
-        # Only over HTTP(S) from the Bot API's own host (inbox/safe_fetch.py): never a
+        # Only over HTTP(S) from the Bot API's own host (connectors/safe_fetch.py): never a
         # local path that python-telegram-bot would read from our disk, never an
         # internal address, never more than MAX_DOWNLOAD bytes.
         try:
@@ -508,17 +417,7 @@ class TelegramConnector:
             return replace(a, data={**a.data, "error": f"file not downloaded: {exc}"})
         except safe_fetch.FetchFailed as exc:
             raise NetworkError(f"file download failed: {exc}") from None
-        try:
-            async with sessions() as session, session.begin():
-                row = await files.save(
-                    session, data, a.name or "file", inbox_id=self.inbox_id, max_size=MAX_DOWNLOAD
-                )
-        except FileRefused as exc:
-            return replace(a, data={**a.data, "error": str(exc)})
-        return replace(
-            a, url=f"/api/files/{row.id}", name=row.name, content_type=row.content_type,
-            size=row.size,
-        )  # fmt: skip
+        return Downloaded(data, a.name or "file")
 
     # -- outbound ----------------------------------------------------------------------
 
@@ -577,7 +476,7 @@ class TelegramConnector:
                 raise DeliveryError(f"telegram: {exc.message}", retryable=True) from None
 
     async def _send_file(self, bot: Bot, chat_id: int, a: Attachment) -> TgMessage:
-        data = await self._load_file(a)
+        data = self._load_file(a)
         name = a.name or "file"
         if data is None:
             raise DeliveryError(f"attachment {name!r} has no file to send", retryable=False)
@@ -586,15 +485,12 @@ class TelegramConnector:
             return await bot.send_photo(chat_id, data, filename=name)
         return await bot.send_document(chat_id, data, filename=name)
 
-    async def _load_file(self, a: Attachment) -> bytes | str | None:
-        """The bytes of one of our stored files, or a URL Telegram can fetch itself."""
-        match = _FILE_URL.match(a.url or "")
-        if match and self.sessions is not None and self.files is not None:
-            async with self.sessions() as session:
-                row = await session.get(StoredFile, match.group(1))
-            if row is not None and self.files.path(row.sha256).exists():
-                return await asyncio.to_thread(self.files.path(row.sha256).read_bytes)
-        if match and self.config.public_url:
+    def _load_file(self, a: Attachment) -> bytes | str | None:
+        """The bytes of one of our stored files (read by the inbox), or a URL Telegram can
+        fetch itself."""
+        if a.content is not None:
+            return a.content
+        if a.url and a.url.startswith("/api/files/") and self.config.public_url:
             return f"{self.config.public_url}{a.url}"
         if a.url and a.url.startswith(("https://", "http://")):
             return a.url

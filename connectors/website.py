@@ -13,8 +13,15 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from connectors.base import ParseError
-from inbox.model import utcnow
-from inbox.types import Attachment, Channel, InboundMessage, OutboundMessage, Sender, SentReceipt
+from inbox.types import (
+    Attachment,
+    Channel,
+    InboundMessage,
+    OutboundMessage,
+    Sender,
+    SentReceipt,
+    utcnow,
+)
 
 
 class WebsiteConnector:

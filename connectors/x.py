@@ -4,11 +4,11 @@ Inbound comes two ways, with the same message ids so that either may deliver a
 message first: the Account Activity webhook (`/webhooks/x/{inbox}`: `verify` checks
 `x-twitter-webhooks-signature`, `answer_challenge` answers the CRC, `parse` reads
 `direct_message_events` and `tweet_create_events`), and polling of the v2 API
-(`connectors.x_polling`: mentions with `since_id`, DM events back to the last seen id).
+(`receivers.x_polling`: mentions with `since_id`, DM events back to the last seen id).
 
 A message's external id says its kind: `dm:{dm event id}` or `tweet:{tweet id}`. The
 conversation's subject follows the kind of the customer's latest message
-(`inbox.reply_window.X_PUBLIC_SUBJECT` / `X_DM_SUBJECT`), and `send` answers the same
+(`inbox.types.X_PUBLIC_SUBJECT` / `X_DM_SUBJECT`), and `send` answers the same
 way: a DM answers a DM, a mention gets a public post in reply to it, which the
 console shows beforehand (the conversation's `public` flag).
 
@@ -40,21 +40,21 @@ from typing import Any
 import requests
 import tweepy
 from requests.adapters import HTTPAdapter
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from connectors.base import ParseError, VerificationError
 from connectors.secrets import read_secret
-from inbox.model import Inbox, Message, utcnow
-from inbox.reply_window import X_DM_SUBJECT, X_PUBLIC_SUBJECT
 from inbox.types import (
+    X_DM_SUBJECT,
+    X_PUBLIC_SUBJECT,
     Attachment,
     Channel,
     DeliveryError,
     InboundMessage,
+    InboxRecord,
     OutboundMessage,
     Sender,
     SentReceipt,
+    utcnow,
 )
 
 log = logging.getLogger("crocevia.x")
@@ -177,21 +177,13 @@ def _media_kind(kind: str | None) -> str:
 class XConnector:
     channel = Channel.X.value
 
-    def __init__(
-        self,
-        inbox_id: int,
-        config: XConfig,
-        sessions: async_sessionmaker[AsyncSession] | None = None,
-    ) -> None:
+    def __init__(self, inbox_id: int, config: XConfig) -> None:
         self.inbox_id = inbox_id
         self.config = config
-        self.sessions = sessions
 
     @classmethod
-    def for_inbox(
-        cls, inbox: Inbox, *, sessions: async_sessionmaker[AsyncSession] | None = None
-    ) -> XConnector:
-        return cls(inbox.id, XConfig.from_settings(inbox.settings or {}), sessions)
+    def for_inbox(cls, inbox: InboxRecord) -> XConnector:
+        return cls(inbox.id, XConfig.from_settings(inbox.settings or {}))
 
     # -- webhook: CRC and signatures ------------------------------------------------------
 
@@ -360,20 +352,11 @@ class XConnector:
 
     # -- outbound -----------------------------------------------------------------------------
 
-    async def reply_target(self, conversation_id: int) -> str | None:
+    @staticmethod
+    def reply_target(message: OutboundMessage) -> str | None:
         """The tweet id to answer publicly when the customer's latest message is a post;
         None when it is a DM (or unknown), so the reply goes as a DM."""
-        if self.sessions is None:
-            return None
-        async with self.sessions() as session:
-            last = (
-                await session.execute(
-                    select(Message.external_id)
-                    .where(Message.conversation_id == conversation_id, Message.direction == "in")
-                    .order_by(Message.id.desc())
-                    .limit(1)
-                )
-            ).scalar_one_or_none()
+        last = message.last_inbound_external_id
         if last and last.startswith(TWEET_PREFIX):
             return last[len(TWEET_PREFIX) :]
         return None
@@ -381,7 +364,7 @@ class XConnector:
     async def send(self, message: OutboundMessage) -> SentReceipt:
         if message.attachments:
             raise DeliveryError("X replies from Crocevia carry text only", retryable=False)
-        tweet_id = await self.reply_target(message.conversation_id)
+        tweet_id = self.reply_target(message)
         limit = MAX_POST if tweet_id else MAX_DM
         if len(message.text) > limit:
             kind = "a public reply on X" if tweet_id else "an X direct message"

@@ -13,13 +13,9 @@ import json
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
 from connectors.base import Connector
-from inbox.files import FileStore
 from inbox.model import Inbox
 from inbox.types import Channel
 
@@ -31,52 +27,43 @@ class UnknownChannel(LookupError):
     pass
 
 
-@dataclass(frozen=True, slots=True)
-class Needs:
-    """What the connector's sends need besides the inbox: our database (to upload stored
-    attachments, to thread) and the file store."""
-
-    sessions: async_sessionmaker[AsyncSession] | None = None
-    files: FileStore | None = None
-
-
-def _website(_inbox: Inbox, _needs: Needs) -> Connector:
+def _website(_inbox: Inbox) -> Connector:
     from connectors.website import WebsiteConnector
 
     return WebsiteConnector()
 
 
-def _telegram(inbox: Inbox, needs: Needs) -> Connector:
+def _telegram(inbox: Inbox) -> Connector:
     from connectors.telegram import TelegramConnector
 
-    return TelegramConnector.for_inbox(inbox, sessions=needs.sessions, files=needs.files)
+    return TelegramConnector.for_inbox(inbox)
 
 
-def _email(inbox: Inbox, needs: Needs) -> Connector:
+def _email(inbox: Inbox) -> Connector:
     from connectors.email import EmailConnector
 
-    return EmailConnector.for_inbox(inbox, sessions=needs.sessions, files=needs.files)
+    return EmailConnector.for_inbox(inbox)
 
 
-def _x(inbox: Inbox, needs: Needs) -> Connector:
+def _x(inbox: Inbox) -> Connector:
     from connectors.x import XConnector
 
-    return XConnector.for_inbox(inbox, sessions=needs.sessions)
+    return XConnector.for_inbox(inbox)
 
 
-def _meta(inbox: Inbox, _needs: Needs) -> Connector:
+def _meta(inbox: Inbox) -> Connector:
     from connectors.meta import MetaConnector
 
     return MetaConnector.for_inbox(inbox)
 
 
-def _api(inbox: Inbox, _needs: Needs) -> Connector:
+def _api(inbox: Inbox) -> Connector:
     from connectors.api import ApiConnector
 
     return ApiConnector.for_inbox(inbox)
 
 
-BUILDERS: dict[str, Callable[[Inbox, Needs], Connector]] = {
+BUILDERS: dict[str, Callable[[Inbox], Connector]] = {
     Channel.WEBSITE: _website,
     Channel.TELEGRAM: _telegram,
     Channel.EMAIL: _email,
@@ -98,25 +85,25 @@ WEBHOOK_PATHS: dict[str, frozenset[str]] = {
 
 
 class ConnectorCache:
-    """Connectors by inbox, settings and needs, each kept KEEP_S seconds, at most MAX_KEPT."""
+    """Connectors by inbox and settings, each kept KEEP_S seconds, at most MAX_KEPT."""
 
     def __init__(self, keep_s: float = KEEP_S, clock: Callable[[], float] = time.monotonic) -> None:
         self.keep_s = keep_s
         self.clock = clock
         self._kept: OrderedDict[tuple[Any, ...], tuple[float, Connector]] = OrderedDict()
 
-    def get(self, inbox: Inbox, needs: Needs) -> Connector:
+    def get(self, inbox: Inbox) -> Connector:
         build = BUILDERS.get(inbox.channel)
         if build is None:
             raise UnknownChannel(f"no connector for channel {inbox.channel!r} (inbox {inbox.id})")
         settings = json.dumps(inbox.settings or {}, sort_keys=True, default=str)
-        key = (inbox.id, inbox.channel, settings, id(needs.sessions), id(needs.files))
+        key = (inbox.id, inbox.channel, settings)
         now = self.clock()
         kept = self._kept.get(key)
         if kept is not None and now - kept[0] < self.keep_s:
             self._kept.move_to_end(key)
             return kept[1]
-        connector = build(inbox, needs)
+        connector = build(inbox)
         self._kept[key] = (now, connector)
         self._kept.move_to_end(key)
         while len(self._kept) > MAX_KEPT:
@@ -127,14 +114,9 @@ class ConnectorCache:
 _CACHE = ConnectorCache()
 
 
-def connector_for(
-    inbox: Inbox,
-    *,
-    sessions: async_sessionmaker[AsyncSession] | None = None,
-    files: FileStore | None = None,
-) -> Connector:
-    """`sessions` and `files` let a connector upload our stored attachments (Telegram)."""
-    return _CACHE.get(inbox, Needs(sessions, files))
+def connector_for(inbox: Inbox) -> Connector:
+    """The connector that sends `inbox`'s replies (and parses its webhooks)."""
+    return _CACHE.get(inbox)
 
 
 def webhook_connector_for(inbox: Inbox, channel: str) -> Connector | None:
@@ -143,4 +125,4 @@ def webhook_connector_for(inbox: Inbox, channel: str) -> Connector | None:
     served = WEBHOOK_PATHS.get(channel)
     if served is None:
         raise UnknownChannel(f"no webhooks for channel {channel!r}")
-    return _CACHE.get(inbox, Needs()) if inbox.channel in served else None
+    return _CACHE.get(inbox) if inbox.channel in served else None

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import functools
 import os
 import secrets
 import signal
@@ -106,10 +105,9 @@ def cmd_worker(_args: argparse.Namespace) -> int:
         redis = Redis.from_url(url, health_check_interval=10)
         relay = Relay(redis, sessions)
         files = FileStore(settings.data_dir / "files")
-        connectors = functools.partial(connector_for, sessions=sessions, files=files)
         worker = OutboundWorker(
-            redis, sessions, relay, connectors, claim_idle_ms=settings.claim_idle_ms,
-            requeue_after_s=settings.requeue_after_s,
+            redis, sessions, relay, connector_for, claim_idle_ms=settings.claim_idle_ms,
+            requeue_after_s=settings.requeue_after_s, files=files,
         )  # fmt: skip
         crm = CrmPusher.from_env(sessions, redis)
         router = Router(
@@ -216,8 +214,8 @@ def cmd_sentiment(_args: argparse.Namespace) -> int:
 
 def cmd_email(args: argparse.Namespace) -> int:
     """`crocevia email fetch INBOX_ID` / `crocevia email smtp-server --port N`."""
-    from connectors.email_service import EmailService
     from gateway.app import _tagger
+    from receivers.email_service import EmailService
 
     settings = Settings.from_env()
     with redis_url(settings) as url, contextlib.suppress(KeyboardInterrupt):
@@ -231,8 +229,8 @@ def cmd_email(args: argparse.Namespace) -> int:
 
 def cmd_telegram(args: argparse.Namespace) -> int:
     """`crocevia telegram set-webhook|poll|link INBOX_ID` (see docs/telegram.md)."""
-    from connectors import telegram_polling as tg
     from inbox.files import FileStore
+    from receivers import telegram_polling as tg
 
     settings = Settings.from_env()
     if args.telegram_command == "set-webhook":
@@ -254,8 +252,8 @@ def cmd_telegram(args: argparse.Namespace) -> int:
 
 def cmd_x(args: argparse.Namespace) -> int:
     """`crocevia x poll INBOX_ID [--once]`: mentions and DMs from the X API (docs/social.md)."""
-    from connectors.x_polling import poll_command
     from gateway.app import _tagger
+    from receivers.x_polling import poll_command
 
     settings = Settings.from_env()
     with redis_url(settings) as url, contextlib.suppress(KeyboardInterrupt):

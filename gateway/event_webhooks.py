@@ -8,7 +8,7 @@ of workers may run it: a delivery is leased to one of them before it is sent.
 
 Each POST carries the queued body `{"id", "event", "created_at", "data"}` and the headers
 `X-Crocevia-Event`, `X-Crocevia-Delivery` (the same on every retry: drop repeats by it),
-`X-Crocevia-Timestamp` and `X-Crocevia-Signature` (inbox/signed_post.py: an HMAC-SHA256
+`X-Crocevia-Timestamp` and `X-Crocevia-Signature` (connectors/signed_post.py: an HMAC-SHA256
 of "<timestamp>.<raw body>" with the subscription's secret). A 2xx answer is
 done. Anything else (and a timeout or refused connection) is tried again after
 1, 2, 4, ... × CROCEVIA_WEBHOOK_RETRY_S seconds (default 30, at most an hour; a
@@ -17,7 +17,7 @@ send it again. An endpoint that fails gets no more tries in the same pass, and d
 to one URL go one at a time, in the order the events happened.
 
 Only public addresses are reached, unless CROCEVIA_WEBHOOKS_ALLOW_PRIVATE=1
-(inbox/signed_post.py).
+(connectors/signed_post.py).
 """
 
 from __future__ import annotations
@@ -35,10 +35,11 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from inbox import background, signed_post, webhook_queue
+from connectors import signed_post
+from connectors.safe_fetch import FetchFailed, UnsafeURL
+from inbox import background, webhook_queue
 from inbox.events import EVENTS_STREAM
 from inbox.model import WebhookDelivery, WebhookSubscription, utcnow
-from inbox.safe_fetch import FetchFailed, UnsafeURL
 from inbox.stream_read import read_reply
 
 log = logging.getLogger("crocevia.event_webhooks")

@@ -21,12 +21,20 @@ MAX_ATTACHMENTS = 5
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
+def unstorable(value: str) -> str | None:
+    """What in `value` no database stores (a NUL, a lone surrogate), and where; else None."""
+    found = _UNSTORABLE.search(value)
+    if found is None:
+        return None
+    what = "a NUL character" if found.group() == "\x00" else "an unpaired surrogate"
+    return f"{what} at position {found.start()}"
+
+
 def storable(name: str, value: str) -> str:
     """`value`, unless it holds a character no database stores (NUL, a lone surrogate)."""
-    found = _UNSTORABLE.search(value)
-    if found is not None:
-        what = "a NUL character" if found.group() == "\x00" else "an unpaired surrogate"
-        raise FrameError("invalid_frame", f'"{name}" contains {what} at position {found.start()}')
+    what = unstorable(value)
+    if what is not None:
+        raise FrameError("invalid_frame", f'"{name}" contains {what}')
     return value
 
 
@@ -41,6 +49,14 @@ def attachment_ids(frame: dict[str, Any]) -> list[str]:
             "invalid_frame", f'"attachments" must be a list of at most {MAX_ATTACHMENTS} file ids'
         )
     return [storable("attachments", i) for i in ids]
+
+
+def str_field(frame: dict[str, Any], name: str, default: str | None = None) -> str:
+    """A string field, checked for its type only (the action checks the rest)."""
+    value = frame.get(name, default)
+    if not isinstance(value, str):
+        raise FrameError("invalid_frame", f'"{name}" must be a string')
+    return value
 
 
 def text_field(frame: dict[str, Any], max_text: int, *, allow_empty: bool = False) -> str:

@@ -20,7 +20,6 @@ from connectors.base import (
     AnswersChallenge,
     Connector,
     ParseError,
-    PreparesItems,
     ReportsStatuses,
     VerificationError,
 )
@@ -30,6 +29,7 @@ from gateway.channels import UnknownChannel, webhook_connector_for
 from gateway.metrics import MESSAGES_IN
 from gateway.runtime import runtime
 from gateway.statuses import apply_statuses
+from inbox import preparation
 from inbox.files import FileStore
 from inbox.ingest import UnknownInbox
 from inbox.model import Inbox
@@ -113,16 +113,13 @@ async def webhook(request: Request) -> Response:
 async def _prepare(
     connector: Connector, items: list[InboundMessage], request: Request
 ) -> list[InboundMessage]:
-    """Connectors with asynchronous work before storing (Telegram: download the files,
-    link `/start` payloads) do it here; a failure answers 503, so the platform retries."""
-    if not isinstance(connector, PreparesItems) or not items:
-        return items
+    """The asynchronous steps before storing (inbox/preparation.py: files downloaded,
+    senders looked up, contacts linked); a failure answers 503, so the platform retries."""
     rt = runtime(request)
     try:
-        return list(
-            await connector.prepare(items, sessions=rt.sessions,
-                                    files=FileStore(rt.settings.data_dir / "files"),
-                                    secret_key=rt.settings.secret_key)
+        return await preparation.prepare(
+            connector, items, sessions=rt.sessions,
+            files=FileStore(rt.settings.data_dir / "files"), secret_key=rt.settings.secret_key,
         )  # fmt: skip
     except Exception as exc:
         log.warning(

@@ -35,20 +35,19 @@ from connectors.base import Connector
 from gateway.email_fallback import continue_by_email
 from gateway.metrics import MESSAGES_OUT, OUTBOUND_RETRIES
 from inbox.events import OUTBOUND_GROUP, OUTBOUND_STREAM
+from inbox.files import FileStore
 from inbox.model import (
-    Contact,
-    Conversation,
     DeliveryStatus,
-    Identity,
     Inbox,
     Message,
     Outbox,
     utcnow,
 )
+from inbox.outbound import load_outbound
 from inbox.relay import Relay
 from inbox.replies import set_delivery_status
 from inbox.stream_read import read_reply
-from inbox.types import Attachment, Channel, DeliveryError, OutboundMessage
+from inbox.types import Channel, DeliveryError
 
 log = logging.getLogger("crocevia.worker")
 
@@ -87,9 +86,11 @@ class OutboundWorker:
         claim_idle_ms: int = 30_000,
         requeue_after_s: float = 120.0,
         concurrency: int = 32,
+        files: FileStore | None = None,
     ) -> None:
         self.redis = redis
         self.sessions = sessions
+        self.files = files
         self.relay = relay
         self.connector_for = connector_for
         self.name = name or f"{socket.gethostname()}-{os.getpid()}"
@@ -295,48 +296,6 @@ class OutboundWorker:
             return  # another copy is being sent; this one stays pending, claimed again later
         await self.redis.xack(OUTBOUND_STREAM, OUTBOUND_GROUP, entry_id)
 
-    async def _load(self, message_id: int) -> tuple[Inbox, OutboundMessage] | None:
-        async with self.sessions() as session:
-            msg = await session.get(Message, message_id)
-            if msg is None or msg.status != DeliveryStatus.PENDING:
-                return None  # sent already (a job taken over late), or gone
-            conv = await session.get_one(Conversation, msg.conversation_id)
-            inbox = await session.get_one(Inbox, conv.inbox_id)
-            contact = await session.get_one(Contact, conv.contact_id)
-            identity = (
-                await session.execute(
-                    select(Identity)
-                    .where(Identity.contact_id == contact.id, Identity.channel == inbox.channel)
-                    .order_by(Identity.id.desc())
-                    .limit(1)
-                )
-            ).scalar_one_or_none()
-            thread: list[tuple[str, str]] = []
-            if conv.threaded:  # email: the ids the customer's client threads by
-                thread = [
-                    (str(r.external_id), r.direction)
-                    for r in await session.execute(
-                        select(Message.external_id, Message.direction)
-                        .where(Message.conversation_id == conv.id)
-                        .where(Message.external_id.is_not(None), Message.id != msg.id)
-                        .order_by(Message.id)
-                    )
-                ]
-            return inbox, OutboundMessage(
-                message_id=msg.id,
-                conversation_id=conv.id,
-                inbox_id=inbox.id,
-                channel=Channel(inbox.channel),
-                recipient_external_id=conv.reply_to_external_id
-                or (identity.external_id if identity else ""),
-                text=msg.text,
-                attachments=tuple(Attachment(**a) for a in msg.attachments or []),
-                subject=conv.subject,
-                recipient_email=contact.email,
-                thread_ids=tuple(i for i, _d in thread),
-                reply_to_external_id=next((i for i, d in reversed(thread) if d == "in"), None),
-            )
-
     async def _deliver(self, message_id: int) -> bool:
         """Send one reply; False when another worker holds its send lock (the job must
         stay pending: if that worker died, its lock expires and a later claim sends it)."""
@@ -368,7 +327,7 @@ class OutboundWorker:
                 log.warning("send_lock_renew_failed", extra={"lock": lock, "error": str(exc)})
 
     async def _deliver_locked(self, message_id: int, lock: str) -> None:
-        loaded = await self._load(message_id)
+        loaded = await load_outbound(self.sessions, self.files, message_id)
         if loaded is None:
             return
         inbox, out = loaded

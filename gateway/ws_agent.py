@@ -8,19 +8,15 @@ from typing import Any
 
 from starlette.websockets import WebSocket
 
-from gateway import sockets
-from gateway.api.files import load_attachments
+from gateway import agent_actions, sockets
 from gateway.auth import agent_for_token
-from gateway.frames import attachment_ids, bool_field, client_id_field, int_field, text_field
+from gateway.frames import attachment_ids, bool_field, int_field, str_field
 from gateway.hub import StreamEvent, Subscriber
 from gateway.metrics import INBOUND_TO_AGENT
 from gateway.runtime import Runtime, runtime
-from inbox import conversations, replies
+from inbox import conversations
 from inbox.access import Viewer
-from inbox.model import Agent, Message
-from inbox.reply_window import ReplyWindowClosed
-from inbox.serialize import message_dict
-from inbox.states import InvalidTransition
+from inbox.model import Agent
 
 
 def observe_inbound_latency(created_at: str) -> None:
@@ -90,48 +86,31 @@ async def agent_socket(ws: WebSocket) -> None:
     )
 
 
+def _refused(exc: agent_actions.ActionRefused) -> sockets.FrameError:
+    return sockets.FrameError("invalid_frame" if exc.code == "invalid" else exc.code, exc.message)
+
+
 async def _reply(rt: Runtime, s: sockets.Session, p: AgentPrincipal, frame: dict[str, Any]) -> None:
-    client_id = client_id_field(frame)
-    conv_id = int_field(frame, "conversation_id")
-    ids = attachment_ids(frame)
-    text = text_field(frame, rt.settings.max_text, allow_empty=bool(ids))
-    private = bool_field(frame, "private")
-    outbox: list[Any] = []
-    async with rt.sessions() as session, session.begin():
-        conv = await conversations.get_visible(session, p.viewer, conv_id)
-        if conv is None:
-            raise sockets.FrameError("not_found", f"no conversation {conv_id} that you may see")
-        try:
-            files = [a.as_dict() for a in await load_attachments(session, ids, None)]
-        except LookupError as exc:
-            raise sockets.FrameError("not_found", str(exc)) from None
-        try:
-            msg, _created = await replies.create_reply(
-                session, p.agent, conv, text, client_id=client_id, private=private,
-                attachments=files, outbox=outbox,
-            )  # fmt: skip
-        except ReplyWindowClosed as exc:
-            raise sockets.FrameError("reply_window_closed", exc.message) from None
-    await rt.relay.publish_quietly(outbox)
-    s.send({"type": "ack", "client_id": client_id, "message": message_dict(msg, agent=p.agent)})
+    client_id = str_field(frame, "client_id")
+    try:
+        message, _created = await agent_actions.reply(
+            rt, p.agent, p.viewer, int_field(frame, "conversation_id"),
+            text=str_field(frame, "text", ""), client_id=client_id,
+            private=bool_field(frame, "private"), attachment_ids=attachment_ids(frame),
+        )  # fmt: skip
+    except agent_actions.ActionRefused as exc:
+        raise _refused(exc) from None
+    s.send({"type": "ack", "client_id": client_id, "message": message})
 
 
 async def _retry(rt: Runtime, s: sockets.Session, p: AgentPrincipal, frame: dict[str, Any]) -> None:
-    message_id = int_field(frame, "message_id", bits=64)
-    outbox: list[Any] = []
-    async with rt.sessions() as session, session.begin():
-        msg = await session.get(Message, message_id)
-        conv = (
-            await conversations.get_visible(session, p.viewer, msg.conversation_id) if msg else None
+    try:
+        message = await agent_actions.retry(
+            rt, p.agent, p.viewer, int_field(frame, "message_id", bits=64)
         )
-        if msg is None or conv is None:
-            raise sockets.FrameError("not_found", f"no message {message_id} that you may see")
-        try:
-            msg = await replies.retry_reply(session, message_id, outbox)
-        except InvalidTransition as exc:
-            raise sockets.FrameError("conflict", str(exc)) from None
-    await rt.relay.publish_quietly(outbox)
-    s.send({"type": "ack", "client_id": None, "message": message_dict(msg, agent=p.agent)})
+    except agent_actions.ActionRefused as exc:
+        raise _refused(exc) from None
+    s.send({"type": "ack", "client_id": None, "message": message})
 
 
 async def _typing(rt: Runtime, p: AgentPrincipal, frame: dict[str, Any]) -> None:

@@ -7,14 +7,19 @@ else (SVG, HTML, PDF, unknown) is served as a download (gateway/api/files.py).
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
+import re
 import secrets
+from dataclasses import replace
 from pathlib import Path
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from inbox.model import StoredFile
+from inbox.types import Attachment
 
 _SIGNATURES: list[tuple[bytes, int, str]] = [
     (b"\x89PNG\r\n\x1a\n", 0, "image/png"),
@@ -88,3 +93,33 @@ class FileStore:
         session.add(row)
         await session.flush()
         return row
+
+
+STORED_URL = re.compile(r"^/api/files/([0-9a-f]{32})$")
+
+
+async def stored_contents(
+    session: AsyncSession, files: FileStore | None, attachments: tuple[Attachment, ...]
+) -> tuple[Attachment, ...]:
+    """A reply's attachments with the bytes, name and type of those that are our stored
+    files (`/api/files/{id}`), for a connector to upload; one that is gone (or with no
+    file store at hand) keeps no content, and its connector says what it cannot send."""
+    ids = {m.group(1) for a in attachments if (m := STORED_URL.match(a.url or ""))}
+    if not ids or files is None:
+        return attachments
+    rows = {
+        r.id: r
+        for r in (await session.execute(select(StoredFile).where(StoredFile.id.in_(ids)))).scalars()
+    }
+    out = []
+    for a in attachments:
+        m = STORED_URL.match(a.url or "")
+        row = rows.get(m.group(1)) if m else None
+        path = files.path(row.sha256) if row else None
+        if row is None or path is None or not path.exists():
+            out.append(a)
+            continue
+        data = await asyncio.to_thread(path.read_bytes)
+        out.append(replace(a, name=row.name, content_type=row.content_type, size=row.size,
+                           content=data))  # fmt: skip
+    return tuple(out)

@@ -31,9 +31,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
+from inbox.types import utcnow as utcnow  # re-exported: the model's timestamps
 
 
 def _insert_key() -> str:

@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from inbox import audit, events, lifecycle
 from inbox.contacts import merge_dict
+from inbox.files import STORED_URL as _FILE_URL
 from inbox.files import FileStore
 from inbox.model import (
     Agent,
@@ -49,8 +50,8 @@ from inbox.model import (
     WebhookDelivery,
     utcnow,
 )
-from inbox.reply_window import X_DM_SUBJECT, X_PUBLIC_SUBJECT
 from inbox.serialize import conversation_dict, iso, message_dict
+from inbox.types import X_DM_SUBJECT, X_PUBLIC_SUBJECT
 
 ERASED = "[erased]"
 EXPIRED = "[expired]"
@@ -61,7 +62,6 @@ MIN_QUOTED = 3  # shorter names are not searched for in agents' messages
 #: Tables this module erases by name; other tables pointing at contacts are scrubbed generically.
 _OWN_TABLES = frozenset({"contacts", "identities", "conversations", "messages", "lifecycle_changes",
                          "contact_merges", "outbox"})  # fmt: skip
-_FILE_URL = re.compile(r"^/api/files/([0-9a-f]{32})$")
 
 
 class ErasureRefused(ValueError):

@@ -14,23 +14,19 @@ serialized conversation, so no schema change is needed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from inbox.model import Conversation, Message, utcnow
+from inbox.types import X_PUBLIC_SUBJECT, Template
 
 WINDOW = timedelta(hours=24)
 WINDOWED_CHANNELS = frozenset({"messenger", "instagram", "whatsapp"})
 TEMPLATE_CHANNELS = frozenset({"whatsapp"})
 TEMPLATE_COMMAND = "/template"
 DEFAULT_TEMPLATE_LANGUAGE = "en_US"
-
-#: Conversation subjects set by the X connector from the kind of the latest message.
-X_PUBLIC_SUBJECT = "Public post on X: replies are public"
-X_DM_SUBJECT = "Direct message on X"
 
 
 class ReplyWindowClosed(Exception):
@@ -39,15 +35,6 @@ class ReplyWindowClosed(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
-
-
-@dataclass(frozen=True, slots=True)
-class Template:
-    """A WhatsApp message template named by the agent's `/template` command."""
-
-    name: str
-    language: str
-    parameters: tuple[str, ...] = ()
 
 
 def template_of(text: str) -> Template | None:

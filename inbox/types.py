@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
 
 
 class Channel(enum.StrEnum):
@@ -22,6 +26,19 @@ class Channel(enum.StrEnum):
     INSTAGRAM = "instagram"
     WHATSAPP = "whatsapp"
     API = "api"  # a business's own app (connectors/api.py)
+
+
+class InboxRecord(Protocol):
+    """What a connector reads of its inbox (inbox.model.Inbox is one)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def channel(self) -> str: ...
+    @property
+    def settings(self) -> dict[str, Any] | None: ...
 
 
 def safe_link(url: str | None) -> str | None:
@@ -39,6 +56,11 @@ def safe_link(url: str | None) -> str | None:
 #: Channels where a contact has at most one open conversation per inbox.
 #: Email is the exception: each thread is its own conversation.
 CHAT_CHANNELS = frozenset(c for c in Channel if c is not Channel.EMAIL)
+
+#: Conversation subjects the X connector sets from the kind of the latest message
+#: (inbox/reply_window.py reads them: a public post is answered publicly).
+X_PUBLIC_SUBJECT = "Public post on X: replies are public"
+X_DM_SUBJECT = "Direct message on X"
 
 
 _SENDER_LIMITS = {"name": 200, "handle": 200, "email": 320, "phone": 32, "avatar_url": 1000}
@@ -72,6 +94,9 @@ class Attachment:
     content_type: str | None = None
     size: int | None = None
     data: dict[str, Any] = field(default_factory=dict)
+    #: The bytes of one of our stored files, read by the inbox for a reply's send (never
+    #: stored in the message, never serialized).
+    content: bytes | None = field(default=None, repr=False, compare=False)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -118,6 +143,32 @@ class OutboundMessage:
     subject: str | None = None
     recipient_email: str | None = None
     reply_to_address: str | None = None  # email: where the customer's answer should go
+    #: The platform id of the customer's latest message (X answers a public post publicly).
+    last_inbound_external_id: str | None = None
+    #: No agent wrote it (an automatic message: greeting, away, CSAT).
+    automatic: bool = False
+    #: Why the customer's latest message was machine-written (an auto-reply, a bounce),
+    #: or None: an automatic message never answers a robot.
+    answers_robot: str | None = None
+    #: The approved template the agent named with `/template` (WhatsApp).
+    template: Template | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Template:
+    """A WhatsApp message template named by the agent's `/template` command."""
+
+    name: str
+    language: str
+    parameters: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Downloaded:
+    """A file a connector fetched from its platform, for the inbox to store."""
+
+    data: bytes
+    name: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -253,7 +253,7 @@ async def telegram_webhook(request: Request) -> Response:
 async def email_check(request: Request) -> Response:
     """Log in to the inbox's IMAP and SMTP servers, say what worked and what did not."""
     from connectors.email import EmailConfigError, EmailSettings
-    from connectors.email_check import check_imap, check_smtp
+    from receivers.email_check import check_imap, check_smtp
 
     await require_admin(request)
     inbox = await _inbox_of(request, Channel.EMAIL)

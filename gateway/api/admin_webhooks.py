@@ -10,15 +10,15 @@ from sqlalchemy import func, select
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from connectors.safe_fetch import UnsafeURL
+from connectors.signed_post import check_url
 from gateway.api.agents_auth import require_admin
 from gateway.api.conversations import _path_id
 from gateway.api.errors import BIG_INT, ApiError, json_body, short_text
 from gateway.runtime import runtime
 from inbox import audit
 from inbox.model import WebhookDelivery, WebhookSubscription, utcnow
-from inbox.safe_fetch import UnsafeURL
 from inbox.serialize import iso
-from inbox.signed_post import check_url
 
 #: The events a subscription may name (docs/api.md, "Events"); [] means all of them.
 EVENTS = ("conversation.created", "conversation.updated", "conversation.read",

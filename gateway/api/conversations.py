@@ -8,15 +8,14 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from gateway import agent_actions
 from gateway.api.agents_auth import require_agent
 from gateway.api.errors import BIG_INT, INT64, ApiError, field, json_body, no_nul
-from gateway.frames import MAX_CLIENT_ID
 from gateway.runtime import runtime
-from inbox import conversations, replies
+from inbox import conversations
 from inbox.conversations import Filters, InvalidFilter
-from inbox.model import Contact, Message, Outbox
-from inbox.reply_window import ReplyWindowClosed
-from inbox.serialize import conversation_dict, message_dict
+from inbox.model import Contact, Outbox
+from inbox.serialize import conversation_dict
 from inbox.states import InvalidTransition
 
 READ_ONLY_FIELDS = ("id", "inbox_id", "contact_id", "channel", "created_at")
@@ -96,34 +95,28 @@ async def conversation_messages(request: Request) -> Response:
     return JSONResponse(body)
 
 
+def _refused(exc: agent_actions.ActionRefused) -> ApiError:
+    return ApiError(exc.status, "invalid_field" if exc.code == "invalid" else exc.code, exc.message)
+
+
 async def post_message(request: Request) -> Response:
+    """A reply or a note (`private`), with `attachments` (ids of uploaded files)."""
     agent, viewer = await require_agent(request)
     data = await json_body(request)
-    rt = runtime(request)
-    text = field(data, "text", str)
-    if not text.strip():
-        raise ApiError(400, "invalid_field", "'text' must not be empty")
-    if len(text) > rt.settings.max_text:
-        raise ApiError(
-            413, "too_long", f"text is {len(text)} characters; the limit is {rt.settings.max_text}"
-        )
-    client_id = field(data, "client_id", str)
-    if not 1 <= len(client_id) <= MAX_CLIENT_ID:
-        raise ApiError(400, "invalid_field", f"client_id must have 1 to {MAX_CLIENT_ID} characters")
-    private = field(data, "private", bool, required=False, default=False)
-    outbox: list[Outbox] = []
-    async with rt.sessions() as session, session.begin():
-        conv = await conversations.get_visible(session, viewer, _path_id(request))
-        if conv is None:
-            raise ApiError(404, "not_found", "no such conversation")
-        try:
-            msg, created = await replies.create_reply(
-                session, agent, conv, text, client_id=client_id, private=private, outbox=outbox
-            )
-        except ReplyWindowClosed as exc:
-            raise ApiError(409, "reply_window_closed", exc.message) from None
-    await rt.relay.publish_quietly(outbox)
-    return JSONResponse(message_dict(msg, agent=agent), 201 if created else 200)
+    attachments = field(data, "attachments", list, required=False, default=[])
+    if not all(isinstance(i, str) for i in attachments):
+        raise ApiError(400, "invalid_field", "'attachments' must be a list of file ids")
+    try:
+        body, created = await agent_actions.reply(
+            runtime(request), agent, viewer, _path_id(request),
+            text=field(data, "text", str, required=False, default=""),
+            client_id=field(data, "client_id", str),
+            private=field(data, "private", bool, required=False, default=False),
+            attachment_ids=attachments,
+        )  # fmt: skip
+    except agent_actions.ActionRefused as exc:
+        raise _refused(exc) from None
+    return JSONResponse(body, 201 if created else 200)
 
 
 def simple_changes(data: dict[str, Any]) -> dict[str, Any]:
@@ -192,19 +185,10 @@ async def mark_read(request: Request) -> Response:
 
 async def retry_message(request: Request) -> Response:
     agent, viewer = await require_agent(request)
-    rt = runtime(request)
-    outbox: list[Outbox] = []
-    async with rt.sessions() as session, session.begin():
-        msg = await session.get(Message, _path_id(request, bound=BIG_INT))
-        conv = (
-            await conversations.get_visible(session, viewer, msg.conversation_id) if msg else None
+    try:
+        body = await agent_actions.retry(
+            runtime(request), agent, viewer, _path_id(request, bound=BIG_INT)
         )
-        if msg is None or conv is None:
-            raise ApiError(404, "not_found", "no such message")
-        try:
-            msg = await replies.retry_reply(session, msg.id, outbox)
-        except InvalidTransition as exc:
-            raise ApiError(409, "conflict", str(exc)) from None
-        body = message_dict(msg, agent=agent)
-    await rt.relay.publish_quietly(outbox)
+    except agent_actions.ActionRefused as exc:
+        raise _refused(exc) from None
     return JSONResponse(body)

@@ -19,8 +19,8 @@ from http_receiver import Receiver, receiving
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from connectors.signed_post import verify
 from inbox.model import Contact, Message
-from inbox.signed_post import verify
 
 pytestmark = pytest.mark.timeout(90)
 

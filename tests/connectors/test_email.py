@@ -1,7 +1,7 @@
 """The email channel against real servers on 127.0.0.1.
 
 IMAP is a real dovecot (tests/mailservers/dovecot.py), our outbound SMTP peer is a
-real aiosmtpd Controller, our own inbound SMTP server is connectors.email_smtp_inbound
+real aiosmtpd Controller, our own inbound SMTP server is receivers.smtp_server
 spoken to with aiosmtplib, and the three-message exchange goes through the session's
 real gateway and worker processes.
 """
@@ -29,15 +29,17 @@ from redis.asyncio import Redis
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from connectors.email import EmailConnector, EmailSettings, MailIntake, read_secret
-from connectors.email_imap import ImapFetcher
+from connectors.email import EmailConnector, EmailSettings, read_secret
 from connectors.email_parse import automated_reason, parse_email, strip_quoted
-from connectors.email_smtp_inbound import serve
 from gateway.embedded_redis import free_port
-from inbox.files import FileStore
+from inbox.files import FileStore, stored_contents
+from inbox.mail_intake import MailIntake
 from inbox.model import ChannelCursor, Contact, Conversation, Inbox, Message
+from inbox.outbound import load_outbound
 from inbox.relay import Relay
 from inbox.types import Attachment, Channel, DeliveryError, OutboundMessage
+from receivers.imap import ImapFetcher
+from receivers.smtp_server import serve
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -619,11 +621,14 @@ async def test_connector_sends_stored_attachments_and_retries_what_may_pass_late
         "smtp_username": smtp_peer.username, "smtp_password_file": str(tmp_path / "pw"),
     }  # fmt: skip
     inbox = Inbox(id=1, name="Shop", channel="email", settings=settings)
-    connector = EmailConnector.for_inbox(inbox, sessions=db, files=files)
+    connector = EmailConnector.for_inbox(inbox)
+    async with db() as session:  # what the worker does: the inbox reads the bytes
+        attachments = await stored_contents(
+            session, files, (Attachment(kind="file", url=f"/api/files/{stored.id}", name="x"),)
+        )
     out = OutboundMessage(
         5, 1, 1, Channel.EMAIL, "cliente@example.it", "In allegato la fattura.",
-        attachments=(Attachment(kind="file", url=f"/api/files/{stored.id}", name="fattura.pdf"),),
-        thread_ids=("q1@example.it",), subject="Fattura",
+        attachments=attachments, thread_ids=("q1@example.it",), subject="Fattura",
     )  # fmt: skip
     receipt = await connector.send(out)
     (got,) = await smtp_peer.wait(1)
@@ -677,17 +682,18 @@ async def test_automatic_messages_are_marked_and_never_answer_a_robot(
     assert first is not None
     async with db() as session:
         inbox = await session.get_one(Inbox, inbox_id)
-    connector = EmailConnector.for_inbox(inbox, sessions=db, files=FileStore(data_dir / "files"))
+    connector = EmailConnector.for_inbox(inbox)
 
     async def automatic(text: str) -> OutboundMessage:
-        """An outbound message without an agent author, as an out-of-hours auto-reply is."""
+        """An outbound message without an agent author, as an out-of-hours auto-reply is,
+        loaded as the worker loads it."""
         async with db() as session, session.begin():
             row = Message(conversation_id=first.conversation.id, inbox_id=inbox_id,
                           direction="out", text=text, status="pending", attachments=[])  # fmt: skip
             session.add(row)
-            await session.flush()
-            return OutboundMessage(row.id, first.conversation.id, inbox_id, Channel.EMAIL,
-                                   "eva@example.it", text, thread_ids=(first.message.external_id or "",))  # fmt: skip
+        loaded = await load_outbound(db, FileStore(data_dir / "files"), row.id)
+        assert loaded is not None
+        return loaded[1]
 
     await connector.send(await automatic("Siamo chiusi, rispondiamo lunedì."))
     (got,) = await smtp_peer.wait(1)

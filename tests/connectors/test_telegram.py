@@ -35,12 +35,13 @@ from connectors.telegram import (
     read_start_token,
     start_token,
 )
-from connectors.telegram_polling import CURSOR_KIND, TelegramPoller
+from inbox import preparation
 from inbox.events import OUTBOUND_GROUP, OUTBOUND_STREAM
-from inbox.files import FileStore
+from inbox.files import FileStore, stored_contents
 from inbox.ingest import Ingested, ingest_many
 from inbox.model import ChannelCursor, Contact, Conversation, Identity, Inbox, Message
 from inbox.types import Attachment, Channel, DeliveryError, OutboundMessage
+from receivers.telegram_polling import CURSOR_KIND, TelegramPoller
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -139,7 +140,9 @@ async def store(
     payload: dict[str, Any],
     secret_key: str = "test-secret",
 ) -> list[Ingested]:
-    items = await conn.prepare(conn.parse(payload), sessions=db, files=files, secret_key=secret_key)
+    items = await preparation.prepare(
+        conn, conn.parse(payload), sessions=db, files=files, secret_key=secret_key
+    )
     results, _rows = await ingest_many(db, items)
     assert all(isinstance(r, Ingested) for r in results), results
     return [r for r in results if isinstance(r, Ingested)]
@@ -470,11 +473,13 @@ async def test_attachments_go_with_send_photo_and_send_document(
     async with db() as session, session.begin():
         png = await files.save(session, PNG, "grafico.png", inbox_id=None)
         pdf = await files.save(session, PDF, "preventivo.pdf", inbox_id=None)
-    conn = await connector(db, bot, sessions=db, files=files)
+    conn = await connector(db, bot)
     att = [Attachment(kind="image", url=f"/api/files/{png.id}", name=png.name,
                       content_type=png.content_type, size=png.size),
            Attachment(kind="file", url=f"/api/files/{pdf.id}", name=pdf.name,
                       content_type=pdf.content_type, size=pdf.size)]  # fmt: skip
+    async with db() as session:  # what the worker does: the inbox reads the bytes
+        att = list(await stored_contents(session, files, tuple(att)))
     await conn.send(outbound(bot, "Ecco i file", *att))
     (photo,) = bot.fake.calls_of("sendPhoto")
     (doc,) = bot.fake.calls_of("sendDocument")

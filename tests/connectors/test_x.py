@@ -30,8 +30,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from connectors.base import VerificationError
 from connectors.x import SIGNATURE_HEADER, XConnector
-from connectors.x_polling import DM_EVENTS, MENTIONS, XPoller
 from inbox.model import ChannelCursor, Conversation, Identity, Inbox, Message
+from receivers.x_polling import DM_EVENTS, MENTIONS, XPoller
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -82,7 +82,7 @@ def new_user(fake: FakeX) -> str:
 async def connector(db: async_sessionmaker[AsyncSession], account: Account) -> XConnector:
     async with db() as session:
         inbox = await session.get_one(Inbox, account.inbox_id)
-    return XConnector.for_inbox(inbox, sessions=db)
+    return XConnector.for_inbox(inbox)
 
 
 async def messages_of(db: async_sessionmaker[AsyncSession], inbox_id: int) -> list[Message]:

@@ -21,13 +21,14 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.routing import Route
 
+from connectors import safe_fetch
 from connectors.meta import MetaConfig, MetaConnector
+from connectors.safe_fetch import FetchPolicy, TooLarge, UnsafeURL
 from connectors.telegram import TelegramConfig, TelegramConnector
 from gateway.app import api_routes
-from inbox import safe_fetch
+from inbox import preparation
 from inbox.files import FileStore
 from inbox.model import Message
-from inbox.safe_fetch import FetchPolicy, TooLarge, UnsafeURL
 from inbox.types import Attachment, Channel, safe_link
 
 pytestmark = pytest.mark.timeout(120)
@@ -265,7 +266,8 @@ async def test_telegram_never_reads_a_local_path_from_get_file(
                 "from": {"id": 77_000_000 + n, "is_bot": False, "first_name": "Eve"},
                 "document": {"file_id": file_id, "file_unique_id": f"u{n}", "file_name": "a.pdf"},
             }})  # fmt: skip
-        out = await connector.prepare(items, sessions=db, files=files, secret_key="k")
+        out = await preparation.prepare(connector, items, sessions=db, files=files,
+                                        secret_key="k")  # fmt: skip
         hostile, fine = out[0].attachments[0], out[1].attachments[0]
         assert hostile.url is None and "not downloaded" in hostile.data["error"]
         assert fine.url and fine.url.startswith("/api/files/")
@@ -288,7 +290,8 @@ async def test_meta_profiles_only_for_graph_ids_and_only_allowed_hosts(
                         verify_token=None, access_token="t", api_base_url=local_server)  # fmt: skip
     connector = MetaConnector(1, config)
     senders = ["7263549102", "../../me?fields=access_token", "1/../../x", "http://169.254.169.254/"]
-    await connector.prepare([item(s) for s in senders], sessions=db)
+    await preparation.prepare(connector, [item(s) for s in senders], sessions=db, files=None,
+                              secret_key="k")  # fmt: skip
     assert [p.split("?")[0] for p in _Handler.paths] == ["/v23.0/7263549102"]
     # The same connector with Graph's default host can never be pointed at an internal one.
     blocked = MetaConnector(1, MetaConfig(channel=Channel.MESSENGER, account_id=None,

@@ -13,7 +13,7 @@ from conftest import Services, World
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from connectors.email import MailIntake
+from inbox.mail_intake import MailIntake
 from inbox.files import FileStore
 from inbox.model import Inbox
 from inbox.relay import Relay

@@ -8,7 +8,7 @@ import aioimaplib
 import aiosmtplib
 
 from connectors.email import EmailConfigError, EmailSettings
-from connectors.email_imap import ImapError, close_imap, open_imap
+from receivers.imap import ImapError, close_imap, open_imap
 
 TIMEOUT = 15.0
 

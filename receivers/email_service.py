@@ -10,15 +10,16 @@ from pathlib import Path
 
 from redis.asyncio import Redis
 
-from connectors.email import EmailConfigError, EmailSettings, MailIntake
-from connectors.email_imap import ImapFetcher
-from connectors.email_smtp_inbound import serve
+from connectors.email import EmailConfigError, EmailSettings
 from inbox.db import create_engine, sessionmaker
 from inbox.files import FileStore
 from inbox.ingest import Tagger
+from inbox.mail_intake import MailIntake
 from inbox.model import Inbox
 from inbox.relay import Relay
 from inbox.types import Channel
+from receivers.imap import ImapFetcher
+from receivers.smtp_server import serve
 
 
 class EmailService:

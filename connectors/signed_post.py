@@ -23,7 +23,7 @@ import time
 
 import httpx
 
-from inbox.safe_fetch import FetchPolicy, UnsafeURL, host_of, pinned
+from connectors.safe_fetch import FetchPolicy, UnsafeURL, host_of, pinned
 
 MAX_SKEW_S = 300
 

@@ -20,7 +20,8 @@ from dataclasses import dataclass
 
 import aioimaplib
 
-from connectors.email import EmailConfigError, EmailSettings, MailIntake
+from connectors.email import EmailConfigError, EmailSettings
+from inbox.mail_intake import MailIntake
 from inbox.model import ChannelCursor
 from inbox.relay import Relay
 

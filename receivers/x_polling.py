@@ -214,7 +214,7 @@ async def poll_command(
             inbox = await session.get(Inbox, inbox_id)
         if inbox is None or inbox.channel != Channel.X:
             raise SystemExit(f"no X inbox {inbox_id}")
-        poller = XPoller(XConnector.for_inbox(inbox, sessions=sessions), sessions, relay, tagger)
+        poller = XPoller(XConnector.for_inbox(inbox), sessions, relay, tagger)
         if once:
             return await poller.poll_once()
         stop = asyncio.Event()

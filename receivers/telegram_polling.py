@@ -1,9 +1,9 @@
 """Telegram without a public URL: a getUpdates loop (`crocevia telegram poll INBOX_ID`).
 
 The update offset lives in the `channel_cursors` table (kind "telegram.updates").
-Each round asks for updates from the stored offset, parses them, downloads files and
-links `/start` payloads (`TelegramConnector.prepare`), stores the messages in one
-transaction (`ingest_many`), publishes their events through the outbox relay, and only
+Each round asks for updates from the stored offset, parses them, prepares them
+(inbox/preparation.py: files downloaded, `/start` payloads linked), stores the messages
+in one transaction (inbox/intake.py), publishes their events after the commit, and only
 then stores the next offset. A crash before the offset is stored makes Telegram hand
 the same updates again, and ingest keeps one message per `chat_id:message_id`: a
 restart neither misses an update nor stores one twice.
@@ -34,6 +34,7 @@ from connectors.telegram import (
     retry_after_seconds,
     start_token,
 )
+from inbox import preparation
 from inbox.db import create_engine, sessionmaker
 from inbox.files import FileStore
 from inbox.ingest import Tagger
@@ -103,9 +104,10 @@ class TelegramPoller:
         if not updates:
             return 0
         items = [i for u in updates for i in self._parse(u.to_dict())]
-        items = await self.connector.prepare(
-            items, sessions=self.sessions, files=self.files, secret_key=self.secret_key
-        )
+        items = await preparation.prepare(
+            self.connector, items, sessions=self.sessions, files=self.files,
+            secret_key=self.secret_key,
+        )  # fmt: skip
         await self.intake.store_all(items)
         await self._save_offset(updates[-1].update_id + 1)
         return len(updates)
@@ -169,7 +171,7 @@ async def _connector(
         inbox = await session.get(Inbox, inbox_id)
     if inbox is None or inbox.channel != Channel.TELEGRAM.value:
         raise SystemExit(f"no telegram inbox {inbox_id}")
-    connector = TelegramConnector.for_inbox(inbox, sessions=sessions, files=files)
+    connector = TelegramConnector.for_inbox(inbox)
     if connector.config.problem:
         raise SystemExit(f"inbox {inbox_id}: {connector.config.problem}")
     return connector

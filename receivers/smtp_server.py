@@ -17,7 +17,8 @@ from typing import Any
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from sqlalchemy import select
 
-from connectors.email import EmailConfigError, EmailSettings, MailIntake
+from connectors.email import EmailConfigError, EmailSettings
+from inbox.mail_intake import MailIntake
 from inbox.model import Inbox
 from inbox.types import Channel
 
