@@ -81,6 +81,15 @@ class LinksContacts(Protocol):
         """The contact `item` asks to be linked to, when its proof is good; else None."""
 
 
+@runtime_checkable
+class KeepsConnections(Protocol):
+    """The connector can keep its HTTP connections between calls (built with
+    `keep_connections=True`); its owner closes them."""
+
+    async def aclose(self) -> None:
+        """Close the kept connections (none kept: nothing to do)."""
+
+
 class DeliveryStatusUpdate(Protocol):
     """What became of one of our replies, named by the platform's id for it."""
 

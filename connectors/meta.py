@@ -37,6 +37,7 @@ import json
 import logging
 import re
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -45,6 +46,7 @@ import httpx
 
 from connectors import safe_fetch
 from connectors.base import ParseError, VerificationError
+from connectors.kept_client import KeptClient
 from connectors.secrets import read_secret
 from inbox.types import (
     Attachment,
@@ -168,15 +170,32 @@ def _graph_error(response: httpx.Response) -> tuple[int | None, int | None, str]
     return error.get("code"), error.get("error_subcode"), str(error.get("message") or "")
 
 
+async def _close_http(http: httpx.AsyncClient) -> None:
+    await http.aclose()
+
+
 class MetaConnector:
-    def __init__(self, inbox_id: int, config: MetaConfig) -> None:
+    def __init__(
+        self, inbox_id: int, config: MetaConfig, *, keep_connections: bool = False
+    ) -> None:
+        """`keep_connections`: one Graph API client for every call (its owner calls
+        `aclose`); else a client per call."""
         self.inbox_id = inbox_id
         self.config = config
         self.channel = config.channel.value
+        self._kept = KeptClient(self._new_http, _close_http) if keep_connections else None
 
     @classmethod
-    def for_inbox(cls, inbox: InboxRecord) -> MetaConnector:
-        return cls(inbox.id, MetaConfig.from_inbox(inbox))
+    def for_inbox(cls, inbox: InboxRecord, *, keep_connections: bool = False) -> MetaConnector:
+        return cls(inbox.id, MetaConfig.from_inbox(inbox), keep_connections=keep_connections)
+
+    @property
+    def keeps_open_connections(self) -> bool:
+        return self._kept is not None and self._kept.open
+
+    async def aclose(self) -> None:
+        if self._kept is not None:
+            await self._kept.aclose()
 
     # -- webhook verification -------------------------------------------------------------
 
@@ -452,7 +471,11 @@ class MetaConnector:
 
     # -- outbound -----------------------------------------------------------------------------
 
-    def _http(self) -> httpx.AsyncClient:
+    def _http(self) -> AbstractAsyncContextManager[httpx.AsyncClient]:
+        """A Graph API client, kept or for this call only."""
+        return self._kept.use() if self._kept is not None else self._new_http()
+
+    def _new_http(self) -> httpx.AsyncClient:
         """A Graph API client that reaches only the Graph API host (or the configured
         `api_base_url`), never an internal address, and follows no redirect."""
         policy = safe_fetch.FetchPolicy.for_api(GRAPH_API, self.config.api_base_url)

@@ -52,6 +52,7 @@ from typing import Any
 
 from connectors import safe_fetch
 from connectors.base import ParseError, VerificationError
+from connectors.kept_client import KeptClient
 from inbox.types import (
     Attachment,
     Channel,
@@ -134,10 +135,12 @@ class TelegramConfig:
         )
 
 
-@contextlib.asynccontextmanager
-async def open_bot(config: TelegramConfig, *, poll_timeout: float = 0) -> AsyncIterator[Bot]:
-    """A Bot on the configured API server; its HTTP clients are closed on the way out.
-    No getMe is made: use `async with bot` for that."""
+_BotAndRequests = tuple[Bot, tuple[HTTPXRequest, HTTPXRequest]]
+
+
+def _new_bot(config: TelegramConfig, *, poll_timeout: float = 0) -> _BotAndRequests:
+    """A Bot on the configured API server, with the HTTP clients `_close_bot` closes. No
+    getMe is made: use `async with bot` for that."""
     if not config.token:
         raise ConfigError("no bot token: set bot_token_env or bot_token_file in the settings")
     requests = (
@@ -151,11 +154,22 @@ async def open_bot(config: TelegramConfig, *, poll_timeout: float = 0) -> AsyncI
         request=requests[0],
         get_updates_request=requests[1],
     )
+    return bot, requests
+
+
+async def _close_bot(made: _BotAndRequests) -> None:
+    for request in made[1]:
+        await request.shutdown()
+
+
+@contextlib.asynccontextmanager
+async def open_bot(config: TelegramConfig, *, poll_timeout: float = 0) -> AsyncIterator[Bot]:
+    """A Bot for this block only; its HTTP clients are closed on the way out."""
+    made = _new_bot(config, poll_timeout=poll_timeout)
     try:
-        yield bot
+        yield made[0]
     finally:
-        for request in requests:
-            await request.shutdown()
+        await _close_bot(made)
 
 
 def retry_after_seconds(exc: RetryAfter) -> float:
@@ -312,18 +326,39 @@ def _chunks(text: str, size: int = MAX_TEXT) -> list[str]:
 class TelegramConnector:
     channel = Channel.TELEGRAM.value
 
-    def __init__(self, inbox_id: int, config: TelegramConfig) -> None:
+    def __init__(
+        self, inbox_id: int, config: TelegramConfig, *, keep_connections: bool = False
+    ) -> None:
+        """`keep_connections`: one Bot (and its HTTP pool) for every call, which the owner
+        closes with `aclose`; else a Bot per call."""
         self.inbox_id = inbox_id
         self.config = config
+        self._kept = (
+            KeptClient(lambda: _new_bot(self.config), _close_bot) if keep_connections else None
+        )
+
+    @contextlib.asynccontextmanager
+    async def _bot(self) -> AsyncIterator[Bot]:
+        """The kept Bot, or one for this block only."""
+        if self._kept is None:
+            async with open_bot(self.config) as bot:
+                yield bot
+        else:
+            async with self._kept.use() as made:
+                yield made[0]
+
+    async def aclose(self) -> None:
+        if self._kept is not None:
+            await self._kept.aclose()
 
     @classmethod
-    def for_inbox(cls, inbox: InboxRecord) -> TelegramConnector:
+    def for_inbox(cls, inbox: InboxRecord, *, keep_connections: bool = False) -> TelegramConnector:
         try:
             config = TelegramConfig.from_settings(inbox.settings or {})
         except ConfigError as exc:  # refuse webhooks and fail sends, with the reason
             log.error("telegram_config", extra={"inbox": inbox.id, "error": str(exc)})
             config = TelegramConfig(token=None, webhook_secret=None, problem=str(exc))
-        return cls(inbox.id, config)
+        return cls(inbox.id, config, keep_connections=keep_connections)
 
     def fetch_policy(self) -> safe_fetch.FetchPolicy:
         """What file downloads may reach: Telegram's API host, or the configured one."""
@@ -396,7 +431,7 @@ class TelegramConnector:
     async def download(self, attachments: Sequence[Attachment]) -> list[Downloaded | Attachment]:
         """The files' bytes, through one bot. A file Telegram will not give (too big, gone)
         stays a reference with the reason; a network failure or 429 raises."""
-        async with open_bot(self.config) as bot:
+        async with self._bot() as bot:
             return [await self._fetch(bot, a) for a in attachments]
 
     async def _fetch(self, bot: Bot, a: Attachment) -> Downloaded | Attachment:
@@ -438,7 +473,7 @@ class TelegramConnector:
                     int(message.reply_to_external_id.rsplit(":", 1)[1]),
                     allow_sending_without_reply=True,
                 )
-        async with open_bot(self.config) as bot:
+        async with self._bot() as bot:
             steps: list[Callable[[], Awaitable[TgMessage]]] = []
             for part in _chunks(message.text):
                 steps.append(

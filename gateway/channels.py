@@ -9,13 +9,13 @@ once; a secret rotated in its file or variable is read again within the minute.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any
 
-from connectors.base import Connector
+from connectors.base import Connector, KeepsConnections
 from inbox.model import Inbox
 from inbox.types import Channel
 
@@ -27,43 +27,45 @@ class UnknownChannel(LookupError):
     pass
 
 
-def _website(_inbox: Inbox) -> Connector:
+def _website(_inbox: Inbox, _keep: bool) -> Connector:
     from connectors.website import WebsiteConnector
 
     return WebsiteConnector()
 
 
-def _telegram(inbox: Inbox) -> Connector:
+def _telegram(inbox: Inbox, keep: bool) -> Connector:
     from connectors.telegram import TelegramConnector
 
-    return TelegramConnector.for_inbox(inbox)
+    return TelegramConnector.for_inbox(inbox, keep_connections=keep)
 
 
-def _email(inbox: Inbox) -> Connector:
+def _email(inbox: Inbox, _keep: bool) -> Connector:
     from connectors.email import EmailConnector
 
     return EmailConnector.for_inbox(inbox)
 
 
-def _x(inbox: Inbox) -> Connector:
+def _x(inbox: Inbox, _keep: bool) -> Connector:
     from connectors.x import XConnector
 
     return XConnector.for_inbox(inbox)
 
 
-def _meta(inbox: Inbox) -> Connector:
+def _meta(inbox: Inbox, keep: bool) -> Connector:
     from connectors.meta import MetaConnector
 
-    return MetaConnector.for_inbox(inbox)
+    return MetaConnector.for_inbox(inbox, keep_connections=keep)
 
 
-def _api(inbox: Inbox) -> Connector:
+def _api(inbox: Inbox, _keep: bool) -> Connector:
     from connectors.api import ApiConnector
 
     return ApiConnector.for_inbox(inbox)
 
 
-BUILDERS: dict[str, Callable[[Inbox], Connector]] = {
+# Each builder takes the inbox and whether the connector keeps its HTTP connections
+# between calls (the worker's cache does; see ConnectorCache).
+BUILDERS: dict[str, Callable[[Inbox, bool], Connector]] = {
     Channel.WEBSITE: _website,
     Channel.TELEGRAM: _telegram,
     Channel.EMAIL: _email,
@@ -85,37 +87,71 @@ WEBHOOK_PATHS: dict[str, frozenset[str]] = {
 
 
 class ConnectorCache:
-    """Connectors by inbox and settings, each kept KEEP_S seconds, at most MAX_KEPT."""
+    """One connector per inbox, built from its settings, kept KEEP_S seconds (new settings
+    build a new one at once), at most MAX_KEPT inboxes.
 
-    def __init__(self, keep_s: float = KEEP_S, clock: Callable[[], float] = time.monotonic) -> None:
+    With `keep_connections` (the worker), connectors that can keep their HTTP pool
+    between sends do; one evicted (expired, settings changed, too many) is closed in the
+    background, and `aclose` closes them all when the owner stops.
+    """
+
+    def __init__(
+        self,
+        keep_s: float = KEEP_S,
+        clock: Callable[[], float] = time.monotonic,
+        *,
+        keep_connections: bool = False,
+    ) -> None:
         self.keep_s = keep_s
         self.clock = clock
-        self._kept: OrderedDict[tuple[Any, ...], tuple[float, Connector]] = OrderedDict()
+        self.keep_connections = keep_connections
+        # (inbox id, channel) -> (built at, the settings it was built from, connector)
+        self._kept: OrderedDict[tuple[int, str], tuple[float, str, Connector]] = OrderedDict()
+        self._closing: set[asyncio.Task[None]] = set()
 
     def get(self, inbox: Inbox) -> Connector:
         build = BUILDERS.get(inbox.channel)
         if build is None:
             raise UnknownChannel(f"no connector for channel {inbox.channel!r} (inbox {inbox.id})")
         settings = json.dumps(inbox.settings or {}, sort_keys=True, default=str)
-        key = (inbox.id, inbox.channel, settings)
+        key = (inbox.id, inbox.channel)
         now = self.clock()
         kept = self._kept.get(key)
-        if kept is not None and now - kept[0] < self.keep_s:
+        if kept is not None and kept[1] == settings and now - kept[0] < self.keep_s:
             self._kept.move_to_end(key)
-            return kept[1]
-        connector = build(inbox)
-        self._kept[key] = (now, connector)
+            return kept[2]
+        if kept is not None:  # expired, or the inbox's settings changed
+            self._evicted(kept[2])
+        connector = build(inbox, self.keep_connections)
+        self._kept[key] = (now, settings, connector)
         self._kept.move_to_end(key)
         while len(self._kept) > MAX_KEPT:
-            self._kept.popitem(last=False)
+            self._evicted(self._kept.popitem(last=False)[1][2])
         return connector
+
+    def _evicted(self, connector: Connector) -> None:
+        if not isinstance(connector, KeepsConnections):
+            return
+        try:
+            task = asyncio.get_running_loop().create_task(connector.aclose())
+        except RuntimeError:  # no loop: nothing was opened on this one
+            return
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
+
+    async def aclose(self) -> None:
+        """Close every kept connector's connections (and those being closed)."""
+        kept = [c for _at, _s, c in self._kept.values() if isinstance(c, KeepsConnections)]
+        self._kept.clear()
+        await asyncio.gather(*(c.aclose() for c in kept), *self._closing, return_exceptions=True)
 
 
 _CACHE = ConnectorCache()
 
 
 def connector_for(inbox: Inbox) -> Connector:
-    """The connector that sends `inbox`'s replies (and parses its webhooks)."""
+    """The connector of `inbox`, opening connections per call (a worker keeps its own
+    ConnectorCache, which keeps them)."""
     return _CACHE.get(inbox)
 
 

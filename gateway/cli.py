@@ -87,7 +87,7 @@ def _stop_gracefully(stop: Callable[[], None]) -> None:
 def cmd_worker(_args: argparse.Namespace) -> int:
     from redis.asyncio import Redis
 
-    from gateway.channels import connector_for
+    from gateway.channels import ConnectorCache
     from gateway.crm_webhook import CrmPusher
     from gateway.event_webhooks import EventWebhooks
     from gateway.router import Router
@@ -105,8 +105,9 @@ def cmd_worker(_args: argparse.Namespace) -> int:
         redis = Redis.from_url(url, health_check_interval=10)
         relay = Relay(redis, sessions)
         files = FileStore(settings.data_dir / "files")
+        connectors = ConnectorCache(keep_connections=True)  # one HTTP pool per inbox
         worker = OutboundWorker(
-            redis, sessions, relay, connector_for, claim_idle_ms=settings.claim_idle_ms,
+            redis, sessions, relay, connectors.get, claim_idle_ms=settings.claim_idle_ms,
             requeue_after_s=settings.requeue_after_s, files=files,
         )  # fmt: skip
         crm = CrmPusher.from_env(sessions, redis)
@@ -124,6 +125,7 @@ def cmd_worker(_args: argparse.Namespace) -> int:
             ):  # fmt: skip
                 await worker.run(settings.worker_drain_s)
         finally:
+            await connectors.aclose()
             await hooks.aclose()
             if crm is not None:
                 await crm.aclose()

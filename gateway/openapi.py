@@ -191,11 +191,17 @@ def paths() -> S:
             "get": _op("A conversation and its messages", {**_ok(history), **not_found},
                        params=[ID_PARAM]),
             "post": _op(
-                "Reply (or add a private note); idempotent on client_id",
+                "Reply (or add a private note) with uploaded files (ids from POST "
+                "/api/attachments; text may then be empty); idempotent on client_id. "
+                "The socket's reply frame does the same",
                 {**_ok(_ref("Message"), "Already stored under this client_id"),
                  **_ok(_ref("Message"), "Stored", "201"), **not_found,
+                 "409": {"description": "Outside the platform's reply window",
+                         **_json(_ref("Error"))},
                  "413": {"description": "Text over the limit", **_json(_ref("Error"))}},
-                body=_obj({"client_id": STR, "text": STR, "private": BOOL}, ["client_id", "text"]),
+                body=_obj({"client_id": STR, "text": STR, "private": BOOL,
+                           "attachments": {"type": "array", "items": STR, "maxItems": 5}},
+                          ["client_id"]),
                 params=[ID_PARAM]),
         },
         "/api/conversations/{id}/read": {"post": _op(

@@ -60,7 +60,8 @@ class FakeGraph(LocalServer):
     async def _call(self, request: Request) -> tuple[Call, JSONResponse | None]:
         body = await request.body()
         call = Call(request.method, request.url.path, dict(request.query_params),
-                    json.loads(body) if body else None, dict(request.headers))  # fmt: skip
+                    json.loads(body) if body else None, dict(request.headers),
+                    peer=f"{request.client.host}:{request.client.port}" if request.client else None)  # fmt: skip
         self.record(call)
         if request.path_params["version"] != VERSION:
             call.status = 400

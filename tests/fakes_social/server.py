@@ -24,6 +24,7 @@ class Call:
     headers: dict[str, str]
     status: int = 200
     at: float = field(default_factory=time.time)
+    peer: str | None = None  # the client's address and port: one per TCP connection
 
 
 class LocalServer:
