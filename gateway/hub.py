@@ -1,6 +1,8 @@
 """Fan-out: one reader of `crocevia:events` per gateway process, many sockets.
 
-Each socket is a `Subscriber` with a filter (who may see what) and a queue. A
+Each socket is a `Subscriber` with a filter (who may see what) and the frames waiting
+to be written, which its socket's writer sends (gateway/sockets.py). An idle socket
+holds no queue, no dedupe map and no writer task: each is made when first needed. A
 socket that resumes from a last id is first buffered, replayed from the stream
 (XRANGE, exclusive start), then switched to live events with everything it
 already replayed dropped: nothing is skipped and nothing arrives twice.
@@ -13,7 +15,7 @@ import json
 import logging
 import os
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -94,14 +96,17 @@ class StreamEvent:
         return self._frame
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Subscriber:
     accepts: Callable[[StreamEvent], bool]
     accepts_ephemeral: Callable[[dict[str, Any]], bool]
     # A widget visitor sees only their own contact's events: the hub offers them
     # nothing else. None (agents) means every event is offered to `accepts`.
     contact_id: int | None = None
-    queue: asyncio.Queue[str] = field(default_factory=asyncio.Queue)
+    # Frames waiting for the socket's writer, oldest first (made on the first frame).
+    frames: deque[str] | None = None
+    # Called when a frame is waiting (or the subscriber overflowed): starts the writer.
+    on_frame: Callable[[], None] | None = None
     overflowed: bool = False
     buffering: bool = False
     buffer: list[StreamEvent] = field(default_factory=list)
@@ -110,7 +115,8 @@ class Subscriber:
     # Told of control messages (a session revoked); never forwarded to the client.
     on_control: Callable[[dict[str, Any]], None] | None = None
     last_id: tuple[int, int] = (0, 0)
-    seen: OrderedDict[int, None] = field(default_factory=OrderedDict)
+    # Event ids delivered lately (the relay is at least once); made on the first event.
+    seen: OrderedDict[int, None] | None = None
 
     def offer(self, ev: StreamEvent) -> None:
         if self.buffering:
@@ -120,21 +126,29 @@ class Subscriber:
 
     def _deliver(self, ev: StreamEvent) -> None:
         sid = parse_id(ev.id)
-        if sid <= self.last_id or ev.eid in self.seen:
+        if sid <= self.last_id or (self.seen is not None and ev.eid in self.seen):
             return  # replayed already, or an at-least-once repeat of the relay
         self.last_id = sid
+        if self.seen is None:
+            self.seen = OrderedDict()
         self.seen[ev.eid] = None
         if len(self.seen) > SEEN_LIMIT:
             self.seen.popitem(last=False)
         if not self.accepts(ev):
             return
-        if self.queue.qsize() >= QUEUE_LIMIT:
+        if self.frames is not None and len(self.frames) >= QUEUE_LIMIT:
             self.overflowed = True
+            if self.on_frame is not None:
+                self.on_frame()
             return
-        self.queue.put_nowait(ev.frame if self.render is None else self.render(ev))
+        self.put_frame(ev.frame if self.render is None else self.render(ev))
 
     def put_frame(self, frame: str) -> None:
-        self.queue.put_nowait(frame)
+        if self.frames is None:
+            self.frames = deque()
+        self.frames.append(frame)
+        if self.on_frame is not None:
+            self.on_frame()
 
 
 class Hub:

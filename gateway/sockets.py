@@ -238,7 +238,7 @@ async def serve(
             await ws.close(CLOSE_TRY_AGAIN, "the event stream is unavailable; reconnect")
         return
     SOCKETS.labels(kind).inc()
-    writer = asyncio.create_task(_write(ws, sub))
+    writer = Writer(ws, sub)
     revoked = asyncio.Event()
     watcher = None
     if revalidate is not None:
@@ -268,7 +268,7 @@ async def serve(
                 slots.release()
             else:
                 run_later(session, frame, later)
-            if writer.done():
+            if writer.stopped:
                 break
     except WebSocketDisconnect:
         pass
@@ -284,7 +284,7 @@ async def serve(
             on_close(principal)
         # Frames still running are let go: a message whose commit comes after the socket
         # closed is stored all the same, and the client's resend (same client_id) is its ack.
-        for task in (writer, watcher, *running):
+        for task in (writer.task, watcher, *running):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -314,10 +314,34 @@ async def _watch(
             return
 
 
-async def _write(ws: WebSocket, sub: Subscriber) -> None:
-    while True:
-        frame = await sub.queue.get()
-        if sub.overflowed:
-            await ws.close(1011, "too far behind; reconnect with your last event id")
-            return
-        await ws.send_text(frame)
+class Writer:
+    """Writes a subscriber's frames to its socket, in order. It is a task only while
+    frames wait: an idle socket costs one task (its reader), not two."""
+
+    def __init__(self, ws: WebSocket, sub: Subscriber) -> None:
+        self.ws = ws
+        self.sub = sub
+        self.task: asyncio.Task[None] | None = None
+        self.stopped = False  # the socket cannot be written any more: its reader stops
+        sub.on_frame = self.wake
+        if sub.frames or sub.overflowed:
+            self.wake()
+
+    def wake(self) -> None:
+        if not self.stopped and (self.task is None or self.task.done()):
+            self.task = asyncio.get_running_loop().create_task(self._drain())
+
+    async def _drain(self) -> None:
+        try:
+            while True:
+                if self.sub.overflowed:
+                    self.stopped = True
+                    await self.ws.close(1011, "too far behind; reconnect with your last event id")
+                    return
+                frames = self.sub.frames
+                if not frames:
+                    return
+                await self.ws.send_text(frames.popleft())
+        except BaseException:
+            self.stopped = True
+            raise
