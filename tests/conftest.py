@@ -60,12 +60,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """The PostgreSQL run (CROCEVIA_TEST_DATABASE_URL set) runs only the tests that use
     the database under test: one that never asks for `database_url` (directly or through
     `db`, `services`, ...) is the same test on either run, and the SQLite run has it.
-    Tests marked `postgres_run` run there only."""
+    The browser tests (tests/web) run in the SQLite run only: they test the pages, whose
+    every call the API and e2e tests make on both databases. Tests marked
+    `postgres_run` run there only."""
     postgres_run = bool(os.environ.get("CROCEVIA_TEST_DATABASE_URL"))
+    pages = Path(__file__).parent / "web"
 
     def belongs(item: pytest.Item) -> bool:
         if item.get_closest_marker("postgres_run") is not None:
             return postgres_run
+        if postgres_run and pages in item.path.parents:
+            return False
         return not postgres_run or "database_url" in getattr(item, "fixturenames", ())
 
     dropped = [item for item in items if not belongs(item)]

@@ -137,6 +137,9 @@ def test_the_marketer_sees_charts_segments_and_the_funnel(
     page.fill("#segment-form input[name=name]", f"Scontenti o clienti {tag}")
     page.click("#segment-form button[type=submit]")
     page.locator("#segments li.seg-row", has_text=f"Scontenti o clienti {tag}").wait_for()
+    # The detail shows the saved segment (title and members come in one update; until
+    # then the list is still the first segment's).
+    page.locator("#segment-title", has_text=f"Scontenti o clienti {tag}").wait_for()
     page.locator("#segment-members li").first.wait_for()
     assert page.locator("#segment-members li.muted").count() == 0  # 8 customers at least
 
