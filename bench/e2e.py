@@ -215,7 +215,8 @@ async def main() -> None:
            "CROCEVIA_DATA_DIR": str(tmp), "CROCEVIA_LOG_LEVEL": os.environ.get("CROCEVIA_LOG_LEVEL", "WARNING"),
            # One machine plays thousands of visitors: lift the per-visitor and per-IP limits.
            "CROCEVIA_LIMIT_VISITOR_MESSAGES": "1000000", "CROCEVIA_LIMIT_IP_MESSAGES": "1000000",
-           "CROCEVIA_LIMIT_WIDGET_SESSION_IP": "1000000", "CROCEVIA_LIMIT_LOGIN_IP": "1000000"}  # fmt: skip
+           "CROCEVIA_LIMIT_WIDGET_SESSION_IP": "1000000", "CROCEVIA_LIMIT_LOGIN_IP": "1000000",
+           "CROCEVIA_LIMIT_SOCKETS_PER_IP": "1000000"}  # fmt: skip
     py = sys.executable
     procs = [
         spawn([py, "-m", "gateway.cli", "serve", "--port", str(port)], env, tmp / "gateway.log"),

@@ -163,7 +163,9 @@ async def main() -> None:
     redis = EmbeddedRedis(tmp / "redis").start()
     env = {**os.environ, "CROCEVIA_DATABASE_URL": database_url, "CROCEVIA_REDIS_URL": redis.url,
            "CROCEVIA_DATA_DIR": str(tmp), "CROCEVIA_SECRET_KEY": key,
-           "CROCEVIA_LOG_LEVEL": "WARNING", "CROCEVIA_SENTIMENT": "off"}  # fmt: skip
+           "CROCEVIA_LOG_LEVEL": "WARNING", "CROCEVIA_SENTIMENT": "off",
+           # Every socket comes from 127.0.0.1: lift the per-address socket limit.
+           "CROCEVIA_LIMIT_SOCKETS_PER_IP": "1000000"}  # fmt: skip
     print(f"# {args.sockets} idle widget sockets per server; RLIMIT_NOFILE {hard}")
     servers = [
         ("bare websockets, deflate off", [sys.executable, "-c", BARE_SERVER], "off"),

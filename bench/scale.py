@@ -99,7 +99,8 @@ async def run_cluster(gateways: int, database_url: str, redis_url: str, tmp: Pat
     env = {**os.environ, "CROCEVIA_DATABASE_URL": database_url, "CROCEVIA_REDIS_URL": redis_url,
            "CROCEVIA_DATA_DIR": str(tmp), "CROCEVIA_LOG_LEVEL": "WARNING",
            "CROCEVIA_LIMIT_VISITOR_MESSAGES": "1000000", "CROCEVIA_LIMIT_IP_MESSAGES": "1000000",
-           "CROCEVIA_LIMIT_WIDGET_SESSION_IP": "1000000", "CROCEVIA_LIMIT_LOGIN_IP": "1000000"}  # fmt: skip
+           "CROCEVIA_LIMIT_WIDGET_SESSION_IP": "1000000", "CROCEVIA_LIMIT_LOGIN_IP": "1000000",
+           "CROCEVIA_LIMIT_SOCKETS_PER_IP": "1000000"}  # fmt: skip
     ports = [free_port() for _ in range(gateways)]
     py = sys.executable
     procs = [spawn([py, "-m", "gateway.cli", "serve", "--port", str(p)], env,
