@@ -21,6 +21,9 @@ from inbox.types import Channel
 
 KEEP_S = 60.0
 MAX_KEPT = 1024
+# An evicted connector's pool is closed this long after, so that a send still using it
+# (the longest platform timeout is a minute) is never cut off mid-request and retried.
+CLOSE_AFTER_S = 120.0
 
 
 class UnknownChannel(LookupError):
@@ -91,8 +94,9 @@ class ConnectorCache:
     build a new one at once), at most MAX_KEPT inboxes.
 
     With `keep_connections` (the worker), connectors that can keep their HTTP pool
-    between sends do; one evicted (expired, settings changed, too many) is closed in the
-    background, and `aclose` closes them all when the owner stops.
+    between sends do; one evicted (expired, settings changed, too many) is closed
+    `close_after_s` later, in the background, and `aclose` closes them all when the owner
+    stops (after its sends).
     """
 
     def __init__(
@@ -101,13 +105,15 @@ class ConnectorCache:
         clock: Callable[[], float] = time.monotonic,
         *,
         keep_connections: bool = False,
+        close_after_s: float = CLOSE_AFTER_S,
     ) -> None:
         self.keep_s = keep_s
         self.clock = clock
         self.keep_connections = keep_connections
+        self.close_after_s = close_after_s
         # (inbox id, channel) -> (built at, the settings it was built from, connector)
         self._kept: OrderedDict[tuple[int, str], tuple[float, str, Connector]] = OrderedDict()
-        self._closing: set[asyncio.Task[None]] = set()
+        self._closing: dict[asyncio.Task[None], KeepsConnections] = {}
 
     def get(self, inbox: Inbox) -> Connector:
         build = BUILDERS.get(inbox.channel)
@@ -133,17 +139,27 @@ class ConnectorCache:
         if not isinstance(connector, KeepsConnections):
             return
         try:
-            task = asyncio.get_running_loop().create_task(connector.aclose())
+            task = asyncio.get_running_loop().create_task(self._close_later(connector))
         except RuntimeError:  # no loop: nothing was opened on this one
             return
-        self._closing.add(task)
-        task.add_done_callback(self._closing.discard)
+        self._closing[task] = connector
+        task.add_done_callback(lambda t: self._closing.pop(t, None))
+
+    async def _close_later(self, connector: KeepsConnections) -> None:
+        await asyncio.sleep(self.close_after_s)
+        await connector.aclose()
 
     async def aclose(self) -> None:
-        """Close every kept connector's connections (and those being closed)."""
-        kept = [c for _at, _s, c in self._kept.values() if isinstance(c, KeepsConnections)]
+        """Close every kept connector's connections now, evicted ones included."""
+        kept: list[KeepsConnections] = [
+            c for _at, _s, c in self._kept.values() if isinstance(c, KeepsConnections)
+        ]
         self._kept.clear()
-        await asyncio.gather(*(c.aclose() for c in kept), *self._closing, return_exceptions=True)
+        for task in list(self._closing):
+            task.cancel()
+        kept += self._closing.values()
+        self._closing.clear()
+        await asyncio.gather(*(c.aclose() for c in kept), return_exceptions=True)
 
 
 _CACHE = ConnectorCache()

@@ -48,7 +48,7 @@ def _peers(graph: FakeGraph) -> set[str | None]:
 async def test_a_keeping_cache_sends_a_run_of_replies_over_one_connection(
     graph: FakeGraph, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    cache = ConnectorCache(keep_connections=True)
+    cache = ConnectorCache(keep_connections=True, close_after_s=0.05)
     inbox = _inbox(graph, monkeypatch)
     first = cache.get(inbox)
     assert isinstance(first, MetaConnector)
@@ -62,11 +62,26 @@ async def test_a_keeping_cache_sends_a_run_of_replies_over_one_connection(
     changed = cache.get(_inbox(graph, monkeypatch, api_version="v23.0"))
     assert changed is not first
     await changed.send(_reply(7))
-    await asyncio.sleep(0.1)
+    await asyncio.sleep(0.3)  # closed a while after its eviction, not while in use
     assert not first.keeps_open_connections
     assert len(_peers(graph)) == 2
     await cache.aclose()
     assert isinstance(changed, MetaConnector) and not changed.keeps_open_connections
+
+
+async def test_an_evicted_connector_is_closed_later_and_a_stop_closes_it_now(
+    graph: FakeGraph, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = ConnectorCache(keep_connections=True)  # closes evicted pools 120 s later
+    first = cache.get(_inbox(graph, monkeypatch))
+    assert isinstance(first, MetaConnector)
+    await first.send(_reply(1))
+    sending = asyncio.create_task(first.send(_reply(2)))  # still in use when evicted
+    cache.get(_inbox(graph, monkeypatch, api_version="v23.0"))
+    await sending  # not cut off by the eviction
+    assert first.keeps_open_connections
+    await cache.aclose()
+    assert not first.keeps_open_connections
 
 
 async def test_without_keeping_every_call_opens_its_own_client(
