@@ -1,5 +1,5 @@
 """Email as a channel: settings and outbound replies over SMTP (mail coming in is
-stored by inbox/mail_intake.py).
+stored by receivers/mail_intake.py).
 
 An email inbox keeps its configuration in `Inbox.settings` (see docs/email.md):
 our address, the SMTP relay for replies, the IMAP mailbox to read, the extra

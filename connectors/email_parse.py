@@ -4,7 +4,7 @@ The text is the plain-text body when there is one, else the HTML body turned int
 readable text (html2text). Quoted history and the signature are split from that
 text (`connectors.email_quotes`): the agent reads the customer's own words and the
 console folds the rest; the whole original stays in the message as an .eml
-attachment (see `MailIntake` in `inbox.mail_intake`). Any charset is
+attachment (see `MailIntake` in `receivers.mail_intake`). Any charset is
 read, with fallbacks: a part that lies about its charset is still shown.
 
 Mail written by machines (auto-replies, bulk mail, bounces) is recognised and

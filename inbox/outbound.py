@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from inbox.files import FileStore, stored_contents
-from inbox.mail_intake import robot_reason
+from inbox.mail_original import robot_reason
 from inbox.model import Contact, Conversation, DeliveryStatus, Identity, Inbox, Message
 from inbox.reply_window import TEMPLATE_CHANNELS, template_of
 from inbox.types import Attachment, Channel, OutboundMessage

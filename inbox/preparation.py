@@ -1,6 +1,6 @@
 """What the inbox does with parsed messages before it stores them, whatever brought them
 (a webhook, a poller): the asynchronous steps a connector offers through the optional
-protocols of connectors/base.py.
+protocols of inbox/types.py (listed in connectors/base.py).
 
 - `LooksUpSenders`: the name and picture of senders we have never seen (Messenger,
   Instagram), asked once per sender;
@@ -23,11 +23,17 @@ from dataclasses import replace
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from connectors.base import DownloadsFiles, LinksContacts, LooksUpSenders
 from inbox.files import FileRefused, FileStore
 from inbox.identity_links import link_identity
 from inbox.model import Identity, Message
-from inbox.types import Attachment, Downloaded, InboundMessage
+from inbox.types import (
+    Attachment,
+    Downloaded,
+    DownloadsFiles,
+    InboundMessage,
+    LinksContacts,
+    LooksUpSenders,
+)
 
 log = logging.getLogger("crocevia.preparation")
 

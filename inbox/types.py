@@ -8,9 +8,10 @@ storage or routing; the inbox knows nothing of platforms.
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 
 def utcnow() -> datetime:
@@ -185,3 +186,38 @@ class DeliveryError(Exception):
         self.reason = reason
         self.retryable = retryable
         self.retry_after = retry_after
+
+
+# -- optional steps of a connector before its messages are stored (inbox/preparation.py) --
+
+
+@runtime_checkable
+class LooksUpSenders(Protocol):
+    """The platform's messages name the sender by id only (Messenger, Instagram): the
+    inbox asks for the profiles of senders it has never seen (inbox/preparation.py)."""
+
+    async def profiles(self, external_ids: Sequence[str]) -> dict[str, Sender]:
+        """The profiles found, by external id; one that fails is left out."""
+
+
+@runtime_checkable
+class DownloadsFiles(Protocol):
+    """Files arrive as references to the platform's own (Telegram file ids, WhatsApp media
+    ids): the inbox asks for the bytes of a new message's files and stores them."""
+
+    def waiting_download(self, attachment: Attachment) -> bool:
+        """Whether `attachment` is a reference this connector can download."""
+
+    async def download(self, attachments: Sequence[Attachment]) -> list[Downloaded | Attachment]:
+        """One answer per attachment: its bytes, or the attachment kept as a reference
+        with `data["error"]` saying why (too big, gone, refused); raise on a failure worth
+        a retry (network, rate limit), so that the platform delivers again."""
+
+
+@runtime_checkable
+class LinksContacts(Protocol):
+    """A message can ask to be linked to a contact we know (Telegram's signed `/start`
+    payload): the inbox then points the sender's identity at that contact."""
+
+    def linked_contact(self, item: InboundMessage, secret_key: str) -> int | None:
+        """The contact `item` asks to be linked to, when its proof is good; else None."""

@@ -14,11 +14,11 @@ from connectors.email import EmailConfigError, EmailSettings
 from inbox.db import create_engine, sessionmaker
 from inbox.files import FileStore
 from inbox.ingest import Tagger
-from inbox.mail_intake import MailIntake
 from inbox.model import Inbox
 from inbox.relay import Relay
 from inbox.types import Channel
 from receivers.imap import ImapFetcher
+from receivers.mail_intake import MailIntake
 from receivers.smtp_server import serve
 
 

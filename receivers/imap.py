@@ -21,9 +21,9 @@ from dataclasses import dataclass
 import aioimaplib
 
 from connectors.email import EmailConfigError, EmailSettings
-from inbox.mail_intake import MailIntake
 from inbox.model import ChannelCursor
 from inbox.relay import Relay
+from receivers.mail_intake import MailIntake
 
 log = logging.getLogger("crocevia.email.imap")
 

@@ -18,9 +18,9 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from sqlalchemy import select
 
 from connectors.email import EmailConfigError, EmailSettings
-from inbox.mail_intake import MailIntake
 from inbox.model import Inbox
 from inbox.types import Channel
+from receivers.mail_intake import MailIntake
 
 log = logging.getLogger("crocevia.email.smtp")
 

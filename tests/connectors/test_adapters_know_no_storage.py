@@ -10,6 +10,7 @@ import ast
 from pathlib import Path
 
 import connectors
+import inbox
 
 ALLOWED_OURS = {"inbox.types"}
 FORBIDDEN_LIBRARIES = ("sqlalchemy", "redis", "alembic", "starlette")
@@ -38,6 +39,21 @@ def test_every_connector_imports_only_inbox_types_of_the_inbox() -> None:
             and name not in ALLOWED_OURS)
         or name.split(".")[0] in FORBIDDEN_LIBRARIES
     }  # fmt: skip
+    assert not wrong, sorted(wrong)
+
+
+def test_the_inbox_imports_no_connector_gateway_or_receiver() -> None:
+    """The other way round (../shared/DESIGN.md): the domain knows no transport; what it
+    asks of connectors is declared in inbox/types.py."""
+    root = Path(inbox.__file__).parent
+    modules = sorted(p for p in root.rglob("*.py") if "migrations" not in p.parts)
+    assert len(modules) >= 30
+    wrong = {
+        f"{path.relative_to(root)}: {name}"
+        for path in modules
+        for name in _imports(path)
+        if name.split(".")[0] in ("connectors", "gateway", "receivers")
+    }
     assert not wrong, sorted(wrong)
 
 

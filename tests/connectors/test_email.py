@@ -32,12 +32,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from connectors.email import EmailConnector, EmailSettings
 from gateway.embedded_redis import free_port
 from inbox.files import FileStore, stored_contents
-from inbox.mail_intake import MailIntake
 from inbox.model import ChannelCursor, Contact, Conversation, Inbox, Message
 from inbox.outbound import load_outbound
 from inbox.relay import Relay
 from inbox.types import Attachment, Channel, DeliveryError, OutboundMessage
 from receivers.imap import ImapFetcher
+from receivers.mail_intake import MailIntake
 from receivers.smtp_server import serve
 
 pytestmark = pytest.mark.timeout(90)

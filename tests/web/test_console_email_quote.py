@@ -13,7 +13,7 @@ from conftest import Services, World
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from inbox.mail_intake import MailIntake
+from receivers.mail_intake import MailIntake
 from inbox.files import FileStore
 from inbox.model import Inbox
 from inbox.relay import Relay

@@ -1,4 +1,5 @@
-"""Mail coming in, from IMAP or our SMTP server: its parts and original kept in the
+"""Mail coming in, from IMAP or our SMTP server (receivers/imap.py, smtp_server.py), parsed
+by connectors/email_parse.py: its parts and original kept in the
 file store, then the message, in one transaction (inbox/intake.py); then the events.
 
 A mail whose Message-ID the inbox already holds produces nothing new. An answer to a
@@ -9,9 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Sequence
 from dataclasses import replace
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -22,6 +21,7 @@ from inbox import continuity
 from inbox.files import FileStore
 from inbox.ingest import Ingested, Tagger
 from inbox.intake import Intake
+from inbox.mail_original import ORIGINAL
 from inbox.model import Inbox, Message
 from inbox.relay import Relay
 from inbox.types import Attachment, Channel, InboundMessage, Sender
@@ -29,20 +29,6 @@ from inbox.types import Attachment, Channel, InboundMessage, Sender
 log = logging.getLogger("crocevia.email")
 
 MAX_PART = 25 * 1024 * 1024
-ORIGINAL = "original"  # the role of the kept original in a mail's attachments
-
-
-def robot_reason(attachments: Sequence[dict[str, Any]] | None) -> str | None:
-    """Why a stored mail was machine-written (an auto-reply, a bounce), read from its
-    kept original; None for a person's mail and for other channels' messages."""
-    return next(
-        (
-            a["data"].get("automated")
-            for a in attachments or []
-            if isinstance(a, dict) and (a.get("data") or {}).get("role") == ORIGINAL
-        ),
-        None,
-    )
 
 
 class MailIntake:
