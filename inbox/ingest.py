@@ -35,13 +35,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from inbox import csat, events
 from inbox.conversations import latest_of_contact
+from inbox.inbox_cache import InboxCache, InboxFacts, read_inboxes
 from inbox.model import (
     Contact,
     Conversation,
     DeliveryStatus,
     Direction,
     Identity,
-    Inbox,
     Message,
     Outbox,
     utcnow,
@@ -77,14 +77,6 @@ class Ingested:
 
 
 Result = Ingested | BaseException
-
-
-async def _inboxes(session: AsyncSession, items: Sequence[InboundMessage]) -> dict[int, Inbox]:
-    ids = {i.inbox_id for i in items}
-    return {
-        ib.id: ib
-        for ib in (await session.execute(select(Inbox).where(Inbox.id.in_(ids)))).scalars()
-    }
 
 
 async def _known_messages(
@@ -191,7 +183,7 @@ async def _open_chats(
 
 
 async def _thread_of(
-    session: AsyncSession, inbox: Inbox, item: InboundMessage
+    session: AsyncSession, inbox: InboxFacts, item: InboundMessage
 ) -> Conversation | None:
     if not item.thread_ids:
         return None
@@ -215,7 +207,9 @@ async def _asked_for_rating(
     return conv if conv is not None and csat.awaits_rating(conv, now) else None
 
 
-def _open(inbox: Inbox, contact: Contact, item: InboundMessage, threaded: bool) -> Conversation:
+def _open(
+    inbox: InboxFacts, contact: Contact, item: InboundMessage, threaded: bool
+) -> Conversation:
     now = utcnow()
     return Conversation(
         inbox_id=inbox.id, contact_id=contact.id, channel=inbox.channel, status="open",
@@ -243,11 +237,16 @@ def _payload(msg: Message, conv: Conversation, contact: Contact) -> dict[str, An
 
 
 async def ingest_batch(
-    session: AsyncSession, items: Sequence[InboundMessage], tagger: Tagger | None = None
+    session: AsyncSession,
+    items: Sequence[InboundMessage],
+    tagger: Tagger | None = None,
+    inbox_cache: InboxCache | None = None,
 ) -> tuple[list[Result], list[Outbox]]:
     """Store `items` in the session's transaction. One result per item, in order (an
-    UnknownInbox for an item that names no inbox of its channel), and the outbox rows."""
-    inboxes = await _inboxes(session, items)
+    UnknownInbox for an item that names no inbox of its channel), and the outbox rows.
+    With `inbox_cache`, inboxes known lately are not read again."""
+    ids = {i.inbox_id for i in items}
+    inboxes = await (inbox_cache.get(session, ids) if inbox_cache else read_inboxes(session, ids))
     results: list[Result | None] = [None] * len(items)
     valid: list[int] = []
     for n, item in enumerate(items):
@@ -376,6 +375,7 @@ async def ingest_many(
     items: Sequence[InboundMessage],
     tagger: Tagger | None = None,
     also: Callable[[AsyncSession], Awaitable[None]] | None = None,
+    inbox_cache: InboxCache | None = None,
 ) -> tuple[list[Result], list[Outbox]]:
     """Store a batch and commit; returns one result (or the error for that item) per
     item, in order, and the committed outbox rows. Nothing is returned uncommitted.
@@ -389,7 +389,7 @@ async def ingest_many(
         async with sessions() as session, session.begin():
             if also is not None:
                 await also(session)
-            return await ingest_batch(session, items, tagger)
+            return await ingest_batch(session, items, tagger, inbox_cache)
     except Exception as exc:
         if unavailable(exc):
             raise
@@ -406,7 +406,7 @@ async def ingest_many(
                 async with sessions() as session, session.begin():
                     if also is not None:
                         await also(session)
-                    (result,), got = await ingest_batch(session, [item], tagger)
+                    (result,), got = await ingest_batch(session, [item], tagger, inbox_cache)
                 rows.extend(got)
                 break
             except IntegrityError as exc:

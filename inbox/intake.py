@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from inbox.inbox_cache import InboxCache
 from inbox.ingest import Ingested, Result, Tagger, ingest_batch, ingest_many
 from inbox.model import Outbox
 from inbox.relay import Relay
@@ -39,6 +40,7 @@ class Intake:
         self.sessions = sessions
         self.relay = relay  # None: the events stay in the outbox for another process's sweeper
         self.tagger = tagger
+        self.inboxes = InboxCache()  # an admin's edit in this process: `inboxes.forget(id)`
 
     async def store(self, items: Sequence[InboundMessage]) -> list[Result]:
         """Store a batch; one result (or that item's error) per item, in order. Raises
@@ -48,7 +50,11 @@ class Intake:
         marks = self._take_marks()
         try:
             results, rows = await ingest_many(
-                self.sessions, items, self.tagger, also=lambda s: Relay.mark_in(s, marks)
+                self.sessions,
+                items,
+                self.tagger,
+                also=lambda s: Relay.mark_in(s, marks),
+                inbox_cache=self.inboxes,
             )
         except BaseException:
             self._give_back(marks)
@@ -76,7 +82,7 @@ class Intake:
                 item = await build(session)
                 if item is None:
                     return None
-                (result,), rows = await ingest_batch(session, [item], self.tagger)
+                (result,), rows = await ingest_batch(session, [item], self.tagger, self.inboxes)
                 if isinstance(result, BaseException):
                     raise result
         except BaseException:

@@ -78,3 +78,36 @@ async def test_a_dead_redis_enforces_nothing(redis_url: str) -> None:
         assert await _allowed(redis, limits.Limit("test-dead", 1, 60), "x", 3) == 3
     finally:
         await redis.aclose()
+
+
+async def test_several_limits_refused_by_one_count_only_those_before_it(redis_url: str) -> None:
+    # A visitor's message counts against the visitor and then their IP address: when the
+    # visitor is over, the address must not lose a use to a message that was refused.
+    redis = Redis.from_url(redis_url)
+    first = limits.Limit("test-first", 5, 60)
+    tight = limits.Limit("test-tight", 1, 60)
+    after = limits.Limit("test-after", 5, 60)
+    subject = uuid.uuid4().hex
+    uses = [(first, subject), (tight, subject), (after, subject)]
+    try:
+        await limits.hit_all(redis, uses)
+        with pytest.raises(limits.Limited) as refused:
+            await limits.hit_all(redis, uses)
+        assert refused.value.limit == tight
+        counts = [await redis.zcard(f"crocevia:rl:{lim.name}:{subject}") for lim, _ in uses]
+        assert counts == [2, 1, 1]
+    finally:
+        await redis.aclose()
+
+
+async def test_limits_hold_after_the_server_forgot_the_script(redis_url: str) -> None:
+    redis = Redis.from_url(redis_url)
+    limit = limits.Limit("test-flush", 1, 60)
+    subject = uuid.uuid4().hex
+    try:
+        await limits.hit(redis, limit, subject)
+        await redis.script_flush()  # as after a restart of Redis
+        with pytest.raises(limits.Limited):
+            await limits.hit_all(redis, [(limit, subject), (limit, uuid.uuid4().hex)])
+    finally:
+        await redis.aclose()
