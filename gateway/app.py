@@ -62,6 +62,7 @@ from gateway.ws_widget import widget_socket
 from inbox.db import create_engine, sessionmaker
 from inbox.ingest import Tagger
 from inbox.relay import Relay
+from inbox.writes import writes_for
 
 # One batch of messages commits at a time (gateway/batcher.py), and one of first contacts
 # (gateway/first_contacts.py); the third connection is for the one that begins while
@@ -218,17 +219,20 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
     # The group commit has a pool of its own: a burst of logins and socket auths that takes
     # every connection of the shared pool never makes a customer's message wait for one.
     ingest_engine = create_engine(settings.database_url, **INGEST_POOL)
+    ingest_sessions = sessionmaker(ingest_engine)
+    writes = writes_for(settings.database_url, ingest_sessions)  # SQLite: a writer thread
     redis = Redis.from_url(settings.redis_url, health_check_interval=10)
     hub = Hub(redis)
     relay = Relay(redis, sessions)
     batcher = IngestBatcher(
-        sessionmaker(ingest_engine),
+        ingest_sessions,
         relay,
         _tagger(),
         on_batch=lambda n, _s: INGEST_BATCH.observe(n),
+        writes=writes,
     )
     presence = PresenceBeat(redis)
-    first_contacts = FirstContacts(sessionmaker(ingest_engine))
+    first_contacts = FirstContacts(ingest_sessions)
     app.state.runtime = Runtime(
         settings, engine, sessions, redis, hub, relay, batcher, presence, first_contacts
     )
@@ -248,6 +252,7 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
     finally:
         await redis.aclose()
         await engine.dispose()
+        await writes.close()
         await ingest_engine.dispose()
 
 

@@ -20,6 +20,7 @@ from inbox.ingest import Ingested, Tagger
 from inbox.intake import Intake
 from inbox.relay import Relay
 from inbox.types import InboundMessage
+from inbox.writes import Writes
 
 log = logging.getLogger("crocevia.batcher")
 
@@ -33,9 +34,10 @@ class IngestBatcher(GroupCommit[InboundMessage, Ingested]):
         relay: Relay,
         tagger: Tagger | None = None,
         on_batch: Callable[[int, float], None] | None = None,
+        writes: Writes | None = None,
     ) -> None:
         super().__init__()
-        self.intake = Intake(sessions, relay, tagger)
+        self.intake = Intake(sessions, relay, tagger, writes)
         self.on_batch = on_batch
 
     async def commit(self, items: list[InboundMessage]) -> Sequence[Ingested | BaseException]:

@@ -6,8 +6,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import Select, and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from inbox import events, mentions
 from inbox.access import Viewer
@@ -134,15 +135,22 @@ async def latest_of_contact(
     session: AsyncSession, inbox_id: int, contact_id: int
 ) -> Conversation | None:
     """A contact's newest conversation in an inbox (what the widget shows)."""
+    return (await session.execute(_latest(inbox_id, contact_id))).scalar_one_or_none()
+
+
+def latest_of_contact_sync(session: Session, inbox_id: int, contact_id: int) -> Conversation | None:
+    """`latest_of_contact` in a synchronous session (the intake's, inbox/writes.py)."""
+    return session.execute(_latest(inbox_id, contact_id)).scalar_one_or_none()
+
+
+def _latest(inbox_id: int, contact_id: int) -> Select[Conversation]:
     return (
-        await session.execute(
-            select(Conversation)
-            .where(Conversation.inbox_id == inbox_id)
-            .where(Conversation.contact_id == contact_id)
-            .order_by(Conversation.id.desc())
-            .limit(1)
-        )
-    ).scalar_one_or_none()
+        select(Conversation)
+        .where(Conversation.inbox_id == inbox_id)
+        .where(Conversation.contact_id == contact_id)
+        .order_by(Conversation.id.desc())
+        .limit(1)
+    )
 
 
 async def get_visible(session: AsyncSession, viewer: Viewer, conv_id: int) -> Conversation | None:

@@ -11,6 +11,7 @@ import re
 from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from inbox.model import Conversation, CsatResponse
 
@@ -40,16 +41,23 @@ async def record(
     session: AsyncSession, conv: Conversation, rating: int, comment: str | None, now: datetime
 ) -> CsatResponse:
     """Store (or correct) the rating; only for a conversation that asked for one."""
+    return await session.run_sync(record_sync, conv, rating, comment, now)
+
+
+def record_sync(
+    session: Session, conv: Conversation, rating: int, comment: str | None, now: datetime
+) -> CsatResponse:
+    """`record` in a synchronous session (the intake's transaction, inbox/writes.py)."""
     if not 1 <= rating <= 5:
         raise CsatRefused("the rating is a whole number from 1 to 5")
     if conv.csat_requested_at is None or now - conv.csat_requested_at > ANSWER_WINDOW:
         raise CsatRefused("this conversation is not waiting for a rating")
-    row = await session.get(CsatResponse, conv.id)
+    row = session.get(CsatResponse, conv.id)
     if row is None:
         row = CsatResponse(conversation_id=conv.id, rating=rating, comment=comment, created_at=now)
         session.add(row)
     else:
         row.rating, row.created_at = rating, now
         row.comment = comment if comment is not None else row.comment
-    await session.flush()
+    session.flush()
     return row

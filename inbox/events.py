@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from inbox.model import Outbox, utcnow
 
@@ -59,6 +60,11 @@ def emit(session: AsyncSession, event: str, data: dict[str, Any]) -> Outbox:
 
 async def emit_many(session: AsyncSession, specs: list[tuple[str, dict[str, Any]]]) -> list[Outbox]:
     """Queue several events with one INSERT (their ids keep the given order)."""
+    return await session.run_sync(emit_many_sync, specs)
+
+
+def emit_many_sync(session: Session, specs: list[tuple[str, dict[str, Any]]]) -> list[Outbox]:
+    """`emit_many` in a synchronous session (the intake's transaction, inbox/writes.py)."""
     if not specs:
         return []
     rows = [
@@ -67,11 +73,7 @@ async def emit_many(session: AsyncSession, specs: list[tuple[str, dict[str, Any]
         for name, data in specs
     ]  # fmt: skip
     return list(
-        (
-            await session.scalars(
-                insert(Outbox).returning(Outbox, sort_by_parameter_order=True), rows
-            )
-        ).all()
+        session.scalars(insert(Outbox).returning(Outbox, sort_by_parameter_order=True), rows).all()
     )
 
 

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from inbox.model import Inbox
 
@@ -32,7 +32,7 @@ class InboxCache:
         self.ttl_s = ttl_s
         self._kept: dict[int, tuple[float, InboxFacts]] = {}
 
-    async def get(self, session: AsyncSession, ids: Iterable[int]) -> dict[int, InboxFacts]:
+    def get(self, session: Session, ids: Iterable[int]) -> dict[int, InboxFacts]:
         """The facts of those of `ids` that name an inbox (read again once `ttl_s` old)."""
         now = time.monotonic()
         found: dict[int, InboxFacts] = {}
@@ -44,7 +44,7 @@ class InboxCache:
             else:
                 missing.add(inbox_id)
         if missing:
-            rows = await session.execute(
+            rows = session.execute(
                 select(Inbox.id, Inbox.channel, Inbox.team_id).where(Inbox.id.in_(missing))
             )
             for inbox_id, channel, team_id in rows.all():
@@ -56,6 +56,6 @@ class InboxCache:
         self._kept.pop(inbox_id, None)
 
 
-async def read_inboxes(session: AsyncSession, ids: Iterable[int]) -> dict[int, InboxFacts]:
+def read_inboxes(session: Session, ids: Iterable[int]) -> dict[int, InboxFacts]:
     """The same facts, read now (for a caller that keeps no cache)."""
-    return await InboxCache(ttl_s=0.0).get(session, ids)
+    return InboxCache(ttl_s=0.0).get(session, ids)

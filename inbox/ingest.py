@@ -12,13 +12,16 @@ then the inserts), which is what lets group commit keep up under load. When a
 batch fails (a unique constraint that another transaction won, or one message the
 database refuses), it is retried one message per transaction: a race then finds
 the winner's rows, and only the refused message fails.
+
+The transaction is synchronous code on a `Session`, run by a `Writes` (inbox/writes.py):
+in one writer thread on SQLite, in the event loop's greenlet on PostgreSQL.
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -31,10 +34,10 @@ from sqlalchemy.exc import (
     OperationalError,
 )
 from sqlalchemy.exc import TimeoutError as PoolTimeout
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session
 
 from inbox import csat, events
-from inbox.conversations import latest_of_contact
+from inbox.conversations import latest_of_contact_sync
 from inbox.inbox_cache import InboxCache, InboxFacts, read_inboxes
 from inbox.model import (
     Contact,
@@ -48,6 +51,7 @@ from inbox.model import (
 )
 from inbox.serialize import conversation_dict, message_dict
 from inbox.types import CHAT_CHANNELS, InboundMessage, safe_link
+from inbox.writes import Writes
 
 log = logging.getLogger("crocevia.ingest")
 
@@ -77,13 +81,14 @@ class Ingested:
 
 
 Result = Ingested | BaseException
+Stored = tuple[list[Result], list[Outbox]]
 
 
-async def _known_messages(
-    session: AsyncSession, items: Sequence[InboundMessage]
+def _known_messages(
+    session: Session, items: Sequence[InboundMessage]
 ) -> dict[tuple[int, str], Message]:
     keys = {(i.inbox_id, i.external_id) for i in items}
-    rows = await session.execute(
+    rows = session.execute(
         select(Message)
         .where(Message.inbox_id.in_({k[0] for k in keys}))
         .where(Message.external_id.in_({k[1] for k in keys}))
@@ -93,19 +98,19 @@ async def _known_messages(
     return {k: m for k, m in found.items() if k in keys}
 
 
-async def _follow_merges(session: AsyncSession, contact: Contact) -> Contact:
+def _follow_merges(session: Session, contact: Contact) -> Contact:
     while contact.merged_into_id is not None:
-        contact = await session.get_one(Contact, contact.merged_into_id)
+        contact = session.get_one(Contact, contact.merged_into_id)
     return contact
 
 
-async def _contacts_by_phone(session: AsyncSession, phones: set[str | None]) -> dict[str, Contact]:
+def _contacts_by_phone(session: Session, phones: set[str | None]) -> dict[str, Contact]:
     """Contacts already known by one of these phone numbers (E.164), when exactly one has it:
     a new identity with that number joins that contact instead of making another."""
     wanted = {p for p in phones if p}
     if not wanted:
         return {}
-    rows = await session.execute(
+    rows = session.execute(
         select(Contact).where(Contact.phone.in_(wanted)).where(Contact.merged_into_id.is_(None))
     )
     matches: dict[str, list[Contact]] = {}
@@ -114,12 +119,10 @@ async def _contacts_by_phone(session: AsyncSession, phones: set[str | None]) -> 
     return {phone: found[0] for phone, found in matches.items() if len(found) == 1}
 
 
-async def _contacts(
-    session: AsyncSession, items: Sequence[InboundMessage]
-) -> dict[tuple[str, str], Contact]:
+def _contacts(session: Session, items: Sequence[InboundMessage]) -> dict[tuple[str, str], Contact]:
     """The contact behind each sender's identity, created on first sight."""
     keys = {(i.channel.value, i.sender.external_id) for i in items}
-    rows = await session.execute(
+    rows = session.execute(
         select(Identity.channel, Identity.external_id, Contact)
         .join(Contact, Contact.id == Identity.contact_id)
         .where(Identity.channel.in_({k[0] for k in keys}))
@@ -129,8 +132,8 @@ async def _contacts(
     for channel, external_id, contact in rows.all():
         if (channel, external_id) not in keys:
             continue
-        found[(channel, external_id)] = await _follow_merges(session, contact)
-    by_phone = await _contacts_by_phone(session, {i.sender.phone for i in items})
+        found[(channel, external_id)] = _follow_merges(session, contact)
+    by_phone = _contacts_by_phone(session, {i.sender.phone for i in items})
     new: list[tuple[tuple[str, str], InboundMessage]] = []
     for item in items:
         key = (item.channel.value, item.sender.external_id)
@@ -154,7 +157,7 @@ async def _contacts(
                 by_phone[s.phone] = found[key]
         new.append((key, item))
     if new:
-        await session.flush()
+        session.flush()
         session.add_all(
             Identity(
                 channel=key[0], external_id=key[1], contact_id=found[key].id,
@@ -166,12 +169,12 @@ async def _contacts(
     return found
 
 
-async def _open_chats(
-    session: AsyncSession, pairs: set[tuple[int, int]]
+def _open_chats(
+    session: Session, pairs: set[tuple[int, int]]
 ) -> dict[tuple[int, int], Conversation]:
     if not pairs:
         return {}
-    rows = await session.execute(
+    rows = session.execute(
         select(Conversation)
         .where(Conversation.contact_id.in_({p[1] for p in pairs}))
         .where(Conversation.inbox_id.in_({p[0] for p in pairs}))
@@ -182,13 +185,11 @@ async def _open_chats(
     return {k: c for k, c in found.items() if k in pairs}
 
 
-async def _thread_of(
-    session: AsyncSession, inbox: InboxFacts, item: InboundMessage
-) -> Conversation | None:
+def _thread_of(session: Session, inbox: InboxFacts, item: InboundMessage) -> Conversation | None:
     if not item.thread_ids:
         return None
     return (
-        await session.execute(
+        session.execute(
             select(Conversation)
             .join(Message, Message.conversation_id == Conversation.id)
             .where(Message.inbox_id == inbox.id)
@@ -199,11 +200,11 @@ async def _thread_of(
     ).scalar_one_or_none()
 
 
-async def _asked_for_rating(
-    session: AsyncSession, inbox_id: int, contact_id: int, now: datetime
+def _asked_for_rating(
+    session: Session, inbox_id: int, contact_id: int, now: datetime
 ) -> Conversation | None:
     """The contact's latest conversation here, if it is resolved and waits for a rating."""
-    conv = await latest_of_contact(session, inbox_id, contact_id)
+    conv = latest_of_contact_sync(session, inbox_id, contact_id)
     return conv if conv is not None and csat.awaits_rating(conv, now) else None
 
 
@@ -236,17 +237,17 @@ def _payload(msg: Message, conv: Conversation, contact: Contact) -> dict[str, An
     }
 
 
-async def ingest_batch(
-    session: AsyncSession,
+def ingest_batch(
+    session: Session,
     items: Sequence[InboundMessage],
     tagger: Tagger | None = None,
     inbox_cache: InboxCache | None = None,
-) -> tuple[list[Result], list[Outbox]]:
+) -> Stored:
     """Store `items` in the session's transaction. One result per item, in order (an
     UnknownInbox for an item that names no inbox of its channel), and the outbox rows.
     With `inbox_cache`, inboxes known lately are not read again."""
     ids = {i.inbox_id for i in items}
-    inboxes = await (inbox_cache.get(session, ids) if inbox_cache else read_inboxes(session, ids))
+    inboxes = inbox_cache.get(session, ids) if inbox_cache else read_inboxes(session, ids)
     results: list[Result | None] = [None] * len(items)
     valid: list[int] = []
     for n, item in enumerate(items):
@@ -259,10 +260,10 @@ async def ingest_batch(
     if not todo:
         return [r for r in results if r is not None], []
 
-    known = await _known_messages(session, todo)
+    known = _known_messages(session, todo)
     fresh = [i for i in todo if (i.inbox_id, i.external_id) not in known]
-    contacts = await _contacts(session, fresh) if fresh else {}
-    chats = await _open_chats(
+    contacts = _contacts(session, fresh) if fresh else {}
+    chats = _open_chats(
         session,
         {(i.inbox_id, contacts[(i.channel.value, i.sender.external_id)].id)
          for i in fresh if i.channel in CHAT_CHANNELS},
@@ -287,19 +288,19 @@ async def ingest_batch(
         if item.channel in CHAT_CHANNELS:
             conv = chats.get((inbox.id, contact.id))
             if conv is None and csat.rating_in(item.text) is not None:
-                conv = rating = await _asked_for_rating(session, inbox.id, contact.id, now)
+                conv = rating = _asked_for_rating(session, inbox.id, contact.id, now)
             if conv is None:
                 conv = chats[(inbox.id, contact.id)] = _open(inbox, contact, item, threaded=False)
                 session.add(conv)
                 opened.add(id(conv))
         else:
-            conv = await _thread_of(session, inbox, item)
+            conv = _thread_of(session, inbox, item)
             if conv is None:
                 conv = _open(inbox, contact, item, threaded=True)
                 session.add(conv)
                 opened.add(id(conv))
         if rating is not None:  # "5" answering our CSAT question: a rating, not a new request
-            await csat.record(session, rating, csat.rating_in(item.text) or 0, None, now)
+            csat.record_sync(session, rating, csat.rating_in(item.text) or 0, None, now)
         elif conv.status != "open":
             conv.status, conv.snoozed_until = "open", None
             reopened.add(id(conv))
@@ -322,13 +323,13 @@ async def ingest_batch(
             conv.language = fresh_rows[-1]["language"]  # the customer's, for routing
         fresh_convs.append(conv)
         plan.append((n, key, conv, contact))
-    await session.flush()  # new contacts, identities and conversations get their ids
+    session.flush()  # new contacts, identities and conversations get their ids
     if fresh_rows:
         for row, conv in zip(fresh_rows, fresh_convs, strict=True):
             row["conversation_id"] = conv.id
         # One INSERT .. RETURNING for the whole batch (see model.insert_sentinel).
         inserted = (
-            await session.scalars(
+            session.scalars(
                 insert(Message).returning(Message, sort_by_parameter_order=True), fresh_rows
             )
         ).all()
@@ -341,8 +342,8 @@ async def ingest_batch(
         item, msg = items[n], known[key]
         created = planned_conv is not None and planned_contact is not None
         if planned_conv is None or planned_contact is None:
-            conv = await session.get_one(Conversation, msg.conversation_id)
-            contact = await session.get_one(Contact, conv.contact_id)
+            conv = session.get_one(Conversation, msg.conversation_id)
+            contact = session.get_one(Contact, conv.contact_id)
             if item.edited and msg.text != item.text:
                 msg.text, msg.edited_at = item.text, utcnow()
                 for field, value in _tags(item.text, tagger).items():
@@ -358,7 +359,7 @@ async def ingest_batch(
             emitted.add(id(msg))
             specs.append(("message.created", _payload(msg, conv, contact)))
         results[n] = Ingested(msg, conv, contact, created=created)
-    outbox = await events.emit_many(session, specs)
+    outbox = events.emit_many_sync(session, specs)
     return [r for r in results if r is not None], outbox
 
 
@@ -371,10 +372,10 @@ def unavailable(exc: BaseException) -> bool:
 
 
 async def ingest_many(
-    sessions: async_sessionmaker[AsyncSession],
+    writes: Writes,
     items: Sequence[InboundMessage],
     tagger: Tagger | None = None,
-    also: Callable[[AsyncSession], Awaitable[None]] | None = None,
+    also: Callable[[Session], None] | None = None,
     inbox_cache: InboxCache | None = None,
 ) -> tuple[list[Result], list[Outbox]]:
     """Store a batch and commit; returns one result (or the error for that item) per
@@ -385,11 +386,17 @@ async def ingest_many(
     reason but an unreachable database (which raises), the items are stored again one
     per transaction, so only the item at fault gets an error. A unique-key race is
     retried (the second try finds the winner's rows)."""
-    try:
-        async with sessions() as session, session.begin():
+
+    def work(batch: Sequence[InboundMessage]) -> Callable[[Session], Stored]:
+        def run(session: Session) -> Stored:
             if also is not None:
-                await also(session)
-            return await ingest_batch(session, items, tagger, inbox_cache)
+                also(session)
+            return ingest_batch(session, batch, tagger, inbox_cache)
+
+        return run
+
+    try:
+        return await writes.run(work(items))
     except Exception as exc:
         if unavailable(exc):
             raise
@@ -403,10 +410,8 @@ async def ingest_many(
         result: Result = RuntimeError("not stored")
         for _attempt in range(3):
             try:
-                async with sessions() as session, session.begin():
-                    if also is not None:
-                        await also(session)
-                    (result,), got = await ingest_batch(session, [item], tagger, inbox_cache)
+                got_results, got = await writes.run(work([item]))
+                result = got_results[0]
                 rows.extend(got)
                 break
             except IntegrityError as exc:

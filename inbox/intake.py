@@ -21,6 +21,7 @@ from inbox.ingest import Ingested, Result, Tagger, ingest_batch, ingest_many
 from inbox.model import Outbox
 from inbox.relay import Relay
 from inbox.types import InboundMessage
+from inbox.writes import InGreenlet, Writes
 
 
 class NotStored(RuntimeError):
@@ -36,8 +37,12 @@ class Intake:
         sessions: async_sessionmaker[AsyncSession],
         relay: Relay | None = None,
         tagger: Tagger | None = None,
+        writes: Writes | None = None,
     ) -> None:
         self.sessions = sessions
+        # How a batch's transaction runs (inbox/writes.py): the gateway's group commit
+        # gives SQLite a writer thread; by default it runs on `sessions`' engine.
+        self.writes = writes or InGreenlet(sessions)
         self.relay = relay  # None: the events stay in the outbox for another process's sweeper
         self.tagger = tagger
         self.inboxes = InboxCache()  # an admin's edit in this process: `inboxes.forget(id)`
@@ -50,10 +55,10 @@ class Intake:
         marks = self._take_marks()
         try:
             results, rows = await ingest_many(
-                self.sessions,
+                self.writes,
                 items,
                 self.tagger,
-                also=lambda s: Relay.mark_in(s, marks),
+                also=lambda s: Relay.mark_in_sync(s, marks),
                 inbox_cache=self.inboxes,
             )
         except BaseException:
@@ -82,7 +87,9 @@ class Intake:
                 item = await build(session)
                 if item is None:
                     return None
-                (result,), rows = await ingest_batch(session, [item], self.tagger, self.inboxes)
+                (result,), rows = await session.run_sync(
+                    ingest_batch, [item], self.tagger, self.inboxes
+                )
                 if isinstance(result, BaseException):
                     raise result
         except BaseException:

@@ -17,9 +17,10 @@ from datetime import timedelta
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Update, delete, func, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session
 
 from inbox import background
 from inbox.events import STREAM_KEYS, routing
@@ -40,6 +41,15 @@ def entry_fields(row: Outbox) -> dict[str, str]:
     if row.stream == "events":
         fields["r"] = routing(row.payload)
     return fields
+
+
+def _marked(ids: list[int]) -> Update:
+    return (
+        update(Outbox)
+        .where(Outbox.id.in_(ids))
+        .values(published_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
 
 
 class Relay:
@@ -91,12 +101,13 @@ class Relay:
     async def mark_in(session: AsyncSession, ids: list[int]) -> None:
         """Mark rows published inside the caller's transaction."""
         if ids:
-            await session.execute(
-                update(Outbox)
-                .where(Outbox.id.in_(ids))
-                .values(published_at=utcnow())
-                .execution_options(synchronize_session=False)
-            )
+            await session.execute(_marked(ids))
+
+    @staticmethod
+    def mark_in_sync(session: Session, ids: list[int]) -> None:
+        """`mark_in` in a synchronous session (the intake's transaction, inbox/writes.py)."""
+        if ids:
+            session.execute(_marked(ids))
 
     async def mark_published(self) -> None:
         ids = self.take_marks()

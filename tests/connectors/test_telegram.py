@@ -41,6 +41,7 @@ from inbox.files import FileStore, stored_contents
 from inbox.ingest import Ingested, ingest_many
 from inbox.model import ChannelCursor, Contact, Conversation, Identity, Inbox, Message
 from inbox.types import Attachment, Channel, DeliveryError, OutboundMessage
+from inbox.writes import InGreenlet
 from receivers.telegram_polling import CURSOR_KIND, TelegramPoller
 
 pytestmark = pytest.mark.timeout(90)
@@ -143,7 +144,7 @@ async def store(
     items = await preparation.prepare(
         conn, conn.parse(payload), sessions=db, files=files, secret_key=secret_key
     )
-    results, _rows = await ingest_many(db, items)
+    results, _rows = await ingest_many(InGreenlet(db), items)
     assert all(isinstance(r, Ingested) for r in results), results
     return [r for r in results if isinstance(r, Ingested)]
 

@@ -26,6 +26,7 @@ from inbox.model import (
     utcnow,
 )
 from inbox.types import Channel, InboundMessage, Sender
+from inbox.writes import InGreenlet
 
 ADMIN = Viewer(agent_id=0, role="admin", team_ids=frozenset())
 Sessions = async_sessionmaker[AsyncSession]
@@ -43,7 +44,7 @@ async def say(db: Sessions, channel: Channel, inbox_id: int, sender: Sender, tex
               **kw: object) -> Ingested:  # fmt: skip
     item = InboundMessage(channel=channel, inbox_id=inbox_id, external_id=secrets.token_hex(8),
                           sender=sender, text=text, **kw)  # type: ignore[arg-type]  # fmt: skip
-    (result,), _ = await ingest_many(db, [item])
+    (result,), _ = await ingest_many(InGreenlet(db), [item])
     assert isinstance(result, Ingested)
     return result
 

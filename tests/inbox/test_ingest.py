@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import func, select
@@ -13,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from inbox.ingest import Ingested, UnknownInbox, ingest_many
 from inbox.model import Contact, Conversation, Inbox, Message, Outbox
 from inbox.types import Channel, InboundMessage, Sender
+from inbox.writes import InGreenlet, Writes, writes_for
 
 
 async def new_inbox(db: async_sessionmaker[AsyncSession], channel: str = "website") -> int:
@@ -30,6 +32,14 @@ def msg(inbox_id: int, sender: str, ext: str, text: str = "ciao", channel: Chann
                           text=text, **kw)  # type: ignore[arg-type]  # fmt: skip
 
 
+@pytest.fixture
+async def writes(database_url: str, db: async_sessionmaker[AsyncSession]) -> AsyncIterator[Writes]:
+    """The gateway's: a writer thread on SQLite, the async engine on PostgreSQL."""
+    made = writes_for(database_url, db)
+    yield made
+    await made.close()
+
+
 async def count(db: async_sessionmaker[AsyncSession], model: type, **where: object) -> int:
     async with db() as session:
         q = select(func.count()).select_from(model)
@@ -40,11 +50,12 @@ async def count(db: async_sessionmaker[AsyncSession], model: type, **where: obje
 
 async def test_a_batch_with_repeats_stores_each_message_once(
     db: async_sessionmaker[AsyncSession],
+    writes: Writes,
 ) -> None:
     inbox = await new_inbox(db)
     items = [msg(inbox, "v1", "a", name="Lucia"), msg(inbox, "v1", "a"), msg(inbox, "v2", "b"),
              msg(inbox, "v1", "c")]  # fmt: skip
-    results, rows = await ingest_many(db, items)
+    results, rows = await ingest_many(writes, items)
     assert all(isinstance(r, Ingested) for r in results)
     got = [r for r in results if isinstance(r, Ingested)]
     assert [r.created for r in got] == [True, False, True, True]
@@ -54,7 +65,7 @@ async def test_a_batch_with_repeats_stores_each_message_once(
     assert [r.event for r in rows] == ["conversation.created", "message.created", "conversation.created",
                                        "message.created", "message.created"]  # fmt: skip
     # Delivered again later: nothing new, no event.
-    again, rows2 = await ingest_many(db, [msg(inbox, "v1", "a")])
+    again, rows2 = await ingest_many(writes, [msg(inbox, "v1", "a")])
     assert isinstance(again[0], Ingested) and not again[0].created and rows2 == []
     assert await count(db, Message, inbox_id=inbox) == 3
     assert await count(db, Conversation, inbox_id=inbox) == 2
@@ -62,19 +73,21 @@ async def test_a_batch_with_repeats_stores_each_message_once(
 
 async def test_unknown_inbox_is_an_error_for_that_item_only(
     db: async_sessionmaker[AsyncSession],
+    writes: Writes,
 ) -> None:
     inbox = await new_inbox(db)
-    results, _ = await ingest_many(db, [msg(inbox, "v", "x"), msg(10**9, "v", "y")])
+    results, _ = await ingest_many(writes, [msg(inbox, "v", "x"), msg(10**9, "v", "y")])
     assert isinstance(results[0], Ingested) and isinstance(results[1], UnknownInbox)
-    results, _ = await ingest_many(db, [msg(inbox, "v", "z", channel=Channel.TELEGRAM)])
+    results, _ = await ingest_many(writes, [msg(inbox, "v", "z", channel=Channel.TELEGRAM)])
     assert isinstance(results[0], UnknownInbox)
 
 
 async def test_the_database_refuses_a_second_open_chat_conversation(
     db: async_sessionmaker[AsyncSession],
+    writes: Writes,
 ) -> None:
     inbox = await new_inbox(db)
-    (first,), _ = await ingest_many(db, [msg(inbox, "v", "1")])
+    (first,), _ = await ingest_many(writes, [msg(inbox, "v", "1")])
     assert isinstance(first, Ingested)
     with pytest.raises(IntegrityError):
         async with db() as session, session.begin():
@@ -84,47 +97,59 @@ async def test_the_database_refuses_a_second_open_chat_conversation(
     async with db() as session, session.begin():
         conv = await session.get_one(Conversation, first.conversation.id)
         conv.status = "resolved"
-    (second,), _ = await ingest_many(db, [msg(inbox, "v", "2")])
+    (second,), _ = await ingest_many(writes, [msg(inbox, "v", "2")])
     assert isinstance(second, Ingested) and second.conversation.id != first.conversation.id
 
 
 async def test_racing_first_messages_open_one_conversation(
-    db: async_sessionmaker[AsyncSession],
+    db: async_sessionmaker[AsyncSession], writes: Writes, database_url: str
 ) -> None:
+    # Writers of several processes at once: the gateway's (a writer thread on SQLite),
+    # more of those, and the pollers' (the async engine).
     inbox = await new_inbox(db)
-    results = await asyncio.gather(
-        *(ingest_many(db, [msg(inbox, "racer", f"m{i}")]) for i in range(6))
-    )
+    others = [writes_for(database_url, db) for _ in range(2)]
+    racers = [writes, *others, InGreenlet(db)]
+    try:
+        results = await asyncio.gather(
+            *(ingest_many(racers[i % len(racers)], [msg(inbox, "racer", f"m{i}")])
+              for i in range(8))
+        )  # fmt: skip
+    finally:
+        for other in others:
+            await other.close()
     convs = {r[0][0].conversation.id for r in results if isinstance(r[0][0], Ingested)}
     assert len(convs) == 1
-    assert await count(db, Message, inbox_id=inbox) == 6
+    assert await count(db, Message, inbox_id=inbox) == 8
     assert await count(db, Contact) >= 1
 
 
 async def test_email_threads_by_references_and_new_subjects_open_new_conversations(
     db: async_sessionmaker[AsyncSession],
+    writes: Writes,
 ) -> None:
     inbox = await new_inbox(db, "email")
     e = Channel.EMAIL
     (a,), _ = await ingest_many(
-        db, [msg(inbox, "r@x.it", "<1@x.it>", channel=e, subject="Ordine 12")]
+        writes, [msg(inbox, "r@x.it", "<1@x.it>", channel=e, subject="Ordine 12")]
     )
-    (b,), _ = await ingest_many(db, [msg(inbox, "r@x.it", "<2@x.it>", channel=e, subject="Re: Ordine 12",
+    (b,), _ = await ingest_many(writes, [msg(inbox, "r@x.it", "<2@x.it>", channel=e, subject="Re: Ordine 12",
                                          thread_ids=("<1@x.it>",))])  # fmt: skip
     (c,), _ = await ingest_many(
-        db, [msg(inbox, "r@x.it", "<3@x.it>", channel=e, subject="Fattura")]
+        writes, [msg(inbox, "r@x.it", "<3@x.it>", channel=e, subject="Fattura")]
     )
     assert isinstance(a, Ingested) and isinstance(b, Ingested) and isinstance(c, Ingested)
     assert a.conversation.id == b.conversation.id != c.conversation.id
     assert c.conversation.threaded and c.conversation.subject == "Fattura"
 
 
-async def test_an_edit_updates_the_stored_message(db: async_sessionmaker[AsyncSession]) -> None:
+async def test_an_edit_updates_the_stored_message(
+    db: async_sessionmaker[AsyncSession], writes: Writes
+) -> None:
     inbox = await new_inbox(db, "telegram")
     t = Channel.TELEGRAM
-    await ingest_many(db, [msg(inbox, "42", "42:7", "orine 5", channel=t)])
+    await ingest_many(writes, [msg(inbox, "42", "42:7", "orine 5", channel=t)])
     (r,), rows = await ingest_many(
-        db, [msg(inbox, "42", "42:7", "ordine 5", channel=t, edited=True)]
+        writes, [msg(inbox, "42", "42:7", "ordine 5", channel=t, edited=True)]
     )
     assert isinstance(r, Ingested) and not r.created
     assert r.message.text == "ordine 5" and r.message.edited_at is not None
@@ -133,7 +158,7 @@ async def test_an_edit_updates_the_stored_message(db: async_sessionmaker[AsyncSe
 
 
 async def test_a_message_the_database_refuses_fails_alone_not_its_batch(
-    db: async_sessionmaker[AsyncSession], database_url: str
+    db: async_sessionmaker[AsyncSession], writes: Writes, database_url: str
 ) -> None:
     inbox = await new_inbox(db)
     good = [msg(inbox, f"visitor-{n}", f"good-{n}", f"ciao da {n}") for n in range(20)]
@@ -141,7 +166,7 @@ async def test_a_message_the_database_refuses_fails_alone_not_its_batch(
     surrogate = msg(inbox, "bad-1", "bad-1", "rotto \ud800 qui")
     nul = msg(inbox, "bad-2", "bad-2", "nul \x00 qui")
     items = [*good[:7], surrogate, *good[7:14], nul, *good[14:]]
-    results, rows = await ingest_many(db, items)
+    results, rows = await ingest_many(writes, items)
     assert len(results) == len(items)
     by_ext = dict(zip([i.external_id for i in items], results, strict=True))
     assert all(isinstance(by_ext[g.external_id], Ingested) for g in good)

@@ -28,6 +28,7 @@ from inbox.model import (
     utcnow,
 )
 from inbox.types import Attachment, Channel, InboundMessage, Sender
+from inbox.writes import InGreenlet
 
 Sessions = async_sessionmaker[AsyncSession]
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
@@ -45,7 +46,7 @@ async def say(db: Sessions, channel: Channel, inbox_id: int, sender: Sender, tex
               **kw: Any) -> Ingested:  # fmt: skip
     item = InboundMessage(channel=channel, inbox_id=inbox_id, external_id=secrets.token_hex(8),
                           sender=sender, text=text, **kw)  # fmt: skip
-    (result,), _ = await ingest_many(db, [item])
+    (result,), _ = await ingest_many(InGreenlet(db), [item])
     assert isinstance(result, Ingested)
     return result
 
