@@ -234,8 +234,9 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
     presence = PresenceBeat(redis)
     first_contacts = FirstContacts(ingest_sessions)
     app.state.runtime = Runtime(
-        settings, engine, sessions, redis, hub, relay, batcher, presence, first_contacts
-    )
+        settings, engine, sessions, redis, hub, relay, batcher, presence, first_contacts,
+        batcher.intake.inboxes,
+    )  # fmt: skip
     await hub.start()
     batcher.start()
     first_contacts.start()

@@ -14,6 +14,7 @@ from gateway.first_contacts import FirstContacts
 from gateway.hub import Hub
 from gateway.presence import PresenceBeat
 from gateway.settings import Settings
+from inbox.inbox_cache import InboxCache
 from inbox.relay import Relay
 
 
@@ -28,6 +29,8 @@ class Runtime:
     batcher: IngestBatcher
     presence: PresenceBeat
     first_contacts: FirstContacts
+    # Inboxes' channel, team, state and widget origins, kept 5 s (an admin's edit: forget).
+    inboxes: InboxCache
 
 
 def runtime(conn: HTTPConnection) -> Runtime:

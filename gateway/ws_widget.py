@@ -21,7 +21,7 @@ from gateway.visitor_tokens import Visitor, issue, verify
 from gateway.visitor_view import visitor_frame, visitor_message
 from inbox.conversations import latest_of_contact
 from inbox.ingest import Ingested, UnknownInbox
-from inbox.model import Conversation, Inbox
+from inbox.model import Conversation
 from inbox.serialize import message_dict
 
 WEBSITE = WebsiteConnector()
@@ -98,16 +98,17 @@ async def _serve(ws: WebSocket, ip: str) -> None:
         if not WIDGET_SOCKETS.take("visitor", visitor.visitor_id, socket_quota.PER_VISITOR):
             return sockets.Refused(socket_quota.CLOSE_POLICY, "too many open tabs of this chat")
         taken.append(visitor.visitor_id)
-        async with rt.sessions() as session:
-            inbox = await session.get(Inbox, visitor.inbox_id)
+        async with rt.sessions() as session:  # one session: a reconnect storm is thousands
+            inbox = await session.run_sync(rt.inboxes.one, visitor.inbox_id)
+            if inbox is None or inbox.disabled:
+                return None
+            if inbox.allowed_origins and ws.headers.get("origin") not in inbox.allowed_origins:
+                return None
             visitor = await visitor_contact.resolved(session, visitor)
-        allowed = ((inbox.settings or {}) if inbox else {}).get("allowed_origins") or []
-        if inbox is None or inbox.disabled_at is not None:
-            return None
-        if allowed and ws.headers.get("origin") not in allowed:
-            return None
+            conv = None
+            if visitor.contact_id:
+                conv = await latest_of_contact(session, visitor.inbox_id, visitor.contact_id)
         p = VisitorPrincipal(visitor, ip)
-        conv = await current_conversation(rt, visitor)
         if conv is not None:
             p.conversation = {
                 "id": conv.id,

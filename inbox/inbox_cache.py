@@ -1,8 +1,9 @@
-"""What the intake needs to know of an inbox (its channel and team), kept for a few seconds.
+"""What the hot paths need to know of an inbox, kept for a few seconds: its channel and
+team (the intake, for every inbound batch), whether it is disabled and which origins may
+embed its widget (every widget socket's authentication).
 
-Every inbound batch names its inboxes; reading them from the database each time is one
-statement per transaction on the hot path, for facts that change when an admin edits an
-inbox. The process that makes such an edit forgets the inbox at once (`forget`); another
+Reading them from the database each time is a statement per transaction or per socket,
+for facts that change only when an admin edits an inbox. The process that makes such an edit forgets the inbox at once (`forget`); another
 process sees the change within `TTL_S`, as it would a message that was already queued.
 """
 
@@ -25,6 +26,8 @@ class InboxFacts:
     id: int
     channel: str
     team_id: int | None
+    disabled: bool
+    allowed_origins: tuple[str, ...]  # website inboxes: who may embed the widget (any: empty)
 
 
 class InboxCache:
@@ -45,12 +48,20 @@ class InboxCache:
                 missing.add(inbox_id)
         if missing:
             rows = session.execute(
-                select(Inbox.id, Inbox.channel, Inbox.team_id).where(Inbox.id.in_(missing))
+                select(
+                    Inbox.id, Inbox.channel, Inbox.team_id, Inbox.disabled_at, Inbox.settings
+                ).where(Inbox.id.in_(missing))
             )
-            for inbox_id, channel, team_id in rows.all():
-                found[inbox_id] = InboxFacts(inbox_id, channel, team_id)
+            for inbox_id, channel, team_id, disabled_at, settings in rows.all():
+                origins = (settings or {}).get("allowed_origins") or ()
+                found[inbox_id] = InboxFacts(
+                    inbox_id, channel, team_id, disabled_at is not None, tuple(origins)
+                )
                 self._kept[inbox_id] = (now, found[inbox_id])
         return found
+
+    def one(self, session: Session, inbox_id: int) -> InboxFacts | None:
+        return self.get(session, [inbox_id]).get(inbox_id)
 
     def forget(self, inbox_id: int) -> None:
         self._kept.pop(inbox_id, None)

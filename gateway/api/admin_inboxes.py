@@ -215,7 +215,7 @@ async def patch_inbox(request: Request) -> Response:
                 changed.append("disabled")
         audit.record(session, admin.id, "inbox.updated", "inbox", inbox.id, changed=changed)
         body = admin_inbox_dict(inbox, rt.settings.public_url)
-    rt.batcher.intake.inboxes.forget(inbox.id)  # its team may have changed
+    rt.inboxes.forget(inbox.id)  # its team, state or widget origins may have changed
     return JSONResponse(body)
 
 
