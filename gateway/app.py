@@ -47,6 +47,7 @@ from gateway.api.errors import (
 )
 from gateway.batcher import IngestBatcher
 from gateway.first_contacts import FirstContacts
+from gateway.gc_tuning import tune_for_serving
 from gateway.hardening import RefuseNul
 from gateway.hub import Hub
 from gateway.limits import Limited
@@ -237,6 +238,7 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
         settings, engine, sessions, redis, hub, relay, batcher, presence, first_contacts,
         batcher.intake.inboxes,
     )  # fmt: skip
+    tune_for_serving()  # after the models and pools are loaded (gateway/gc_tuning.py)
     await hub.start()
     batcher.start()
     first_contacts.start()
