@@ -68,6 +68,7 @@ SCHEMAS: S = {
             "author": {"type": ["object", "null"]},
             "client_id": NSTR,
             "status": {"enum": ["received", "pending", "sent", "delivered", "read", "failed"]},
+            "attempts": INT,
             "error": NSTR,
             "attachments": {"type": "array"},
             "language": NSTR,

@@ -76,6 +76,7 @@ def message_dict(
         "author": author,
         "client_id": msg.client_id,
         "status": msg.status,
+        "attempts": msg.attempts,
         "error": msg.error,
         "attachments": list(msg.attachments or []),
         "language": msg.language,

@@ -8,6 +8,10 @@ import { liveSocket } from "../web/shared/live_socket.js";
 const $ = (id) => document.getElementById(id);
 const CHANNELS = { website: "Web", telegram: "Telegram", email: "Email", x: "X", messenger: "Messenger", instagram: "Instagram", whatsapp: "WhatsApp", api: "App" };
 const STATUS_MARKS = { pending: "🕓", sent: "✓", delivered: "✓✓", read: "✓✓" };
+// A reply's states in the order they happen: a retry puts a failed reply back to pending,
+// and every send or failure counts one more attempt (inbox/replies.py).
+const STATUS_ORDER = { failed: 0, pending: 1, sent: 2, delivered: 3, read: 4 };
+const progress = (m) => (m.attempts || 0) * 10 + (STATUS_ORDER[m.status] ?? 0);
 const MAX_FILE = 10 * 1024 * 1024;
 
 const state = {
@@ -316,6 +320,10 @@ function renderMessage(m) {
   const ol = $("messages");
   let li = (m.id && ol.querySelector(`[data-id="${m.id}"]`)) || (m.client_id && ol.querySelector(`[data-cid="${CSS.escape(m.client_id)}"]`));
   if (!li) { li = el("li"); ol.append(li); }
+  // The ack of a reply, or a page of history, can arrive after the event that the reply was
+  // sent: an older copy of a message never replaces a newer one.
+  if (m.id && li.dataset.progress && progress(m) < +li.dataset.progress) return;
+  if (m.id) li.dataset.progress = progress(m);
   li.className = m.direction; li.dataset.id = m.id ?? ""; if (m.client_id) li.dataset.cid = m.client_id;
   if (m.id) { // the conversation's order, whatever order the events arrive in; unsent ones last
     const before = [...ol.children].find((n) => n !== li && (!+n.dataset.id || +n.dataset.id > m.id));
