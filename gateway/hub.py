@@ -6,11 +6,19 @@ holds no queue, no dedupe map and no writer task: each is made when first needed
 socket that resumes from a last id is first buffered, replayed from the stream
 (XRANGE, exclusive start), then switched to live events with everything it
 already replayed dropped: nothing is skipped and nothing arrives twice.
+
+The hub also keeps the events it read lately (`RECENT_LIMIT`), parsed: a socket that
+resumes from an id among them is replayed from memory, at once and without a Redis
+round trip, which is what a reconnect storm (thousands of sockets resuming from nearly
+the same id after a network blip) needs. Each resume reads the count of erasures
+(inbox/stream_purge.py) in the same round trip as the stream's oldest id: when a
+contact's events were deleted from the stream, the hub forgets what it kept as well.
 """
 
 from __future__ import annotations
 
 import asyncio
+import bisect
 import json
 import logging
 import os
@@ -24,6 +32,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from inbox.events import EPHEMERAL_CHANNEL, EVENTS_STREAM, ROUTE_FIELDS
+from inbox.stream_purge import PURGES_KEY
 from inbox.stream_read import after, entries_from, read_reply
 
 log = logging.getLogger("crocevia.hub")
@@ -33,6 +42,7 @@ QUEUE_LIMIT = 5000
 # trims it to this window); older, or "0-0", is told to resync over REST.
 RESUME_WINDOW_S = float(os.environ.get("CROCEVIA_RESUME_WINDOW_S", str(24 * 3600)))
 SEEN_LIMIT = 2048
+RECENT_LIMIT = int(os.environ.get("CROCEVIA_HUB_RECENT", "5000"))
 
 
 def parse_id(stream_id: str) -> tuple[int, int]:
@@ -59,10 +69,11 @@ class StreamEvent:
     `data`, and the frame is assembled around the payload's JSON without re-encoding it.
     """
 
-    __slots__ = ("id", "eid", "event", "route", "data_json", "_data", "_frame")
+    __slots__ = ("id", "sid", "eid", "event", "route", "data_json", "_data", "_frame")
 
     def __init__(self, id: str, eid: int, event: str, route: dict[str, str], data_json: str):
         self.id = id
+        self.sid = parse_id(id)
         self.eid = eid
         self.event = event
         self.route = route
@@ -125,7 +136,7 @@ class Subscriber:
         self._deliver(ev)
 
     def _deliver(self, ev: StreamEvent) -> None:
-        sid = parse_id(ev.id)
+        sid = ev.sid
         if sid <= self.last_id or (self.seen is not None and ev.eid in self.seen):
             return  # replayed already, or an at-least-once repeat of the relay
         self.last_id = sid
@@ -158,15 +169,30 @@ class Hub:
         self.by_contact: dict[int, set[Subscriber]] = {}  # offered their contact's (visitors)
         self._tasks: list[asyncio.Task[None]] = []
         self._position = "$"
+        # Every event read since `_floor` (the position at start, then the newest event
+        # let go), oldest first, with their ids for bisecting.
+        self._recent: list[StreamEvent] = []
+        self._recent_ids: list[tuple[int, int]] = []
+        self._floor: tuple[int, int] | None = None
+        self.recent_limit = RECENT_LIMIT
+        self._purges: bytes | None = None  # the erasure count the kept events are as of
+        self._reads = 0  # XREADs issued; one in flight at a forget may carry erased events
+        self._forgot_at_read = 0
+        self._stopping = False
 
     async def start(self) -> None:
+        self._purges = await self.redis.get(PURGES_KEY)
         self._position = await self.tip() or "0-0"
+        self._floor = parse_id(self._position)
         self._tasks = [
             asyncio.create_task(self._read_loop(), name="hub-stream"),
             asyncio.create_task(self._ephemeral_loop(), name="hub-ephemeral"),
         ]
 
     async def stop(self) -> None:
+        # A cancel that lands inside a Redis read can come out of redis-py as a connection
+        # error, which the loops would take for a blip and retry: they also check this.
+        self._stopping = True
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -178,13 +204,17 @@ class Hub:
 
     async def _read_loop(self) -> None:
         backoff = 0.1
-        while True:
+        while not self._stopping:
+            self._reads += 1
+            read = self._reads
             try:
                 batch = await self.redis.xread(
                     {EVENTS_STREAM: self._position}, block=2000, count=500
                 )
                 backoff = 0.1
             except (RedisError, OSError) as exc:
+                if self._stopping:
+                    return
                 log.warning("hub_read_failed", extra={"error": str(exc)})
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
@@ -196,11 +226,38 @@ class Hub:
                 except (KeyError, ValueError) as exc:
                     log.error("hub_bad_entry", extra={"id": entry_id, "error": str(exc)})
                     continue
+                if read > self._forgot_at_read:
+                    self._keep(ev)
+                else:  # read before an erasure this hub has heard of: not kept
+                    self._floor = ev.sid
                 for sub in self._targets(ev.int_route("contact")):
                     sub.offer(ev)
 
+    def _keep(self, ev: StreamEvent) -> None:
+        self._recent.append(ev)
+        self._recent_ids.append(ev.sid)
+        if len(self._recent) >= 2 * self.recent_limit:  # let the older half go, at once
+            cut = len(self._recent) - self.recent_limit
+            self._floor = self._recent_ids[cut - 1]
+            del self._recent[:cut], self._recent_ids[:cut]
+
+    def _forget_recent(self) -> None:
+        """Some events were erased from the stream: keep none of what was read so far."""
+        self._recent.clear()
+        self._recent_ids.clear()
+        self._floor = parse_id(self._position)
+        self._forgot_at_read = self._reads
+
+    def _replay_from_memory(self, sub: Subscriber, last: tuple[int, int]) -> bool:
+        """Deliver what came after `last` from the events kept, if they hold all of it."""
+        if self._floor is None or last < self._floor:
+            return False
+        for ev in self._recent[bisect.bisect_right(self._recent_ids, last) :]:
+            sub._deliver(ev)
+        return True
+
     async def _ephemeral_loop(self) -> None:
-        while True:
+        while not self._stopping:
             try:
                 async with self.redis.pubsub(ignore_subscribe_messages=True) as pubsub:
                     await pubsub.subscribe(EPHEMERAL_CHANNEL)
@@ -216,6 +273,8 @@ class Hub:
                             if sub.accepts_ephemeral(payload):
                                 sub.put_frame(frame)
             except (RedisError, OSError, ValueError, KeyError) as exc:
+                if self._stopping:
+                    return
                 log.warning("hub_ephemeral_failed", extra={"error": str(exc)})
                 await asyncio.sleep(1.0)
 
@@ -246,11 +305,27 @@ class Hub:
             sub.last_id = parse_id(tip) if tip else (0, 0)
             self._add(sub)
             return True
+        last = parse_id(last_id)
+        too_old = last[0] < (time.time() - RESUME_WINDOW_S) * 1000
+        if not too_old:
+            # Still in the stream (its retention decides, not what this hub kept)? And
+            # was anything erased since the hub kept what it holds?
+            async with self.redis.pipeline(transaction=False) as pipe:
+                pipe.xrange(EVENTS_STREAM, "-", "+", count=1)
+                pipe.get(PURGES_KEY)
+                first, purges = await pipe.execute()
+            if purges != self._purges:
+                self._purges = purges
+                self._forget_recent()
+            if not first or parse_id(_s(first[0][0])) <= last:
+                sub.last_id = last
+                if self._replay_from_memory(sub, last):  # no await: nothing slips by
+                    self._add(sub)
+                    return True
         sub.buffering = True
         self._add(sub)
         try:
             oldest = await self.redis.xrange(EVENTS_STREAM, "-", "+", count=1)
-            too_old = parse_id(last_id)[0] < (time.time() - RESUME_WINDOW_S) * 1000
             if too_old or (oldest and parse_id(_s(oldest[0][0])) > parse_id(last_id)):
                 tip = await self.tip()
                 sub.last_id = parse_id(tip) if tip else (0, 0)

@@ -5,6 +5,10 @@ contact's name and email. When a contact is erased (GDPR art. 17), the entries r
 to their conversations are deleted (XDEL); retention is kept by `trim_to_window`, which
 drops everything older than the resume window, so the stream never holds more than
 that of anyone's history.
+
+Each erasure also counts one more in `PURGES_KEY`: a gateway's hub keeps the events it
+read lately in memory, to replay them to resuming sockets without a round trip, and
+reads this counter beside each resume; when it has moved, the hub forgets what it kept.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from inbox.events import EVENTS_STREAM, ROUTE_FIELDS
 from inbox.stream_read import Fields, after, entries_from, text_of
 
 CHUNK = 1000
+PURGES_KEY = "crocevia:events:purges"
 
 
 def _contact(fields: Fields) -> str:
@@ -36,6 +41,7 @@ async def purge_contacts(redis: Redis, contact_ids: Iterable[int]) -> int:
         if doomed:
             deleted += int(await redis.xdel(EVENTS_STREAM, *doomed))
         if len(entries) < CHUNK:
+            await redis.incr(PURGES_KEY)
             return deleted
         start = after(entries[-1][0])
 
