@@ -7,7 +7,6 @@ import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from redis.asyncio import Redis
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -62,6 +61,7 @@ from gateway.ws_agent import agent_socket
 from gateway.ws_widget import widget_socket
 from inbox.db import create_engine, sessionmaker
 from inbox.ingest import Tagger
+from inbox.redis_client import open_redis
 from inbox.relay import Relay
 from inbox.writes import writes_for
 
@@ -222,7 +222,7 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
     ingest_engine = create_engine(settings.database_url, **INGEST_POOL)
     ingest_sessions = sessionmaker(ingest_engine)
     writes = writes_for(settings.database_url, ingest_sessions)  # SQLite: a writer thread
-    redis = Redis.from_url(settings.redis_url, health_check_interval=10)
+    redis = open_redis(settings.redis_url, health_check_interval=10)
     hub = Hub(redis)
     relay = Relay(redis, sessions)
     batcher = IngestBatcher(

@@ -85,8 +85,6 @@ def _stop_gracefully(stop: Callable[[], None]) -> None:
 
 
 def cmd_worker(_args: argparse.Namespace) -> int:
-    from redis.asyncio import Redis
-
     from gateway.channels import ConnectorCache
     from gateway.crm_webhook import CrmPusher
     from gateway.event_webhooks import EventWebhooks
@@ -95,6 +93,7 @@ def cmd_worker(_args: argparse.Namespace) -> int:
     from inbox import background
     from inbox.db import create_engine, sessionmaker
     from inbox.files import FileStore
+    from inbox.redis_client import open_redis
     from inbox.relay import Relay
 
     settings = Settings.from_env()
@@ -102,7 +101,7 @@ def cmd_worker(_args: argparse.Namespace) -> int:
     async def main(url: str) -> None:
         engine = create_engine(settings.database_url)
         sessions = sessionmaker(engine)
-        redis = Redis.from_url(url, health_check_interval=10)
+        redis = open_redis(url, health_check_interval=10)
         relay = Relay(redis, sessions)
         files = FileStore(settings.data_dir / "files")
         connectors = ConnectorCache(keep_connections=True)  # one HTTP pool per inbox

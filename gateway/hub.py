@@ -175,7 +175,7 @@ class Hub:
         self._recent_ids: list[tuple[int, int]] = []
         self._floor: tuple[int, int] | None = None
         self.recent_limit = RECENT_LIMIT
-        self._purges: bytes | None = None  # the erasure count the kept events are as of
+        self._purges: bytes | str | None = None  # the erasure count the kept events are as of
         self._reads = 0  # XREADs issued; one in flight at a forget may carry erased events
         self._forgot_at_read = 0
         self._stopping = False

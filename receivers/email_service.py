@@ -8,13 +8,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from redis.asyncio import Redis
-
 from connectors.email import EmailConfigError, EmailSettings
 from inbox.db import create_engine, sessionmaker
 from inbox.files import FileStore
 from inbox.ingest import Tagger
 from inbox.model import Inbox
+from inbox.redis_client import open_redis
 from inbox.relay import Relay
 from inbox.types import Channel
 from receivers.imap import ImapFetcher
@@ -34,7 +33,7 @@ class EmailService:
     @asynccontextmanager
     async def intake(self) -> AsyncIterator[MailIntake]:
         engine = create_engine(self.database_url)
-        redis = Redis.from_url(self.redis_url, health_check_interval=10)
+        redis = open_redis(self.redis_url, health_check_interval=10)
         relay = Relay(redis, sessionmaker(engine))
         try:
             async with relay.running():

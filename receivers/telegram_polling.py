@@ -18,7 +18,6 @@ from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
-from redis.asyncio import Redis
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from telegram import Bot
@@ -40,6 +39,7 @@ from inbox.files import FileStore
 from inbox.ingest import Tagger
 from inbox.intake import Intake, NotStored
 from inbox.model import ChannelCursor, Inbox
+from inbox.redis_client import open_redis
 from inbox.relay import Relay
 from inbox.types import Channel, InboundMessage
 
@@ -210,7 +210,7 @@ async def poll_command(
     """Poll one inbox until SIGTERM or SIGINT; the relay publishes the events."""
     engine = create_engine(database_url)
     sessions = sessionmaker(engine)
-    redis = Redis.from_url(redis_url, health_check_interval=10)
+    redis = open_redis(redis_url, health_check_interval=10)
     relay = Relay(redis, sessions)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -25,7 +25,6 @@ from typing import Any
 
 import requests
 import tweepy
-from redis.asyncio import Redis
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -34,6 +33,7 @@ from inbox.db import create_engine, sessionmaker
 from inbox.ingest import Tagger
 from inbox.intake import Intake, NotStored
 from inbox.model import ChannelCursor, Inbox
+from inbox.redis_client import open_redis
 from inbox.relay import Relay
 from inbox.types import Channel, InboundMessage
 
@@ -207,7 +207,7 @@ async def poll_command(
     """Poll one X inbox until SIGTERM or SIGINT (or one round with `once`)."""
     engine = create_engine(database_url)
     sessions = sessionmaker(engine)
-    redis = Redis.from_url(redis_url, health_check_interval=10)
+    redis = open_redis(redis_url, health_check_interval=10)
     relay = Relay(redis, sessions)
     try:
         async with sessions() as session:

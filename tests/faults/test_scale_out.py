@@ -1,6 +1,10 @@
 """Three gateways and two workers on one database and one Redis: an agent on one
 gateway sees what visitors send through the others, and killing a gateway moves its
-clients to the other two with nothing lost."""
+clients to the other two with nothing lost, nothing doubled.
+
+The same again on a Redis Cluster of three nodes (tests/redis_cluster.py), which the
+processes reach through `redis+cluster://` (inbox/redis_client.py): the streams, the
+consumer group, the pub/sub channel and the rate-limit windows land on different nodes."""
 
 from __future__ import annotations
 
@@ -8,15 +12,19 @@ import asyncio
 import contextlib
 import json
 import signal
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import Services, World
+from conftest import Services, World, make_world
 from crocevia_clients import AgentClient, VisitorClient, login
 from loadgen import load_on, start_gateway
+from redis_cluster import LocalCluster
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.embedded_redis import free_port
+from inbox.db import create_engine, sessionmaker
+from inbox.migrate import upgrade
 
 pytestmark = pytest.mark.timeout(150)
 
@@ -24,6 +32,42 @@ pytestmark = pytest.mark.timeout(150)
 async def test_three_gateways_two_workers(
     services: Services, world: World, db: async_sessionmaker[AsyncSession], tmp_path: Path
 ) -> None:
+    await three_gateways(services, world, db, tmp_path, "one Redis")
+
+
+@pytest.fixture
+def on_a_cluster(data_dir: Path, tmp_path: Path) -> Iterator[Services]:
+    """A gateway and a worker on a Redis Cluster and a database of their own (SQLite: the
+    point is Redis; the session's processes, on the session's Redis, never see them)."""
+    cluster = LocalCluster(tmp_path / "cluster").start()
+    database_url = f"sqlite:///{tmp_path / 'cluster.sqlite3'}"
+    upgrade(database_url)
+    svc = Services(database_url, cluster.url, data_dir)
+    try:
+        svc.start_gateway()
+        svc.start_worker()
+        yield svc
+    finally:
+        svc.stop_all()
+        cluster.stop()
+
+
+async def test_three_gateways_two_workers_on_a_redis_cluster(
+    on_a_cluster: Services, tmp_path: Path
+) -> None:
+    engine = create_engine(on_a_cluster.database_url)
+    db = sessionmaker(engine)
+    try:
+        world = await make_world(db)
+        await three_gateways(on_a_cluster, world, db, tmp_path, "a 3-node Redis Cluster")
+    finally:
+        await engine.dispose()
+
+
+async def three_gateways(
+    services: Services, world: World, db: async_sessionmaker[AsyncSession], tmp_path: Path,
+    redis: str,
+) -> None:  # fmt: skip
     b_port, c_port = free_port(), free_port()
     b = await start_gateway(services, b_port)
     c = await start_gateway(services, c_port)
@@ -85,7 +129,7 @@ async def test_three_gateways_two_workers(
                 if f.get("type") == "event" and f.get("event") == "message.created"
             }
             acked = {mid for v in load.visitors for mid in v.acked.values()}
-            print(f"\n[scale-out: 3 gateways, 2 workers, C killed] load took {took:.1f} s, "
+            print(f"\n[scale-out: 3 gateways, 2 workers, {redis}, C killed] load took {took:.1f} s, "
                   f"{on_c} visitors were on C; the agent on A saw "
                   f"{len(acked & seen)}/{len(acked)} visitor messages\n{report}")  # fmt: skip
             report.check()
