@@ -13,7 +13,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
-from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
+from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from gateway import ops, webhooks
@@ -56,6 +56,7 @@ from gateway.page_headers import PageHeaders
 from gateway.presence import PresenceBeat
 from gateway.runtime import Runtime
 from gateway.settings import Settings
+from gateway.socket_front import SocketFront
 from gateway.widget_script import WidgetScript
 from gateway.ws_agent import agent_socket
 from gateway.ws_widget import widget_socket
@@ -185,8 +186,6 @@ def routes() -> list[BaseRoute]:
         Route("/readyz", ops.readyz),
         Route("/metrics", ops.metrics),
         *api_routes(),
-        WebSocketRoute("/ws/agent", agent_socket),
-        WebSocketRoute("/ws/widget", widget_socket),
         Route("/widget.js", widget_js),
         Mount("/console", StaticFiles(directory=WEB_DIR / "console", html=True, check_dir=False)),
         Mount("/lead", StaticFiles(directory=WEB_DIR / "lead", html=True, check_dir=False)),
@@ -259,8 +258,11 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await ingest_engine.dispose()
 
 
-def create_app() -> Starlette:
-    return Starlette(
+SOCKET_ROUTES = {"/ws/agent": agent_socket, "/ws/widget": widget_socket}  # gateway/socket_front.py
+
+
+def create_app() -> SocketFront:
+    app = Starlette(
         routes=routes(),
         middleware=[
             Middleware(PageHeaders),
@@ -281,3 +283,4 @@ def create_app() -> Starlette:
         },
         lifespan=lifespan,
     )
+    return SocketFront(app, SOCKET_ROUTES)

@@ -11,14 +11,18 @@ import json
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 
+def has_nul(scope: Scope) -> bool:
+    query: bytes = scope.get("query_string", b"")
+    return b"%00" in query or b"\x00" in query or "\x00" in scope.get("path", "")
+
+
 class RefuseNul:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] in ("http", "websocket"):
-            query: bytes = scope.get("query_string", b"")
-            if b"%00" in query or b"\x00" in query or "\x00" in scope.get("path", ""):
+            if has_nul(scope):
                 if scope["type"] == "websocket":
                     await send({"type": "websocket.close", "code": 4400})
                     return

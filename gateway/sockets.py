@@ -219,6 +219,9 @@ async def serve(
             return
     except WebSocketDisconnect:
         return
+    # What the socket needs of its first frame; the frame itself is let go.
+    token, last_event_id = first["token"], first.get("last_event_id")
+    del first
     sub = make_subscriber(principal)
     session = Session(ws, sub)
     try:
@@ -226,7 +229,7 @@ async def serve(
     except (WebSocketDisconnect, RuntimeError):  # the client left right after `auth`
         return
     try:
-        await hub.subscribe(sub, first.get("last_event_id"))
+        await hub.subscribe(sub, last_event_id)
         if on_open is not None:
             await on_open(principal)
     except (RedisError, SQLAlchemyError, OSError) as exc:
@@ -239,18 +242,18 @@ async def serve(
         return
     SOCKETS.labels(kind).inc()
     writer = Writer(ws, sub)
-    revoked = asyncio.Event()
+    revoked: list[bool] = []  # made true by the watcher: a list, not an Event (no waiters)
     watcher = None
     if revalidate is not None:
         wake = asyncio.Event()
         sub.on_control = lambda _control: wake.set()
         watcher = asyncio.create_task(
-            _watch(ws, hub, sub, wake, revoked, lambda: revalidate(first["token"], principal))
+            _watch(ws, hub, sub, wake, revoked, lambda: revalidate(token, principal))
         )
     try:
         while True:
             text = await ws.receive_text()
-            if revoked.is_set():
+            if revoked:
                 break
             frame: dict[str, Any] = {}
             await slots.acquire()  # a socket with MAX_IN_FLIGHT frames running waits here
@@ -292,7 +295,7 @@ async def serve(
 
 
 async def _watch(
-    ws: WebSocket, hub: Hub, sub: Subscriber, wake: asyncio.Event, revoked: asyncio.Event,
+    ws: WebSocket, hub: Hub, sub: Subscriber, wake: asyncio.Event, revoked: list[bool],
     still_valid: Callable[[], Awaitable[bool]],
 ) -> None:  # fmt: skip
     """Close the socket with 4401 once its session no longer holds (logout, deactivation,
@@ -307,7 +310,7 @@ async def _watch(
             log.warning("socket_recheck_failed", extra={"error": repr(exc)})
             continue
         if not valid:
-            revoked.set()
+            revoked.append(True)
             hub.unsubscribe(sub)
             with contextlib.suppress(Exception):
                 await ws.close(CLOSE_UNAUTHORIZED, "the session was revoked or changed")

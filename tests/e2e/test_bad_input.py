@@ -13,7 +13,7 @@ from crocevia_clients import Clients
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from websockets.asyncio.client import connect
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from inbox.model import Message
 
@@ -170,3 +170,13 @@ async def test_a_client_gone_mid_body_is_no_server_error(services: Services, pat
     await asyncio.sleep(0.5)  # the gateway notices the disconnect and logs what it logs
     r = httpx.get(f"{services.base_url}/healthz")
     assert r.status_code == 200
+
+
+async def test_a_socket_with_a_nul_in_its_query_is_refused(services: Services) -> None:
+    """The socket routes are served ahead of the middleware (gateway/socket_front.py): a NUL
+    still never reaches them."""
+    for path in ("/ws/agent", "/ws/widget"):
+        with pytest.raises(InvalidStatus) as refused:
+            async with connect(f"{services.ws_url}{path}?x=%00"):
+                pass
+        assert refused.value.response.status_code == 403
