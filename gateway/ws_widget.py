@@ -19,9 +19,8 @@ from gateway.runtime import Runtime, runtime
 from gateway.socket_quota import WIDGET_SOCKETS
 from gateway.visitor_tokens import Visitor, issue, verify
 from gateway.visitor_view import visitor_frame, visitor_message
-from inbox.conversations import latest_of_contact
+from inbox.conversations import ConversationRouting, latest_routing_of_contact
 from inbox.ingest import Ingested, UnknownInbox
-from inbox.model import Conversation
 from inbox.serialize import message_dict
 
 WEBSITE = WebsiteConnector()
@@ -69,11 +68,11 @@ def _subscriber(p: VisitorPrincipal) -> Subscriber:
                       render=visitor_frame)  # fmt: skip
 
 
-async def current_conversation(rt: Runtime, visitor: Visitor) -> Conversation | None:
+async def current_conversation(rt: Runtime, visitor: Visitor) -> ConversationRouting | None:
     if not visitor.contact_id:
         return None
     async with rt.sessions() as session:
-        return await latest_of_contact(session, visitor.inbox_id, visitor.contact_id)
+        return await latest_routing_of_contact(session, visitor.inbox_id, visitor.contact_id)
 
 
 async def widget_socket(ws: WebSocket) -> None:
@@ -99,7 +98,9 @@ async def _serve(ws: WebSocket, ip: str) -> None:
             return sockets.Refused(socket_quota.CLOSE_POLICY, "too many open tabs of this chat")
         taken.append(visitor.visitor_id)
         async with rt.sessions() as session:  # one session: a reconnect storm is thousands
-            inbox = await session.run_sync(rt.inboxes.one, visitor.inbox_id)
+            inbox = rt.inboxes.fresh(visitor.inbox_id)  # kept: no greenlet, no statement
+            if inbox is None:
+                inbox = await session.run_sync(rt.inboxes.one, visitor.inbox_id)
             if inbox is None or inbox.disabled:
                 return None
             if inbox.allowed_origins and ws.headers.get("origin") not in inbox.allowed_origins:
@@ -107,7 +108,9 @@ async def _serve(ws: WebSocket, ip: str) -> None:
             visitor = await visitor_contact.resolved(session, visitor)
             conv = None
             if visitor.contact_id:
-                conv = await latest_of_contact(session, visitor.inbox_id, visitor.contact_id)
+                conv = await latest_routing_of_contact(
+                    session, visitor.inbox_id, visitor.contact_id
+                )
         p = VisitorPrincipal(visitor, ip)
         if conv is not None:
             p.conversation = {

@@ -138,6 +138,16 @@ async def latest_of_contact(
     return (await session.execute(_LATEST, _of(inbox_id, contact_id))).scalar_one_or_none()
 
 
+async def latest_routing_of_contact(
+    session: AsyncSession, inbox_id: int, contact_id: int
+) -> ConversationRouting | None:
+    """What a widget socket keeps of a contact's newest conversation in an inbox: its id,
+    team and assignee, read as three columns (no entity made: a reconnect storm asks it
+    of every socket)."""
+    row = (await session.execute(_LATEST_ROUTING, _of(inbox_id, contact_id))).first()
+    return None if row is None else ConversationRouting(row[0], row[1], row[2])
+
+
 def latest_of_contact_sync(session: Session, inbox_id: int, contact_id: int) -> Conversation | None:
     """`latest_of_contact` in a synchronous session (the intake's, inbox/writes.py)."""
     return session.execute(_LATEST, _of(inbox_id, contact_id)).scalar_one_or_none()
@@ -152,6 +162,22 @@ _LATEST = (
     .order_by(Conversation.id.desc())
     .limit(1)
 )
+
+
+_LATEST_ROUTING = (
+    select(Conversation.id, Conversation.team_id, Conversation.assignee_id)
+    .where(Conversation.inbox_id == bindparam("inbox_id"))
+    .where(Conversation.contact_id == bindparam("contact_id"))
+    .order_by(Conversation.id.desc())
+    .limit(1)
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationRouting:
+    id: int
+    team_id: int | None
+    assignee_id: int | None
 
 
 def _of(inbox_id: int, contact_id: int) -> dict[str, int]:

@@ -60,6 +60,11 @@ class InboxCache:
                 self._kept[inbox_id] = (now, found[inbox_id])
         return found
 
+    def fresh(self, inbox_id: int) -> InboxFacts | None:
+        """The facts kept of an inbox if they are not `ttl_s` old yet; None: ask `one`."""
+        kept = self._kept.get(inbox_id)
+        return kept[1] if kept is not None and time.monotonic() - kept[0] < self.ttl_s else None
+
     def one(self, session: Session, inbox_id: int) -> InboxFacts | None:
         return self.get(session, [inbox_id]).get(inbox_id)
 
