@@ -57,6 +57,7 @@ from gateway.presence import PresenceBeat
 from gateway.runtime import Runtime
 from gateway.settings import Settings
 from gateway.socket_front import SocketFront
+from gateway.warmup import warm_up
 from gateway.widget_script import WidgetScript
 from gateway.ws_agent import agent_socket
 from gateway.ws_widget import widget_socket
@@ -224,15 +225,17 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
     redis = open_redis(settings.redis_url, health_check_interval=10)
     hub = Hub(redis)
     relay = Relay(redis, sessions)
+    tagger = _tagger()
+    await warm_up(writes, tagger)  # before the first customer waits for it
     batcher = IngestBatcher(
         ingest_sessions,
         relay,
-        _tagger(),
+        tagger,
         on_batch=lambda n, _s: INGEST_BATCH.observe(n),
         writes=writes,
     )
     presence = PresenceBeat(redis)
-    first_contacts = FirstContacts(ingest_sessions)
+    first_contacts = FirstContacts(ingest_sessions, writes)
     app.state.runtime = Runtime(
         settings, engine, sessions, redis, hub, relay, batcher, presence, first_contacts,
         batcher.intake.inboxes,

@@ -11,6 +11,7 @@ falls back to one visitor at a time, which reads the winner's contact.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Sequence
 
@@ -21,6 +22,7 @@ from gateway import visitor_contact
 from gateway.group_commit import GroupCommit
 from gateway.metrics import FIRST_CONTACT_BATCH
 from gateway.visitor_tokens import Visitor
+from inbox.writes import InGreenlet, Writes
 
 log = logging.getLogger("crocevia.first_contacts")
 
@@ -28,9 +30,14 @@ log = logging.getLogger("crocevia.first_contacts")
 class FirstContacts(GroupCommit[Visitor, Visitor]):
     name = "first_contacts"
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], writes: Writes | None = None
+    ) -> None:
         super().__init__()
         self.sessions = sessions
+        # The intake's writer (inbox/writes.py): on SQLite, the same thread and connection
+        # as the messages' transactions, so the two never wait for each other's lock.
+        self.writes = writes or InGreenlet(sessions)
 
     async def ensure(self, visitor: Visitor) -> Visitor:
         """The visitor with their contact, made now unless they have one."""
@@ -40,7 +47,9 @@ class FirstContacts(GroupCommit[Visitor, Visitor]):
         FIRST_CONTACT_BATCH.observe(len(items))
         try:
             try:
-                return await visitor_contact.make_many(self.sessions, items)
+                return await self.writes.run(
+                    functools.partial(visitor_contact.make_many_sync, visitors=items)
+                )
             except IntegrityError:  # a tab on another gateway won one of them: one at a time
                 return [await visitor_contact.ensure(self.sessions, v) for v in items]
         except Exception as exc:  # the database is away: every waiting visitor hears it

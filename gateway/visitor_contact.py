@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session
 
 from gateway.visitor_tokens import Visitor
 from inbox.model import Contact, Identity
@@ -66,26 +67,37 @@ async def make_many(
     one of identities); one result per visitor, in order. Raises IntegrityError when
     another transaction made one of these contacts meanwhile (then use `ensure`)."""
     async with sessions() as session, session.begin():
-        wanted = {v.visitor_id for v in visitors if not v.contact_id}
-        found: dict[str, int] = {}
-        if wanted:
-            rows = await session.execute(
-                select(Identity.external_id, Identity.contact_id).where(
-                    Identity.channel == "website", Identity.external_id.in_(wanted)
-                )
+        return await make_many_in(session, visitors)
+
+
+async def make_many_in(session: AsyncSession, visitors: Sequence[Visitor]) -> list[Visitor]:
+    """`make_many` in the caller's transaction."""
+    return await session.run_sync(make_many_sync, visitors)
+
+
+def make_many_sync(session: Session, visitors: Sequence[Visitor]) -> list[Visitor]:
+    """`make_many` in the caller's synchronous transaction (the gateway's SQLite writer
+    thread, inbox/writes.py)."""
+    wanted = {v.visitor_id for v in visitors if not v.contact_id}
+    found: dict[str, int] = {}
+    if wanted:
+        rows = session.execute(
+            select(Identity.external_id, Identity.contact_id).where(
+                Identity.channel == "website", Identity.external_id.in_(wanted)
             )
-            found = {external_id: contact_id for external_id, contact_id in rows.all()}
-        missing = sorted(wanted - set(found))
-        contacts = {vid: Contact(attributes={}) for vid in missing}
-        if contacts:
-            session.add_all(contacts.values())
-            await session.flush()
-            session.add_all(
-                Identity(channel="website", external_id=vid, contact_id=c.id)
-                for vid, c in contacts.items()
-            )
-            await session.flush()
-            found |= {vid: c.id for vid, c in contacts.items()}
+        )
+        found = {external_id: contact_id for external_id, contact_id in rows.all()}
+    missing = sorted(wanted - set(found))
+    contacts = {vid: Contact(attributes={}) for vid in missing}
+    if contacts:
+        session.add_all(contacts.values())
+        session.flush()
+        session.add_all(
+            Identity(channel="website", external_id=vid, contact_id=c.id)
+            for vid, c in contacts.items()
+        )
+        session.flush()
+        found |= {vid: c.id for vid, c in contacts.items()}
     return [
         v if v.contact_id else Visitor(v.inbox_id, v.visitor_id, found[v.visitor_id])
         for v in visitors
