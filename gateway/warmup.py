@@ -9,7 +9,9 @@ made the same way, took 20-60 ms.
 
 So before the gateway serves, `warm_up` runs a first contact and the intake's
 transaction once, on made-up rows, in one transaction that it rolls back: nothing is
-stored, and nothing is published (events leave the outbox only after a commit).
+stored, and nothing is published (events leave the outbox only after a commit). On
+PostgreSQL the made-up rows use up one value of a few id sequences per start: ids are
+never reused, and a gap is harmless (no code or test may assume that an id exists).
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import Services
+from conftest import Services, make_world
 from crocevia_clients import Clients
 from fakes.telegram_api import FakeTelegram
 from security_world import Roles, make_roles
@@ -251,12 +251,13 @@ async def test_telegram_never_reads_a_local_path_from_get_file(
     a hostile or misconfigured Bot API server must not make us store our own files."""
     secret = tmp_path / "secret_key"
     secret.write_text("TOP-SECRET-KEY")
+    world = await make_world(db)  # the files are stored for an inbox that exists
     fake = FakeTelegram("123:abc").start()
     try:
         fake.add_file("doc-1", b"", str(secret))
         fake.add_file("doc-2", b"%PDF-1.4 fine", "documents/file_2.pdf")
-        connector = TelegramConnector(1, TelegramConfig(token=fake.token, webhook_secret="s",
-                                                        api_base_url=fake.url))  # fmt: skip
+        connector = TelegramConnector(world.inbox_id, TelegramConfig(
+            token=fake.token, webhook_secret="s", api_base_url=fake.url))  # fmt: skip
         files = FileStore(tmp_path / "files")
         items = []
         for n, file_id in ((1, "doc-1"), (2, "doc-2")):
