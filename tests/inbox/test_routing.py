@@ -72,8 +72,10 @@ async def make_team(
 
 
 async def waiting(
-    db: async_sessionmaker[AsyncSession], team_id: int, inbox_id: int, n: int, **extra: object
-) -> list[int]:
+    db: async_sessionmaker[AsyncSession], team_id: int, inbox_id: int, n: int,
+    since: datetime | None = None, **extra: object,
+) -> list[int]:  # fmt: skip
+    """`n` open conversations waiting since `since` (default: the last `n` minutes)."""
     ids = []
     async with db() as session, session.begin():
         for i in range(n):
@@ -82,7 +84,7 @@ async def waiting(
             await session.flush()
             conv = Conversation(
                 inbox_id=inbox_id, contact_id=contact.id, channel="website", status="open",
-                team_id=team_id, waiting_since=datetime.now(UTC) - timedelta(minutes=n - i),
+                team_id=team_id, waiting_since=since or datetime.now(UTC) - timedelta(minutes=n - i),
                 **extra,
             )  # fmt: skip
             session.add(conv)
@@ -191,9 +193,10 @@ async def test_saturday_night_gets_the_auto_reply_once(
     team, inbox, _ = await make_team(
         db, "round_robin", [("Anna", 5, "it")], {"business_hours": HOURS, "auto_reply": {}}
     )
-    (conv,) = await waiting(db, team, inbox, 1, language="it")
-    async with db() as session, session.begin():
-        (await session.get_one(Conversation, conv)).waiting_since = saturday_night
+    # Waiting since then from the start: the session's live worker runs its router on the
+    # real clock against this database, and sends the away reply of a conversation that
+    # waits since "now" when "now" is out of hours (with the real date in its text).
+    (conv,) = await waiting(db, team, inbox, 1, since=saturday_night, language="it")
     clock = Clock(saturday_night + timedelta(seconds=5))
     router = Router(db, relay, redis, clock=clock)
     await asyncio.gather(router.tick(), Router(db, relay, redis, clock=clock).tick())
