@@ -48,7 +48,7 @@ class FirstContacts(GroupCommit[Visitor, Visitor]):
         try:
             try:
                 return await self.writes.run(
-                    functools.partial(visitor_contact.make_many_sync, visitors=items)
+                    functools.partial(visitor_contact.make_many, visitors=items)
                 )
             except IntegrityError:  # a tab on another gateway won one of them: one at a time
                 return [await visitor_contact.ensure(self.sessions, v) for v in items]

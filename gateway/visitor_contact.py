@@ -60,24 +60,11 @@ async def ensure(sessions: async_sessionmaker[AsyncSession], visitor: Visitor) -
         return await resolved(session, visitor)
 
 
-async def make_many(
-    sessions: async_sessionmaker[AsyncSession], visitors: Sequence[Visitor]
-) -> list[Visitor]:
-    """`ensure` for many visitors in one transaction (one look-up, one insert of contacts,
-    one of identities); one result per visitor, in order. Raises IntegrityError when
+def make_many(session: Session, visitors: Sequence[Visitor]) -> list[Visitor]:
+    """`ensure` for many visitors in the caller's (synchronous) transaction: one look-up,
+    one insert of contacts, one of identities; one result per visitor, in order. The
+    gateway runs it on the intake's writer (inbox/writes.py). Raises IntegrityError when
     another transaction made one of these contacts meanwhile (then use `ensure`)."""
-    async with sessions() as session, session.begin():
-        return await make_many_in(session, visitors)
-
-
-async def make_many_in(session: AsyncSession, visitors: Sequence[Visitor]) -> list[Visitor]:
-    """`make_many` in the caller's transaction."""
-    return await session.run_sync(make_many_sync, visitors)
-
-
-def make_many_sync(session: Session, visitors: Sequence[Visitor]) -> list[Visitor]:
-    """`make_many` in the caller's synchronous transaction (the gateway's SQLite writer
-    thread, inbox/writes.py)."""
     wanted = {v.visitor_id for v in visitors if not v.contact_id}
     found: dict[str, int] = {}
     if wanted:

@@ -46,7 +46,7 @@ async def warm_up(writes: Writes, tagger: Tagger | None) -> None:
                       website_token=secrets.token_urlsafe(16), settings={})  # fmt: skip
         session.add(inbox)
         session.flush()
-        (visitor,) = visitor_contact.make_many_sync(session, [Visitor(inbox.id, tag, 0)])
+        (visitor,) = visitor_contact.make_many(session, [Visitor(inbox.id, tag, 0)])
         item = WebsiteConnector().parse_frame(inbox.id, visitor.visitor_id, "warm-up", TEXT)
         ingest_batch(session, [item], tagger)
         raise _RollBack

@@ -164,12 +164,8 @@ _LATEST = (
 )
 
 
-_LATEST_ROUTING = (
-    select(Conversation.id, Conversation.team_id, Conversation.assignee_id)
-    .where(Conversation.inbox_id == bindparam("inbox_id"))
-    .where(Conversation.contact_id == bindparam("contact_id"))
-    .order_by(Conversation.id.desc())
-    .limit(1)
+_LATEST_ROUTING = _LATEST.with_only_columns(
+    Conversation.id, Conversation.team_id, Conversation.assignee_id
 )
 
 

@@ -41,9 +41,9 @@ class InboxCache:
         found: dict[int, InboxFacts] = {}
         missing: set[int] = set()
         for inbox_id in set(ids):
-            kept = self._kept.get(inbox_id)
-            if kept is not None and now - kept[0] < self.ttl_s:
-                found[inbox_id] = kept[1]
+            facts = self.fresh(inbox_id)
+            if facts is not None:
+                found[inbox_id] = facts
             else:
                 missing.add(inbox_id)
         if missing:

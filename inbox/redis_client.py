@@ -21,10 +21,6 @@ from redis.asyncio.cluster import RedisCluster
 CLUSTER_SCHEMES = {"redis+cluster": "redis", "rediss+cluster": "rediss"}
 
 
-def is_cluster(url: str) -> bool:
-    return url.split("://", 1)[0] in CLUSTER_SCHEMES
-
-
 def open_redis(url: str, **options: Any) -> Redis:
     """A client for `url`: one server, or a cluster by its `+cluster` scheme."""
     scheme, _, rest = url.partition("://")

@@ -12,7 +12,6 @@ from collections.abc import AsyncIterator
 import pytest
 from redis.asyncio import Redis
 
-from gateway import hub as hub_module
 from gateway.hub import Hub, StreamEvent, Subscriber
 from inbox.events import EVENTS_STREAM, routing
 from inbox.stream_purge import purge_contacts
@@ -25,6 +24,14 @@ async def redis(redis_url: str) -> AsyncIterator[Redis]:
     yield client
     await client.delete(EVENTS_STREAM)
     await client.aclose()
+
+
+@pytest.fixture
+async def hub(redis: Redis) -> AsyncIterator[Hub]:
+    started = Hub(redis)
+    await started.start()
+    yield started
+    await started.stop()
 
 
 def _everyone() -> Subscriber:
@@ -54,55 +61,45 @@ async def _read_all(live: Subscriber, count: int) -> None:
 
 @pytest.mark.parametrize("kept", [1000, 4], ids=["from-memory", "from-redis"])
 async def test_a_resumed_socket_gets_each_later_event_once(
-    redis: Redis, kept: int, monkeypatch: pytest.MonkeyPatch
+    redis: Redis, hub: Hub, kept: int
 ) -> None:
-    monkeypatch.setattr(hub_module, "RECENT_LIMIT", kept)
-    hub = Hub(redis)
-    await hub.start()
-    try:
-        live = _everyone()
-        assert await hub.subscribe(live, None)
-        tag = uuid.uuid4().hex
-        ids = await _add(redis, range(1, 21), tag)
-        await _read_all(live, 20)
-        resumed = _everyone()
-        assert await hub.subscribe(resumed, ids[4])  # had seen events 1..5
-        assert _ns(resumed) == list(range(6, 21))
-        await _add(redis, range(21, 24), tag)  # and live from then on, nothing twice
-        await _read_all(live, 23)
-        assert _ns(resumed) == list(range(6, 24))
-        from_the_start = _everyone()
-        assert await hub.subscribe(from_the_start, ids[0])
-        assert _ns(from_the_start) == list(range(2, 24))
-    finally:
-        await hub.stop()
+    hub.recent_limit = kept
+    live = _everyone()
+    assert await hub.subscribe(live, None)
+    tag = uuid.uuid4().hex
+    ids = await _add(redis, range(1, 21), tag)
+    await _read_all(live, 20)
+    resumed = _everyone()
+    assert await hub.subscribe(resumed, ids[4])  # had seen events 1..5
+    assert _ns(resumed) == list(range(6, 21))
+    await _add(redis, range(21, 24), tag)  # and live from then on, nothing twice
+    await _read_all(live, 23)
+    assert _ns(resumed) == list(range(6, 24))
+    from_the_start = _everyone()
+    assert await hub.subscribe(from_the_start, ids[0])
+    assert _ns(from_the_start) == list(range(2, 24))
 
 
 async def test_a_resume_after_an_erasure_gets_nothing_of_the_erased_contact(
-    redis: Redis,
+    redis: Redis, hub: Hub
 ) -> None:
-    hub = Hub(redis)
-    await hub.start()
-    try:
-        live = _everyone()
-        assert await hub.subscribe(live, None)
-        tag = uuid.uuid4().hex
-        ids = await _add(redis, range(0, 1), tag, contact=8)
-        await _add(redis, range(1, 4), tag, contact=7)
-        await _add(redis, range(4, 7), tag, contact=8)
-        await _add(redis, range(7, 10), tag, contact=7)
-        await _read_all(live, 10)  # all ten are in the hub's memory now
-        assert await purge_contacts(redis, [7]) == 6
-        resumed = _everyone()
-        assert await hub.subscribe(resumed, ids[0])
-        assert _ns(resumed) == [4, 5, 6]
-        await _add(redis, range(10, 12), tag, contact=8)  # kept again from here on
-        await _read_all(live, 12)
-        again = _everyone()
-        assert await hub.subscribe(again, ids[0])
-        assert _ns(again) == [4, 5, 6, 10, 11]
-    finally:
-        await hub.stop()
+    live = _everyone()
+    assert await hub.subscribe(live, None)
+    tag = uuid.uuid4().hex
+    ids = await _add(redis, range(0, 1), tag, contact=8)
+    await _add(redis, range(1, 4), tag, contact=7)
+    await _add(redis, range(4, 7), tag, contact=8)
+    await _add(redis, range(7, 10), tag, contact=7)
+    await _read_all(live, 10)  # all ten are in the hub's memory now
+    assert await purge_contacts(redis, [7]) == 6
+    resumed = _everyone()
+    assert await hub.subscribe(resumed, ids[0])
+    assert _ns(resumed) == [4, 5, 6]
+    await _add(redis, range(10, 12), tag, contact=8)  # kept again from here on
+    await _read_all(live, 12)
+    again = _everyone()
+    assert await hub.subscribe(again, ids[0])
+    assert _ns(again) == [4, 5, 6, 10, 11]
 
 
 def test_events_kept_in_memory_are_bounded() -> None:
