@@ -27,12 +27,13 @@ import hashlib
 import logging
 import math
 import os
-import uuid
 from dataclasses import dataclass
 from typing import Any
 
 from redis.asyncio import Redis
 from redis.exceptions import NoScriptError, RedisError
+
+from inbox.unique_keys import unique_key
 
 log = logging.getLogger("crocevia.limits")
 
@@ -96,7 +97,7 @@ async def hit_all(redis: Redis, uses: list[tuple[Limit, str]], *, count_it: bool
     are checked in one round trip (a pipeline of one-key scripts, so it also works on
     Redis Cluster); when one refuses, the uses counted after it are taken back, so the
     uses before it stay counted and a refused use is recorded nowhere."""
-    members = [uuid.uuid4().hex for _ in uses]
+    members = [unique_key() for _ in uses]
     keys = [f"crocevia:rl:{limit.name}:{subject}" for limit, subject in uses]
     try:
         try:

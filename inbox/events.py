@@ -7,7 +7,6 @@ committed rows to Redis.
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from sqlalchemy import insert
@@ -15,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from inbox.model import Outbox, utcnow
+from inbox.unique_keys import unique_key
 
 EVENTS_STREAM = "crocevia:events"
 OUTBOUND_STREAM = "crocevia:outbound"
@@ -68,7 +68,7 @@ def emit_many_sync(session: Session, specs: list[tuple[str, dict[str, Any]]]) ->
     if not specs:
         return []
     rows = [
-        {"insert_key": uuid.uuid4().hex, "stream": "events", "event": name, "payload": data,
+        {"insert_key": unique_key(), "stream": "events", "event": name, "payload": data,
          "created_at": utcnow()}
         for name, data in specs
     ]  # fmt: skip

@@ -20,7 +20,6 @@ in one writer thread on SQLite, in the event loop's greenlet on PostgreSQL.
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -51,6 +50,7 @@ from inbox.model import (
 )
 from inbox.serialize import conversation_dict, message_dict
 from inbox.types import CHAT_CHANNELS, InboundMessage, safe_link
+from inbox.unique_keys import unique_key
 from inbox.writes import Writes
 
 log = logging.getLogger("crocevia.ingest")
@@ -311,7 +311,7 @@ def ingest_batch(
             conv.waiting_since = now
         fresh_at[key] = len(fresh_rows)
         fresh_rows.append(
-            {"insert_key": uuid.uuid4().hex, "inbox_id": inbox.id, "direction": Direction.IN.value,
+            {"insert_key": unique_key(), "inbox_id": inbox.id, "direction": Direction.IN.value,
              "author_contact_id": contact.id, "text": item.text,
              "attachments": [a.as_dict() for a in item.attachments],
              "external_id": item.external_id, "client_id": item.raw.get("client_id"),

@@ -7,7 +7,6 @@ which has no time zones, and hands them back aware).
 from __future__ import annotations
 
 import enum
-import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -32,10 +31,11 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
 from inbox.types import utcnow as utcnow  # re-exported: the model's timestamps
+from inbox.unique_keys import unique_key
 
 
 def _insert_key() -> str:
-    return uuid.uuid4().hex
+    return unique_key()
 
 
 def insert_sentinel() -> Mapped[str]:
