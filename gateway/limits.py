@@ -28,11 +28,10 @@ import logging
 import math
 import os
 from dataclasses import dataclass
-from typing import Any
-
 from redis.asyncio import Redis
 from redis.exceptions import NoScriptError, RedisError
 
+from gateway.redis_batches import batches_of
 from inbox.unique_keys import unique_key
 
 log = logging.getLogger("crocevia.limits")
@@ -94,17 +93,24 @@ async def hit(redis: Redis, limit: Limit, subject: str, *, count_it: bool = True
 
 async def hit_all(redis: Redis, uses: list[tuple[Limit, str]], *, count_it: bool = True) -> None:
     """Count several limits at once; raise Limited for the first one over. The windows
-    are checked in one round trip (a pipeline of one-key scripts, so it also works on
-    Redis Cluster); when one refuses, the uses counted after it are taken back, so the
-    uses before it stay counted and a refused use is recorded nowhere."""
+    are checked in one round trip (one-key scripts, so it also works on Redis Cluster,
+    sent in the pipeline that carries every concurrent caller's: gateway/redis_batches.py);
+    when one refuses, the uses counted after it are taken back, so the uses before it
+    stay counted and a refused use is recorded nowhere."""
     members = [unique_key() for _ in uses]
     keys = [f"crocevia:rl:{limit.name}:{subject}" for limit, subject in uses]
+    commands = [
+        ("EVALSHA", _SLIDE_SHA, 1, key, limit.window_s * 1000, limit.count, int(count_it), member)
+        for key, (limit, _subject), member in zip(keys, uses, members, strict=True)
+    ]
     try:
-        try:
-            waits = await _slide_all(redis, keys, uses, members, count_it)
-        except NoScriptError:  # a restarted (or another) server: load it, once
-            await redis.script_load(_SLIDE)
-            waits = await _slide_all(redis, keys, uses, members, count_it)
+        waits = await batches_of(redis).execute(commands)
+        if any(isinstance(w, NoScriptError) for w in waits):  # a restarted (or another)
+            await redis.script_load(_SLIDE)  # server: load it, once, and send them again
+            waits = await batches_of(redis).execute(commands)
+        failed = next((w for w in waits if isinstance(w, Exception)), None)
+        if failed is not None:
+            raise failed
     except RedisError as exc:
         log.warning("rate_limit_unavailable", extra={"error": str(exc)})
         return
@@ -113,16 +119,6 @@ async def hit_all(redis: Redis, uses: list[tuple[Limit, str]], *, count_it: bool
             if count_it and n + 1 < len(uses):
                 await _take_back(redis, keys[n + 1 :], members[n + 1 :])
             raise Limited(uses[n][0], max(math.ceil(int(wait_ms) / 1000), 1))
-
-
-async def _slide_all(
-    redis: Redis, keys: list[str], uses: list[tuple[Limit, str]], members: list[str],
-    count_it: bool,
-) -> list[Any]:  # fmt: skip
-    pipe = redis.pipeline(transaction=False)
-    for key, (limit, _subject), member in zip(keys, uses, members, strict=True):
-        pipe.evalsha(_SLIDE_SHA, 1, key, limit.window_s * 1000, limit.count, int(count_it), member)
-    return list(await pipe.execute())
 
 
 async def _take_back(redis: Redis, keys: list[str], members: list[str]) -> None:
