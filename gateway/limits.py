@@ -28,6 +28,7 @@ import logging
 import math
 import os
 from dataclasses import dataclass
+
 from redis.asyncio import Redis
 from redis.exceptions import NoScriptError, RedisError
 
