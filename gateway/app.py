@@ -57,6 +57,7 @@ from gateway.presence import PresenceBeat
 from gateway.runtime import Runtime
 from gateway.settings import Settings
 from gateway.socket_front import SocketFront
+from gateway.tagging_process import TaggingProcess
 from gateway.warmup import warm_up
 from gateway.widget_script import WidgetScript
 from gateway.ws_agent import agent_socket
@@ -208,6 +209,19 @@ def _tagger() -> Tagger | None:
     return analyse
 
 
+def _tagging_process(tagger: Tagger | None) -> TaggingProcess | None:
+    """Large batches are tagged in a process of their own (gateway/tagging_process.py)
+    where there is a core for it; CROCEVIA_TAGGING_PROCESS=off keeps them in the
+    gateway."""
+    if tagger is None or os.environ.get("CROCEVIA_TAGGING_PROCESS", "on") == "off":
+        return None
+    if (os.cpu_count() or 1) < 2:
+        return None
+    tagging = TaggingProcess()
+    tagging.start()
+    return tagging
+
+
 @contextlib.asynccontextmanager
 async def lifespan(app: Starlette) -> AsyncIterator[None]:
     settings = Settings.from_env()
@@ -226,6 +240,7 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
     hub = Hub(redis)
     relay = Relay(redis, sessions)
     tagger = _tagger()
+    tagging = _tagging_process(tagger)
     await warm_up(writes, tagger)  # before the first customer waits for it
     batcher = IngestBatcher(
         ingest_sessions,
@@ -233,6 +248,7 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
         tagger,
         on_batch=lambda n, _s: INGEST_BATCH.observe(n),
         writes=writes,
+        tagging=tagging,
     )
     presence = PresenceBeat(redis)
     first_contacts = FirstContacts(ingest_sessions, writes)
@@ -259,6 +275,8 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await engine.dispose()
         await writes.close()
         await ingest_engine.dispose()
+        if tagging is not None:
+            tagging.stop()
 
 
 SOCKET_ROUTES = {"/ws/agent": agent_socket, "/ws/widget": widget_socket}  # gateway/socket_front.py

@@ -1,7 +1,8 @@
 """Group commit for inbound messages (gateway/group_commit.py) into the intake
 (inbox/intake.py).
 
-Each sender is answered only after the transaction holding its message has committed;
+Large batches are tagged (language, sentiment) in a process of their own beforehand
+(gateway/tagging_process.py). Each sender is answered only after the transaction holding its message has committed;
 the events are then published. A message the database refuses fails alone
 (inbox/ingest.py retries a failed batch one message per transaction); only an
 unreachable database fails them all.
@@ -16,6 +17,7 @@ from collections.abc import Callable, Sequence
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.group_commit import GroupCommit
+from gateway.tagging_process import TaggingProcess
 from inbox.ingest import Ingested, Tagger
 from inbox.intake import Intake
 from inbox.relay import Relay
@@ -35,15 +37,18 @@ class IngestBatcher(GroupCommit[InboundMessage, Ingested]):
         tagger: Tagger | None = None,
         on_batch: Callable[[int, float], None] | None = None,
         writes: Writes | None = None,
+        tagging: TaggingProcess | None = None,
     ) -> None:
         super().__init__()
         self.intake = Intake(sessions, relay, tagger, writes)
         self.on_batch = on_batch
+        self.tagging = tagging if tagger is not None else None
 
     async def commit(self, items: list[InboundMessage]) -> Sequence[Ingested | BaseException]:
         started = time.perf_counter()
+        tagger = await self._tagger(items)
         try:
-            results = await self.intake.store(items)
+            results = await self.intake.store(items, tagger)
         except Exception as exc:  # the database is down: every sender hears it (one
             # refused message fails alone: the intake stores the items one by one then)
             log.warning("ingest_failed", extra={"size": len(items), "error": repr(exc)})
@@ -53,3 +58,14 @@ class IngestBatcher(GroupCommit[InboundMessage, Ingested]):
         if self.on_batch is not None:
             self.on_batch(len(items), elapsed)
         return results
+
+    async def _tagger(self, items: list[InboundMessage]) -> Tagger | None:
+        """A large batch's tags, made in the tagging process; otherwise (or if that
+        failed) the intake's own tagger, in the transaction."""
+        fallback = self.intake.tagger
+        if self.tagging is None or fallback is None:
+            return fallback
+        found = await self.tagging.tags([item.text for item in items])
+        if found is None:
+            return fallback
+        return lambda text: found.get(text) or fallback(text)

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import bisect
-import json
 import logging
 import os
 import time
@@ -31,6 +30,7 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from inbox import json_codec
 from inbox.events import EPHEMERAL_CHANNEL, EVENTS_STREAM, ROUTE_FIELDS
 from inbox.stream_purge import PURGES_KEY
 from inbox.stream_read import after, entries_from, read_reply
@@ -94,16 +94,16 @@ class StreamEvent:
     @property
     def data(self) -> dict[str, Any]:
         if self._data is None:
-            self._data = json.loads(self.data_json)
+            self._data = json_codec.loads(self.data_json)
         return self._data
 
     @property
     def frame(self) -> str:
         if self._frame is None:
-            head = json.dumps(
+            head = json_codec.dumps(
                 {"type": "event", "id": self.id, "eid": self.eid, "event": self.event}
             )
-            self._frame = f'{head[:-1]}, "data": {self.data_json}}}'
+            self._frame = f'{head[:-1]},"data":{self.data_json}}}'
         return self._frame
 
 
@@ -262,13 +262,13 @@ class Hub:
                 async with self.redis.pubsub(ignore_subscribe_messages=True) as pubsub:
                     await pubsub.subscribe(EPHEMERAL_CHANNEL)
                     async for message in pubsub.listen():
-                        payload = json.loads(_s(message["data"]))
+                        payload = json_codec.loads(message["data"])
                         if "control" in payload:
                             for sub in list(self.subscribers):
                                 if sub.on_control is not None:
                                     sub.on_control(payload["control"])
                             continue
-                        frame = json.dumps(payload["frame"])
+                        frame = json_codec.dumps(payload["frame"])
                         for sub in self._targets(payload.get("contact_id")):
                             if sub.accepts_ephemeral(payload):
                                 sub.put_frame(frame)
@@ -292,10 +292,12 @@ class Hub:
 
     async def publish_control(self, control: dict[str, Any]) -> None:
         """Tell every gateway's agent sockets something about sessions (e.g. a logout)."""
-        await self.redis.publish(EPHEMERAL_CHANNEL, json.dumps({"control": control}))
+        await self.redis.publish(EPHEMERAL_CHANNEL, json_codec.dumps_bytes({"control": control}))
 
     async def publish_ephemeral(self, routing: dict[str, Any], frame: dict[str, Any]) -> None:
-        await self.redis.publish(EPHEMERAL_CHANNEL, json.dumps({**routing, "frame": frame}))
+        await self.redis.publish(
+            EPHEMERAL_CHANNEL, json_codec.dumps_bytes({**routing, "frame": frame})
+        )
 
     async def subscribe(self, sub: Subscriber, last_id: str | None) -> bool:
         """Register a socket. With `last_id`, replay what came after it first.
@@ -329,7 +331,9 @@ class Hub:
             if too_old or (oldest and parse_id(_s(oldest[0][0])) > parse_id(last_id)):
                 tip = await self.tip()
                 sub.last_id = parse_id(tip) if tip else (0, 0)
-                sub.put_frame(json.dumps({"type": "resync", "reason": "last_event_id expired"}))
+                sub.put_frame(
+                    json_codec.dumps({"type": "resync", "reason": "last_event_id expired"})
+                )
                 return False
             sub.last_id = parse_id(last_id)
             start = last_id

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import os
 from collections.abc import Awaitable, Callable
@@ -30,6 +29,7 @@ from gateway import strict_json
 from gateway.hub import Hub, Subscriber, valid_id
 from gateway.limits import Limited
 from gateway.metrics import SOCKETS
+from inbox import json_codec
 
 log = logging.getLogger("crocevia.sockets")
 
@@ -55,7 +55,7 @@ class FrameError(Exception):
 
 def error_frame(code: str, message: str, client_id: Any = None) -> str:
     cid = client_id if isinstance(client_id, str) else None
-    return json.dumps({"type": "error", "code": code, "message": message, "client_id": cid})
+    return json_codec.dumps({"type": "error", "code": code, "message": message, "client_id": cid})
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +91,7 @@ class Session:
         self.sub = sub
 
     def send(self, frame: dict[str, Any]) -> None:
-        self.sub.put_frame(json.dumps(frame))
+        self.sub.put_frame(json_codec.dumps(frame))
 
 
 Authenticate = Callable[[str], Awaitable[Any | None]]
@@ -225,7 +225,7 @@ async def serve(
     sub = make_subscriber(principal)
     session = Session(ws, sub)
     try:
-        await ws.send_text(json.dumps(ready(principal)))
+        await ws.send_text(json_codec.dumps(ready(principal)))
     except (WebSocketDisconnect, RuntimeError):  # the client left right after `auth`
         return
     try:

@@ -4,8 +4,14 @@ Python's decoder accepts `NaN`, `Infinity` and `1e999` (an infinite float that n
 column or JSON output can hold) and recurses once per nesting level, so `[` × 100000
 raises RecursionError deep in a request. Here both are refused as `TooStrange`, a
 ValueError the callers already answer with 400 (sockets: close 1007), and a document
-nested deeper than MAX_DEPTH is refused before it is decoded, so the decoder never
-recurses deeply and nothing downstream has to walk it.
+nested deeper than MAX_DEPTH is refused, so nothing downstream has to walk it.
+
+orjson decodes first (every socket frame comes through here): it refuses non-finite
+numbers and never recurses in Python. What it refuses is decoded again by the standard
+library, after a scan of the nesting (so that decoder never recurses deeply), which
+gives the reason in our words, or accepts what orjson alone refuses (an escaped lone
+surrogate, as the standard library always did). An integer past 64 bits, which the
+standard library kept whole, comes out of orjson as a float.
 """
 
 from __future__ import annotations
@@ -14,6 +20,8 @@ import json
 import math
 import re
 from typing import Any
+
+import orjson
 
 MAX_DEPTH = 64
 
@@ -66,9 +74,16 @@ def _nesting_within_limit(data: bytes) -> bool:
 
 def loads(data: str | bytes) -> Any:
     """The decoded document; ValueError (or its TooStrange) when it is not acceptable."""
+    try:
+        value = orjson.loads(data)  # refuses NaN, 1e999 and nesting past 1024 itself
+    except orjson.JSONDecodeError:
+        value = _loads_slowly(data)  # the reason, in the words below (or a lone surrogate)
+    _check_depth(value)
+    return value
+
+
+def _loads_slowly(data: str | bytes) -> Any:
     raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
     if not _nesting_within_limit(raw):
         raise TooStrange(f"nested deeper than {MAX_DEPTH} levels")
-    value = json.loads(data, parse_float=_finite, parse_constant=_constant)
-    _check_depth(value)
-    return value
+    return json.loads(data, parse_float=_finite, parse_constant=_constant)

@@ -7,10 +7,10 @@ only the fields below, whatever is added to the agents' side later (docs/api.md)
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from gateway.hub import StreamEvent
+from inbox import json_codec
 
 MESSAGE_FIELDS = ("id", "conversation_id", "direction", "text", "client_id", "status",
                   "attachments", "created_at", "edited_at")  # fmt: skip
@@ -37,5 +37,5 @@ def visitor_frame(ev: StreamEvent) -> str:
         shown["conversation"] = visitor_conversation(data["conversation"])
     if isinstance(data.get("read"), dict):  # the team has read the visitor's messages
         shown["read"] = {"up_to": data["read"].get("up_to")}
-    return json.dumps({"type": "event", "id": ev.id, "eid": ev.eid, "event": ev.event,
+    return json_codec.dumps({"type": "event", "id": ev.id, "eid": ev.eid, "event": ev.event,
                        "data": shown})  # fmt: skip

@@ -13,6 +13,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from inbox import json_codec
+
 
 def async_url(url: str) -> str:
     """Accept plain URLs and pick the async driver: sqlite+aiosqlite, postgresql+asyncpg."""
@@ -25,6 +27,7 @@ def async_url(url: str) -> str:
 
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     url = async_url(url)
+    kwargs.setdefault("json_serializer", json_codec.dumps)  # JSON columns (outbox payloads)
     if url.startswith("sqlite"):
         engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
@@ -39,7 +42,11 @@ def create_sqlite_engine(url: str) -> Engine:
     """A synchronous engine on the same SQLite file (the intake's writer thread,
     inbox/writes.py): the driver is Python's sqlite3, used from one thread at a time."""
     sync_url = make_url(async_url(url)).set(drivername="sqlite+pysqlite")
-    engine = create_sync_engine(sync_url, connect_args={"timeout": 30, "check_same_thread": False})
+    engine = create_sync_engine(
+        sync_url,
+        connect_args={"timeout": 30, "check_same_thread": False},
+        json_serializer=json_codec.dumps,
+    )
     event.listen(engine, "connect", _sqlite_pragmas)
     return engine
 

@@ -47,9 +47,12 @@ class Intake:
         self.tagger = tagger
         self.inboxes = InboxCache()  # an admin's edit in this process: `inboxes.forget(id)`
 
-    async def store(self, items: Sequence[InboundMessage]) -> list[Result]:
+    async def store(
+        self, items: Sequence[InboundMessage], tagger: Tagger | None = None
+    ) -> list[Result]:
         """Store a batch; one result (or that item's error) per item, in order. Raises
-        when the database is unreachable (nothing was stored)."""
+        when the database is unreachable (nothing was stored). `tagger`, when given,
+        tags this batch instead of the intake's own (tags made beforehand)."""
         if not items:
             return []
         marks = self._take_marks()
@@ -57,7 +60,7 @@ class Intake:
             results, rows = await ingest_many(
                 self.writes,
                 items,
-                self.tagger,
+                tagger or self.tagger,
                 also=lambda s: Relay.mark_in_sync(s, marks),
                 inbox_cache=self.inboxes,
             )

@@ -345,9 +345,10 @@ async def _scrub_outbox(
     session: AsyncSession, ids: set[int], texts: set[str], quoted: list[str]
 ) -> int:
     as_text = cast(Outbox.payload, Text)
-    patterns = [p for i in sorted(ids)
-                for p in (as_text.like(f'%"contact": {{"id": {i},%'),
-                          as_text.like(f'%"type": "contact", "id": {i},%'))]  # fmt: skip
+    # Payloads are compact JSON (inbox/json_codec.py); rows written before were spaced.
+    patterns = [as_text.like(p) for i in sorted(ids)
+                for p in (f'%"contact":{{"id":{i},%', f'%"type":"contact","id":{i},%',
+                          f'%"contact": {{"id": {i},%', f'%"type": "contact", "id": {i},%')]  # fmt: skip
     rows = await session.scalars(select(Outbox).where(Outbox.stream == "events", or_(*patterns)))
     n = 0
     for row in rows:
