@@ -23,16 +23,15 @@ limits are not enforced (logged): a limiter must not take the inbox down with it
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import math
 import os
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
-from redis.exceptions import NoScriptError, RedisError
+from redis.exceptions import RedisError
 
-from gateway.redis_batches import batches_of
+from gateway.redis_batches import script_batches_of
 from inbox.unique_keys import unique_key
 
 log = logging.getLogger("crocevia.limits")
@@ -65,25 +64,32 @@ class Limited(Exception):
         self.retry_after = retry_after
 
 
-# KEYS[1]: the subject's sorted set of allowed uses. ARGV: window (ms), count, record
-# (1 to record this use when allowed), member (unique). Returns 0 when allowed, else the
-# milliseconds until the oldest recorded use leaves the window.
+# KEYS: the subjects' sorted sets of allowed uses, each checked alone. ARGV[i], for
+# KEYS[i]: "window_ms count record member" (record: 1 to record this use when allowed;
+# member: unique). Returns per key 0 when allowed, else the milliseconds until its oldest
+# recorded use leaves the window. Concurrent messages' checks go in one call (one key
+# per call on a Redis Cluster): gateway/redis_batches.py.
 _SLIDE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local window = tonumber(ARGV[1])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
-if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then
-  local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-  return math.max(tonumber(oldest[2]) + window - now, 1)
+local waits = {}
+for i, key in ipairs(KEYS) do
+  local window, count, record, member = string.match(ARGV[i], '^(%d+) (%d+) (%d) (.+)$')
+  window = tonumber(window)
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
+  if redis.call('ZCARD', key) >= tonumber(count) then
+    local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+    waits[i] = math.max(tonumber(oldest[2]) + window - now, 1)
+  else
+    if record == '1' then
+      redis.call('ZADD', key, now, member)
+      redis.call('PEXPIRE', key, window)
+    end
+    waits[i] = 0
+  end
 end
-if ARGV[3] == '1' then
-  redis.call('ZADD', KEYS[1], now, ARGV[4])
-  redis.call('PEXPIRE', KEYS[1], window)
-end
-return 0
+return waits
 """
-_SLIDE_SHA = hashlib.sha1(_SLIDE.encode()).hexdigest()
 
 
 async def hit(redis: Redis, limit: Limit, subject: str, *, count_it: bool = True) -> None:
@@ -94,21 +100,18 @@ async def hit(redis: Redis, limit: Limit, subject: str, *, count_it: bool = True
 
 async def hit_all(redis: Redis, uses: list[tuple[Limit, str]], *, count_it: bool = True) -> None:
     """Count several limits at once; raise Limited for the first one over. The windows
-    are checked in one round trip (one-key scripts, so it also works on Redis Cluster,
-    sent in the pipeline that carries every concurrent caller's: gateway/redis_batches.py);
-    when one refuses, the uses counted after it are taken back, so the uses before it
-    stay counted and a refused use is recorded nowhere."""
+    are checked in one round trip, in the script call that carries every concurrent
+    caller's (gateway/redis_batches.py); when one refuses, the uses counted after it are
+    taken back, so the uses before it stay counted and a refused use is recorded
+    nowhere."""
     members = [unique_key() for _ in uses]
     keys = [f"crocevia:rl:{limit.name}:{subject}" for limit, subject in uses]
-    commands = [
-        ("EVALSHA", _SLIDE_SHA, 1, key, limit.window_s * 1000, limit.count, int(count_it), member)
-        for key, (limit, _subject), member in zip(keys, uses, members, strict=True)
+    args = [
+        f"{limit.window_s * 1000} {limit.count} {int(count_it)} {member}"
+        for (limit, _subject), member in zip(uses, members, strict=True)
     ]
     try:
-        waits = await batches_of(redis).execute(commands)
-        if any(isinstance(w, NoScriptError) for w in waits):  # a restarted (or another)
-            await redis.script_load(_SLIDE)  # server: load it, once, and send them again
-            waits = await batches_of(redis).execute(commands)
+        waits = await script_batches_of(redis, _SLIDE).call(keys, args)
         failed = next((w for w in waits if isinstance(w, Exception)), None)
         if failed is not None:
             raise failed

@@ -207,8 +207,9 @@ async def _acknowledge(
         MESSAGES_IN.labels("website").inc()
     conv = result.conversation
     p.conversation = {"id": conv.id, "team_id": conv.team_id, "assignee_id": conv.assignee_id}
+    shown = result.shown or message_dict(result.message, contact=result.contact)
     ack = {"type": "ack", "client_id": client_id,
-           "message": visitor_message(message_dict(result.message, contact=result.contact))}  # fmt: skip
+           "message": visitor_message(shown)}  # fmt: skip
     if token is not None:
         ack["visitor_token"] = token  # now naming the contact this message made
     s.send(ack)

@@ -78,6 +78,9 @@ class Ingested:
     conversation: Conversation
     contact: Contact
     created: bool  # False when the platform delivered this message before
+    # The message as its message.created event shows it (serialize.message_dict), made
+    # once in the transaction; None for a message delivered before.
+    shown: dict[str, Any] | None = None
 
 
 Result = Ingested | BaseException
@@ -355,10 +358,13 @@ def ingest_batch(
                 emitted.add(id(conv))
                 name = "conversation.created" if id(conv) in opened else "conversation.updated"
                 specs.append((name, {"conversation": conversation_dict(conv, contact)}))
+        shown = None
         if created and fresh_at.get(key, -1) >= 0 and id(msg) not in emitted:
             emitted.add(id(msg))
-            specs.append(("message.created", _payload(msg, conv, contact)))
-        results[n] = Ingested(msg, conv, contact, created=created)
+            payload = _payload(msg, conv, contact)
+            shown = payload["message"]
+            specs.append(("message.created", payload))
+        results[n] = Ingested(msg, conv, contact, created=created, shown=shown)
     outbox = events.emit_many_sync(session, specs)
     return [r for r in results if r is not None], outbox
 

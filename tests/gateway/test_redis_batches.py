@@ -11,7 +11,7 @@ import pytest
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError, ResponseError
 
-from gateway.redis_batches import CommandBatches, batches_of
+from gateway.redis_batches import CommandBatches, batches_of, script_batches_of
 
 
 async def _connections_received(redis: Redis) -> int:
@@ -81,5 +81,41 @@ async def test_a_caller_that_gives_up_leaves_the_others_answered(redis_url: str)
         gone.cancel()
         assert await stays == [b"stays"]
         assert await batches.execute([("ECHO", "later")]) == [b"later"]
+    finally:
+        await redis.aclose()
+
+
+# One script call for many keys, each key treated alone (as the rate limits' script).
+COUNTER = """
+local out = {}
+for i, key in ipairs(KEYS) do
+  out[i] = redis.call('INCRBY', key, tonumber(ARGV[i]))
+end
+return out
+"""
+
+
+async def _evalsha_calls(redis: Redis) -> int:
+    stats = await redis.info("commandstats")
+    return int(stats.get("cmdstat_evalsha", {}).get("calls", 0))
+
+
+async def test_concurrent_script_calls_are_one_evalsha_over_every_callers_keys(
+    redis_url: str,
+) -> None:
+    redis = Redis.from_url(redis_url)
+    prefix = f"test:scripts:{uuid.uuid4().hex}"
+    try:
+        await redis.script_flush()  # the first call loads it
+        batches = script_batches_of(redis, COUNTER)
+        before = await _evalsha_calls(redis)
+        replies = await asyncio.gather(
+            *(batches.call([f"{prefix}:a", f"{prefix}:{n}"], [1, n]) for n in range(1, 51))
+        )
+        # One EVALSHA refused for want of the script, then one that carried all 50 callers.
+        assert await _evalsha_calls(redis) - before == 2
+        assert sorted(r[0] for r in replies) == list(range(1, 51))  # one key, counted in turn
+        assert [r[1] for r in replies] == list(range(1, 51))  # each caller's own key
+        assert script_batches_of(redis, COUNTER) is batches
     finally:
         await redis.aclose()
