@@ -244,9 +244,16 @@ async def main() -> None:
                 res = await run_load(target, args.visitors, args.messages, rate)
                 results[(target.name, rate)] = res
                 print(res.line(), flush=True)
-        sat_ratio = results[("crocevia", None)].rate / results[("raw baseline", None)].rate
+        # The baseline saturated once more, after: this machine's speed moves by a third
+        # from one minute to the next, so the ratio is taken against both runs' mean.
+        again = await run_load(baseline, args.visitors, args.messages, None)
+        again.name = "raw baseline (saturation, after)"
+        print(again.line(), flush=True)
+        raw_rate = (results[("raw baseline", None)].rate + again.rate) / 2
+        sat_ratio = results[("crocevia", None)].rate / raw_rate
         fixed = results[("crocevia", args.rate)]
-        print(f"saturated throughput ratio crocevia/baseline: {sat_ratio:.2f} (target >= 0.5)")
+        print(f"saturated throughput ratio crocevia/baseline (mean of the two): {sat_ratio:.2f} "
+              f"(target >= 0.5)")  # fmt: skip
         metrics = httpx.get(f"http://127.0.0.1:{port}/metrics").text
         print(f"inbound messages per commit (mean): {mean_batch(metrics):.1f}")
         print(f"p99 at {args.rate:.0f} msg/s offered: {fixed.pct(0.99):.2f} ms (target <= 25 ms); "
