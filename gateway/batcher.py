@@ -2,10 +2,10 @@
 (inbox/intake.py).
 
 Large batches are tagged (language, sentiment) in a process of their own beforehand
-(gateway/tagging_process.py). Each sender is answered only after the transaction holding its message has committed;
-the events are then published. A message the database refuses fails alone
-(inbox/ingest.py retries a failed batch one message per transaction); only an
-unreachable database fails them all.
+(gateway/tagging_process.py). Each sender is answered only after the transaction
+holding its message has committed; the events are then published. A message the
+database refuses fails alone (inbox/ingest.py retries a failed batch one message per
+transaction); only an unreachable database fails them all.
 """
 
 from __future__ import annotations
