@@ -23,7 +23,6 @@ caller of that flush gets the exception.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import weakref
 from collections.abc import Sequence
 from typing import Any, Generic, TypeVar
@@ -31,6 +30,8 @@ from typing import Any, Generic, TypeVar
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import NoScriptError
+
+from inbox.redis_scripts import Script
 
 Command = tuple[Any, ...]
 Request = TypeVar("Request")
@@ -96,32 +97,24 @@ class CommandBatches(_Batches[Sequence[Command]]):
 class ScriptBatches(_Batches[tuple[Sequence[str], Sequence[Any]]]):
     def __init__(self, redis: Redis, script: str) -> None:
         super().__init__(redis)
-        self.script = script
-        self.sha = hashlib.sha1(script.encode()).hexdigest()
+        self.script = Script(script)
         self.commands = CommandBatches(redis) if isinstance(redis, RedisCluster) else None
 
     async def call(self, keys: Sequence[str], args: Sequence[Any]) -> list[Any]:
         """The script's reply for each key (`args[i]` goes with `keys[i]`)."""
         if self.commands is not None:  # a cluster: one EVALSHA a key, in one pipeline
-            replies = await self.commands.execute(
-                [("EVALSHA", self.sha, 1, key, arg) for key, arg in zip(keys, args, strict=True)]
-            )
+            calls = [("EVALSHA", self.script.sha, 1, k, a) for k, a in zip(keys, args, strict=True)]
+            replies = await self.commands.execute(calls)
             if any(isinstance(r, NoScriptError) for r in replies):
-                await self.redis.script_load(self.script)  # every primary
-                replies = await self.commands.execute(
-                    [("EVALSHA", self.sha, 1, k, a) for k, a in zip(keys, args, strict=True)]
-                )
+                await self.redis.script_load(self.script.source)  # every primary
+                replies = await self.commands.execute(calls)
             return [_unpacked(r) for r in replies]
         return await self._submit((keys, args), len(keys))
 
     async def _send(self, requests: list[tuple[Sequence[str], Sequence[Any]]]) -> Sequence[Any]:
         keys = [key for request_keys, _args in requests for key in request_keys]
         args = [arg for _keys, request_args in requests for arg in request_args]
-        try:
-            return list(await self.redis.evalsha(self.sha, len(keys), *keys, *args))
-        except NoScriptError:  # a restarted (or another) server: load it, once
-            await self.redis.script_load(self.script)
-            return list(await self.redis.evalsha(self.sha, len(keys), *keys, *args))
+        return list(await self.script.run(self.redis, keys, args))
 
 
 def _unpacked(reply: Any) -> Any:
@@ -129,20 +122,11 @@ def _unpacked(reply: Any) -> Any:
     return reply[0] if isinstance(reply, list) and len(reply) == 1 else reply
 
 
-_commands: weakref.WeakKeyDictionary[Redis, CommandBatches] = weakref.WeakKeyDictionary()
 _scripts: weakref.WeakKeyDictionary[Redis, dict[str, ScriptBatches]] = weakref.WeakKeyDictionary()
 
 
-def batches_of(redis: Redis) -> CommandBatches:
-    """The one command batcher of this Redis client (kept as long as the client is)."""
-    found = _commands.get(redis)
-    if found is None:
-        found = _commands[redis] = CommandBatches(redis)
-    return found
-
-
 def script_batches_of(redis: Redis, script: str) -> ScriptBatches:
-    """The one batcher of `script` calls on this Redis client."""
+    """The one batcher of `script` calls on this Redis client (kept as long as it is)."""
     by_script = _scripts.setdefault(redis, {})
     found = by_script.get(script)
     if found is None:

@@ -9,15 +9,13 @@ outbox id (`eid`), so a repeat is recognisable and dropped by readers.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import timedelta
-from typing import Any
 
 from redis.asyncio import Redis
-from redis.exceptions import NoScriptError, RedisError
+from redis.exceptions import RedisError
 from sqlalchemy import Update, delete, func, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -26,6 +24,7 @@ from sqlalchemy.orm import Session
 from inbox import background, json_codec
 from inbox.events import STREAM_KEYS, routing
 from inbox.model import Outbox, utcnow
+from inbox.redis_scripts import Script
 from inbox.stream_read import after, entries_from, text_of
 
 log = logging.getLogger("crocevia.relay")
@@ -49,7 +48,7 @@ def entry_values(row: Outbox) -> list[str | bytes]:
 # KEYS[1]: the stream. ARGV[1]: its approximate MAXLEN, then per entry a count n and n
 # values: eid, event, data and (events only) r. Returns the new entries' ids, in order.
 # One command for a batch's rows: redis-py costs more per command than Redis does.
-_XADD_MANY = """
+_XADD_MANY = Script("""
 local names = {'eid', 'event', 'data', 'r'}
 local ids = {}
 local i = 2
@@ -64,8 +63,7 @@ while i <= #ARGV do
   i = i + n + 1
 end
 return ids
-"""
-_XADD_MANY_SHA = hashlib.sha1(_XADD_MANY.encode()).hexdigest()
+""")
 
 
 def _marked(ids: list[int]) -> Update:
@@ -105,18 +103,11 @@ class Relay:
             for n in positions:
                 values = entry_values(rows[n])
                 args += [len(values), *values]
-            for n, entry_id in zip(positions, await self._xadd_many(stream, args), strict=True):
+            entry_ids = await _XADD_MANY.run(self.redis, [STREAM_KEYS[stream]], args)
+            for n, entry_id in zip(positions, entry_ids, strict=True):
                 ids[n] = text_of(entry_id)
         self._to_mark.extend(row.id for row in rows)
         return ids
-
-    async def _xadd_many(self, stream: str, args: list[str | bytes | int]) -> list[Any]:
-        key = STREAM_KEYS[stream]
-        try:
-            return list(await self.redis.evalsha(_XADD_MANY_SHA, 1, key, *args))
-        except NoScriptError:  # a restarted (or another) server: load it, once
-            await self.redis.script_load(_XADD_MANY)
-            return list(await self.redis.evalsha(_XADD_MANY_SHA, 1, key, *args))
 
     async def publish_quietly(self, rows: Sequence[Outbox]) -> None:
         """Publish, leaving failures to the sweeper (the rows are committed)."""
