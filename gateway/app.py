@@ -45,7 +45,6 @@ from gateway.api.errors import (
     unavailable_handler,
 )
 from gateway.batcher import IngestBatcher
-from gateway.first_contacts import FirstContacts
 from gateway.gc_tuning import tune_for_serving
 from gateway.hardening import RefuseNul
 from gateway.hub import Hub
@@ -68,10 +67,9 @@ from inbox.redis_client import open_redis
 from inbox.relay import Relay
 from inbox.writes import writes_for
 
-# One batch of messages commits at a time (gateway/batcher.py), and one of first contacts
-# (gateway/first_contacts.py); the third connection is for the one that begins while
-# another is handed back.
-INGEST_POOL = {"pool_size": 3, "max_overflow": 0}
+# One batch of messages commits at a time (gateway/batcher.py); the second connection is
+# for the one that begins while another is handed back.
+INGEST_POOL = {"pool_size": 2, "max_overflow": 0}
 WEB_DIR = Path(os.environ.get("CROCEVIA_WEB_DIR", Path(__file__).resolve().parent.parent / "web"))
 
 
@@ -251,15 +249,13 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
         tagging=tagging,
     )
     presence = PresenceBeat(redis)
-    first_contacts = FirstContacts(ingest_sessions, writes)
     app.state.runtime = Runtime(
-        settings, engine, sessions, redis, hub, relay, batcher, presence, first_contacts,
+        settings, engine, sessions, redis, hub, relay, batcher, presence,
         batcher.intake.inboxes,
     )  # fmt: skip
     tune_for_serving()  # after the models and pools are loaded (gateway/gc_tuning.py)
     await hub.start()
     batcher.start()
-    first_contacts.start()
     presence.start()
     try:
         async with relay.running():  # stops after the rest, and marks what they published
@@ -268,7 +264,6 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
             finally:
                 await presence.stop()
                 await batcher.stop()
-                await first_contacts.stop()
                 await hub.stop()
     finally:
         await redis.aclose()

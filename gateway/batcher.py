@@ -3,8 +3,10 @@
 
 Large batches are tagged (language, sentiment) in a process of their own beforehand
 (gateway/tagging_process.py). Each sender is answered only after the transaction
-holding its message has committed; the events are then published. A message the
-database refuses fails alone (inbox/ingest.py retries a failed batch one message per
+holding its message has committed; the events are published right after, once the
+answers are queued: a visitor's first message makes their contact in that transaction,
+and their socket joins it (gateway/ws_widget.py) before its events can arrive. A
+message the database refuses fails alone (inbox/ingest.py retries a failed batch one message per
 transaction); only an unreachable database fails them all.
 """
 
@@ -20,6 +22,7 @@ from gateway.group_commit import GroupCommit
 from gateway.tagging_process import TaggingProcess
 from inbox.ingest import Ingested, Tagger
 from inbox.intake import Intake
+from inbox.model import Outbox
 from inbox.relay import Relay
 from inbox.types import InboundMessage
 from inbox.writes import Writes
@@ -43,12 +46,13 @@ class IngestBatcher(GroupCommit[InboundMessage, Ingested]):
         self.intake = Intake(sessions, relay, tagger, writes)
         self.on_batch = on_batch
         self.tagging = tagging if tagger is not None else None
+        self._committed: list[Outbox] = []  # the last batch's events, published in `answered`
 
     async def commit(self, items: list[InboundMessage]) -> Sequence[Ingested | BaseException]:
         started = time.perf_counter()
         tagger = await self._tagger(items)
         try:
-            results = await self.intake.store(items, tagger)
+            results, self._committed = await self.intake.store_unpublished(items, tagger)
         except Exception as exc:  # the database is down: every sender hears it (one
             # refused message fails alone: the intake stores the items one by one then)
             log.warning("ingest_failed", extra={"size": len(items), "error": repr(exc)})
@@ -58,6 +62,10 @@ class IngestBatcher(GroupCommit[InboundMessage, Ingested]):
         if self.on_batch is not None:
             self.on_batch(len(items), elapsed)
         return results
+
+    async def answered(self) -> None:
+        rows, self._committed = self._committed, []
+        await self.intake.publish(rows)
 
     async def _tagger(self, items: list[InboundMessage]) -> Tagger | None:
         """A large batch's tags, made in the tagging process; otherwise (or if that

@@ -2,8 +2,8 @@
 
 One item alone under light load (no added delay), batches of dozens at saturation, in
 the order queued. Each caller's future is answered once its batch's `commit` is done;
-`commit` gives one result or exception per item, in order. The ingest batcher
-(gateway/batcher.py) and the first contacts (gateway/first_contacts.py) are two of these.
+`commit` gives one result or exception per item, in order; `answered` runs right after
+the callers' futures are set. The ingest batcher (gateway/batcher.py) is one of these.
 """
 
 from __future__ import annotations
@@ -44,6 +44,12 @@ class GroupCommit(Generic[T, R]):
 
     async def commit(self, items: list[T]) -> Sequence[R | BaseException]:
         raise NotImplementedError
+
+    async def answered(self) -> None:
+        """After a batch's callers are answered. Their wake-ups are queued on the event
+        loop before anything done here can come back from the network: the ingest
+        publishes its events here, after each visitor's socket has joined the contact
+        its first message made."""
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name=self.name)
@@ -100,3 +106,7 @@ class GroupCommit(Generic[T, R]):
                     p.future.set_exception(result)
                 else:
                     p.future.set_result(result)
+            try:
+                await self.answered()
+            except Exception:  # the same: the loop goes on for the next batch
+                log.exception(f"{self.name}_answered_crashed", extra={"size": len(batch)})

@@ -21,8 +21,3 @@ INGEST_BATCH = Histogram(
     "Inbound messages committed per transaction",
     buckets=(1, 2, 5, 10, 20, 50, 100, 200),
 )
-FIRST_CONTACT_BATCH = Histogram(
-    "crocevia_first_contact_batch_size",
-    "Visitors' contacts made per transaction at their first message",
-    buckets=(1, 2, 5, 10, 20, 50, 100, 200),
-)

@@ -10,7 +10,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.requests import HTTPConnection
 
 from gateway.batcher import IngestBatcher
-from gateway.first_contacts import FirstContacts
 from gateway.hub import Hub
 from gateway.presence import PresenceBeat
 from gateway.settings import Settings
@@ -28,7 +27,6 @@ class Runtime:
     relay: Relay
     batcher: IngestBatcher
     presence: PresenceBeat
-    first_contacts: FirstContacts
     # Inboxes' channel, team, state and widget origins, kept 5 s (an admin's edit: forget).
     inboxes: InboxCache
 

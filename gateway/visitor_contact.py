@@ -9,12 +9,8 @@ who they are, so a token issued before that still finds them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.orm import Session
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.visitor_tokens import Visitor
 from inbox.model import Contact, Identity
@@ -46,46 +42,3 @@ async def make(session: AsyncSession, visitor: Visitor, name: str | None = None,
     session.add(Identity(channel="website", external_id=visitor.visitor_id, contact_id=contact.id))
     await session.flush()
     return Visitor(visitor.inbox_id, visitor.visitor_id, contact.id)
-
-
-async def ensure(sessions: async_sessionmaker[AsyncSession], visitor: Visitor) -> Visitor:
-    """`make` in a transaction of its own; two tabs writing at once make one contact."""
-    for _attempt in range(3):
-        try:
-            async with sessions() as session, session.begin():
-                return await make(session, visitor)
-        except IntegrityError:  # the other tab's identity won: read it
-            continue
-    async with sessions() as session:
-        return await resolved(session, visitor)
-
-
-def make_many(session: Session, visitors: Sequence[Visitor]) -> list[Visitor]:
-    """`ensure` for many visitors in the caller's (synchronous) transaction: one look-up,
-    one insert of contacts, one of identities; one result per visitor, in order. The
-    gateway runs it on the intake's writer (inbox/writes.py). Raises IntegrityError when
-    another transaction made one of these contacts meanwhile (then use `ensure`)."""
-    wanted = {v.visitor_id for v in visitors if not v.contact_id}
-    found: dict[str, int] = {}
-    if wanted:
-        rows = session.execute(
-            select(Identity.external_id, Identity.contact_id).where(
-                Identity.channel == "website", Identity.external_id.in_(wanted)
-            )
-        )
-        found = {external_id: contact_id for external_id, contact_id in rows.all()}
-    missing = sorted(wanted - set(found))
-    contacts = {vid: Contact(attributes={}) for vid in missing}
-    if contacts:
-        session.add_all(contacts.values())
-        session.flush()
-        session.add_all(
-            Identity(channel="website", external_id=vid, contact_id=c.id)
-            for vid, c in contacts.items()
-        )
-        session.flush()
-        found |= {vid: c.id for vid, c in contacts.items()}
-    return [
-        v if v.contact_id else Visitor(v.inbox_id, v.visitor_id, found[v.visitor_id])
-        for v in visitors
-    ]

@@ -4,12 +4,12 @@ A fresh process compiles each of the intake's statements on first use, configure
 ORM's mappers, loads the tagger's lexicons and reads the database schema: measured
 with bench/e2e.py (SQLite), its first transaction took 77 ms for one message where the
 following ones took 4-8 ms, and as the group commit runs one transaction at a time,
-every message that arrived meanwhile waited behind it; the first visitors' contacts,
-made the same way, took 20-60 ms.
+every message that arrived meanwhile waited behind it.
 
-So before the gateway serves, `warm_up` runs a first contact and the intake's
-transaction once, on made-up rows, in one transaction that it rolls back: nothing is
-stored, and nothing is published (events leave the outbox only after a commit). On
+So before the gateway serves, `warm_up` runs the intake's transaction once (a new
+visitor's first message: a contact, its identity and a conversation made) on made-up
+rows, in one transaction that it rolls back: nothing is stored, and nothing is
+published (events leave the outbox only after a commit). On
 PostgreSQL the made-up rows use up one value of a few id sequences per start: ids are
 never reused, and a gap is harmless (no code or test may assume that an id exists).
 """
@@ -23,8 +23,6 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from connectors.website import WebsiteConnector
-from gateway import visitor_contact
-from gateway.visitor_tokens import Visitor
 from inbox.ingest import Tagger, ingest_batch
 from inbox.model import Inbox
 from inbox.writes import Writes
@@ -46,8 +44,7 @@ async def warm_up(writes: Writes, tagger: Tagger | None) -> None:
                       website_token=secrets.token_urlsafe(16), settings={})  # fmt: skip
         session.add(inbox)
         session.flush()
-        (visitor,) = visitor_contact.make_many(session, [Visitor(inbox.id, tag, 0)])
-        item = WebsiteConnector().parse_frame(inbox.id, visitor.visitor_id, "warm-up", TEXT)
+        item = WebsiteConnector().parse_frame(inbox.id, tag, "warm-up", TEXT)
         ingest_batch(session, [item], tagger)
         raise _RollBack
 

@@ -159,15 +159,6 @@ def _leave(rt: Runtime, p: VisitorPrincipal) -> None:
         rt.presence.leave_visitor(p.visitor.contact_id)
 
 
-async def _first_contact(rt: Runtime, s: sockets.Session, p: VisitorPrincipal) -> str:
-    """Make the visitor's contact at their first message, before it is stored, and move
-    the socket to it; the new visitor token for the widget to keep."""
-    p.visitor = await rt.first_contacts.ensure(p.visitor)
-    rt.hub.move(s.sub, p.visitor.contact_id)
-    await rt.presence.join_visitor(p.visitor.contact_id)
-    return issue(rt.settings.secret_key, p.visitor)
-
-
 async def _message(
     rt: Runtime, s: sockets.Session, p: VisitorPrincipal, frame: dict[str, Any]
 ) -> sockets.Later:
@@ -187,22 +178,27 @@ async def _message(
                 files = await load_attachments(session, ids, p.visitor.inbox_id)
             except LookupError as exc:
                 raise sockets.FrameError("not_found", str(exc)) from None
-    token = await _first_contact(rt, s, p) if not p.visitor.contact_id else None
     item = WEBSITE.parse_frame(p.visitor.inbox_id, p.visitor.visitor_id, client_id, text, files)
-    return _acknowledge(s, p, client_id, token, rt.batcher.enqueue(item))
+    return _acknowledge(rt, s, p, client_id, rt.batcher.enqueue(item))
 
 
 async def _acknowledge(
+    rt: Runtime,
     s: sockets.Session,
     p: VisitorPrincipal,
     client_id: str,
-    token: str | None,
     stored: Awaitable[Ingested],
 ) -> None:
     try:
         result = await stored
     except UnknownInbox as exc:
         raise sockets.FrameError("not_found", str(exc)) from None
+    token = None
+    if not p.visitor.contact_id:  # the visitor's first message made (or found) their contact
+        # The socket joins it now, before the batch's events are published (gateway/batcher.py).
+        p.visitor = Visitor(p.visitor.inbox_id, p.visitor.visitor_id, result.contact.id)
+        rt.hub.move(s.sub, p.visitor.contact_id)
+        token = issue(rt.settings.secret_key, p.visitor)  # the widget keeps this one
     if result.created:
         MESSAGES_IN.labels("website").inc()
     conv = result.conversation
@@ -213,6 +209,8 @@ async def _acknowledge(
     if token is not None:
         ack["visitor_token"] = token  # now naming the contact this message made
     s.send(ack)
+    if token is not None:
+        await rt.presence.join_visitor(p.visitor.contact_id)
 
 
 async def _typing(rt: Runtime, p: VisitorPrincipal, frame: dict[str, Any]) -> None:

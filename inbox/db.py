@@ -28,6 +28,7 @@ def async_url(url: str) -> str:
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     url = async_url(url)
     kwargs.setdefault("json_serializer", json_codec.dumps)  # JSON columns (outbox payloads)
+    kwargs.setdefault("json_deserializer", json_codec.loads_stored)
     if url.startswith("sqlite"):
         engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
@@ -46,6 +47,7 @@ def create_sqlite_engine(url: str) -> Engine:
         sync_url,
         connect_args={"timeout": 30, "check_same_thread": False},
         json_serializer=json_codec.dumps,
+        json_deserializer=json_codec.loads_stored,
     )
     event.listen(engine, "connect", _sqlite_pragmas)
     return engine

@@ -67,14 +67,18 @@ def emit_many_sync(session: Session, specs: list[tuple[str, dict[str, Any]]]) ->
     """`emit_many` in a synchronous session (the intake's transaction, inbox/writes.py)."""
     if not specs:
         return []
+    now = utcnow()
     rows = [
         {"insert_key": unique_key(), "stream": "events", "event": name, "payload": data,
-         "created_at": utcnow()}
+         "created_at": now, "published_at": None, "hooked_at": None}
         for name, data in specs
     ]  # fmt: skip
-    return list(
-        session.scalars(insert(Outbox).returning(Outbox, sort_by_parameter_order=True), rows).all()
-    )
+    # Core, not the ORM's bulk insert: only the ids come back; the rows are built here.
+    ids = session.connection().execute(_INSERT_RETURNING_IDS, rows).scalars().all()
+    return [Outbox(id=id_, **row) for id_, row in zip(ids, rows, strict=True)]
+
+
+_INSERT_RETURNING_IDS = insert(Outbox).returning(Outbox.id, sort_by_parameter_order=True)
 
 
 def request_delivery(session: AsyncSession, message_id: int, conversation_id: int) -> Outbox:

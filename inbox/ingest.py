@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import false, insert, select
+from sqlalchemy import BindParameter, bindparam, false, insert, select
 from sqlalchemy.exc import (
     DBAPIError,
     IntegrityError,
@@ -87,16 +87,39 @@ Result = Ingested | BaseException
 Stored = tuple[list[Result], list[Outbox]]
 
 
+def _in(name: str) -> BindParameter[Any]:
+    return bindparam(name, expanding=True)
+
+
+# The batch's look-ups, built once (making a statement cost more than running it).
+# Two INs, not a tuple IN, so that SQLite uses the unique indexes; then the exact pairs.
+_KNOWN_MESSAGES = (
+    select(Message)
+    .where(Message.inbox_id.in_(_in("inboxes")))
+    .where(Message.external_id.in_(_in("ids")))
+)
+_IDENTITIES = (
+    select(Identity.channel, Identity.external_id, Contact)
+    .join(Contact, Contact.id == Identity.contact_id)
+    .where(Identity.channel.in_(_in("channels")))
+    .where(Identity.external_id.in_(_in("ids")))
+)
+_OPEN_CHATS = (
+    select(Conversation)
+    .where(Conversation.contact_id.in_(_in("contacts")))
+    .where(Conversation.inbox_id.in_(_in("inboxes")))
+    .where(Conversation.status != "resolved")
+    .where(Conversation.threaded == false())
+)
+
+
 def _known_messages(
     session: Session, items: Sequence[InboundMessage]
 ) -> dict[tuple[int, str], Message]:
     keys = {(i.inbox_id, i.external_id) for i in items}
     rows = session.execute(
-        select(Message)
-        .where(Message.inbox_id.in_({k[0] for k in keys}))
-        .where(Message.external_id.in_({k[1] for k in keys}))
+        _KNOWN_MESSAGES, {"inboxes": list({k[0] for k in keys}), "ids": list({k[1] for k in keys})}
     )
-    # Two INs (not a tuple IN) so that SQLite uses the unique index; then the exact pairs.
     found = {(m.inbox_id, m.external_id or ""): m for m in rows.scalars()}
     return {k: m for k, m in found.items() if k in keys}
 
@@ -126,10 +149,7 @@ def _contacts(session: Session, items: Sequence[InboundMessage]) -> dict[tuple[s
     """The contact behind each sender's identity, created on first sight."""
     keys = {(i.channel.value, i.sender.external_id) for i in items}
     rows = session.execute(
-        select(Identity.channel, Identity.external_id, Contact)
-        .join(Contact, Contact.id == Identity.contact_id)
-        .where(Identity.channel.in_({k[0] for k in keys}))
-        .where(Identity.external_id.in_({k[1] for k in keys}))
+        _IDENTITIES, {"channels": list({k[0] for k in keys}), "ids": list({k[1] for k in keys})}
     )
     found: dict[tuple[str, str], Contact] = {}
     for channel, external_id, contact in rows.all():
@@ -178,11 +198,8 @@ def _open_chats(
     if not pairs:
         return {}
     rows = session.execute(
-        select(Conversation)
-        .where(Conversation.contact_id.in_({p[1] for p in pairs}))
-        .where(Conversation.inbox_id.in_({p[0] for p in pairs}))
-        .where(Conversation.status != "resolved")
-        .where(Conversation.threaded == false())
+        _OPEN_CHATS,
+        {"contacts": list({p[1] for p in pairs}), "inboxes": list({p[0] for p in pairs})},
     )
     found = {(c.inbox_id, c.contact_id): c for c in rows.scalars()}
     return {k: c for k, c in found.items() if k in pairs}

@@ -53,8 +53,17 @@ class Intake:
         """Store a batch; one result (or that item's error) per item, in order. Raises
         when the database is unreachable (nothing was stored). `tagger`, when given,
         tags this batch instead of the intake's own (tags made beforehand)."""
+        results, rows = await self.store_unpublished(items, tagger)
+        await self.publish(rows)
+        return results
+
+    async def store_unpublished(
+        self, items: Sequence[InboundMessage], tagger: Tagger | None = None
+    ) -> tuple[list[Result], list[Outbox]]:
+        """`store`, leaving the committed events to the caller's `publish` (the gateway
+        answers the senders first: gateway/batcher.py)."""
         if not items:
-            return []
+            return [], []
         marks = self._take_marks()
         try:
             results, rows = await ingest_many(
@@ -67,8 +76,7 @@ class Intake:
         except BaseException:
             self._give_back(marks)
             raise
-        await self._publish(rows)
-        return results
+        return results, rows
 
     async def store_all(self, items: Sequence[InboundMessage]) -> list[Ingested]:
         """`store`, for a caller that must not go on unless every item was stored (a
@@ -98,7 +106,7 @@ class Intake:
         except BaseException:
             self._give_back(marks)
             raise
-        await self._publish(rows)
+        await self.publish(rows)
         return result
 
     def _take_marks(self) -> list[int]:
@@ -108,6 +116,7 @@ class Intake:
         if self.relay is not None:
             self.relay.give_back(marks)
 
-    async def _publish(self, rows: Sequence[Outbox]) -> None:
+    async def publish(self, rows: Sequence[Outbox]) -> None:
+        """Publish committed events (a failure is left to the relay's sweeper)."""
         if self.relay is not None and rows:
             await self.relay.publish_quietly(rows)

@@ -12,6 +12,7 @@ output is compact (no spaces) and UTF-8 (no `\\u` escapes): any JSON reader read
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import orjson
@@ -31,3 +32,13 @@ def loads(data: str | bytes) -> Any:
     """Our own documents (stream entries, stored JSON). Client input goes through
     gateway/strict_json.py, which refuses what we never send."""
     return orjson.loads(data)
+
+
+def loads_stored(data: str | bytes) -> Any:
+    """JSON columns read back (the engines' `json_deserializer`): orjson, and the standard
+    library for what orjson refuses that it wrote once (a lone surrogate's `\\u` escape,
+    NaN), so rows stored by earlier versions still read."""
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return json.loads(data)

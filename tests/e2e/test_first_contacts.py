@@ -1,6 +1,7 @@
 """Many visitors writing their first message at once (a campaign, a reopened shop): each
-gets one contact of their own, two tabs of one visitor share theirs, and the contacts
-are made in shared transactions rather than one after the other."""
+gets one contact of their own, made in the transaction that stores the message, two tabs
+of one visitor share theirs, and each sending socket joins the new contact before the
+events of its message are published (it sees its own message.created)."""
 
 from __future__ import annotations
 
@@ -30,14 +31,14 @@ def histogram(base_url: str, name: str) -> tuple[float, float]:
     return values.get(f"{name}_sum", 0.0), values.get(f"{name}_count", 0.0)
 
 
-async def test_first_messages_at_once_make_one_contact_each_in_shared_transactions(
+async def test_first_messages_at_once_make_one_contact_each_and_their_sockets_follow(
     services: Services, world: World, clients: Clients, db: async_sessionmaker[AsyncSession]
 ) -> None:
     visitors = [await clients.visitor(world.website_token) for _ in range(VISITORS)]
     twin = clients.tab(visitors[0])  # a second tab of the first visitor
     for v in [*visitors, twin]:
         await v.connect()
-    before = histogram(services.base_url, "crocevia_first_contact_batch_size")
+    before = histogram(services.base_url, "crocevia_ingest_batch_size")
 
     cids = [str(uuid.uuid4()) for _ in range(VISITORS + 1)]
     sockets = [*visitors, twin]
@@ -47,9 +48,15 @@ async def test_first_messages_at_once_make_one_contact_each_in_shared_transactio
         s.wait_for(lambda f, c=c: f.get("client_id") == c and f["type"] in ("ack", "error"))
         for s, c in zip(sockets, cids, strict=True)
     ))  # fmt: skip
-    after = histogram(services.base_url, "crocevia_first_contact_batch_size")
-
     assert all(a["type"] == "ack" for a in acks), [a for a in acks if a["type"] != "ack"]
+    # Each socket had joined its contact when its message's event came out.
+    echoes = await asyncio.gather(*(
+        s.wait_for(lambda f, c=c: f.get("event") == "message.created"
+                   and f["data"]["message"].get("client_id") == c)
+        for s, c in zip(sockets, cids, strict=True)
+    ))  # fmt: skip
+    after = histogram(services.base_url, "crocevia_ingest_batch_size")
+
     async with db() as session:
         rows = await session.execute(
             select(Message.client_id, Message.author_contact_id).where(Message.client_id.in_(cids))
@@ -58,7 +65,14 @@ async def test_first_messages_at_once_make_one_contact_each_in_shared_transactio
     contacts = [author[c] for c in cids]
     assert len(set(contacts[:VISITORS])) == VISITORS  # one contact per visitor
     assert contacts[VISITORS] == contacts[0]  # the second tab wrote as the same contact
+    assert all(e["data"]["message"]["client_id"] == c for e, c in zip(echoes, cids, strict=True))
+    # The ack's new token names that contact: a reconnect with it finds the conversation.
+    assert all("visitor_token" in a for a in acks)
+    again = clients.tab(visitors[1])
+    again.token = acks[1]["visitor_token"]
+    ready = await again.connect()
+    assert ready["conversation_id"] == echoes[1]["data"]["message"]["conversation_id"]
 
-    made, batches = after[0] - before[0], after[1] - before[1]
-    assert made == VISITORS + 1  # every first message asked (the twin's finds the same)
-    assert batches < made, f"{made} first contacts took {batches:.0f} transactions"
+    stored, transactions = after[0] - before[0], after[1] - before[1]
+    assert stored == VISITORS + 1
+    assert transactions < stored, f"{stored} first messages took {transactions:.0f} transactions"
