@@ -131,9 +131,10 @@ async def run_load(target: Target, visitors: int, per_visitor: int, rate: float 
     async def visitor(ws: ClientConnection, index: int) -> None:
         in_flight = asyncio.Semaphore(window)
 
-        async def acks() -> None:
-            async for _raw in ws:
-                in_flight.release()
+        async def acks() -> None:  # the window moves on answers only, not on events
+            async for raw in ws:
+                if json.loads(raw).get("type") in ("ack", "error"):
+                    in_flight.release()
 
         reader = asyncio.create_task(acks())
         for k in range(per_visitor):

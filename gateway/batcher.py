@@ -20,9 +20,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.group_commit import GroupCommit
 from gateway.tagging_process import TaggingProcess
+from inbox.events import OutboxRow
 from inbox.ingest import Ingested, Tagger
 from inbox.intake import Intake
-from inbox.model import Outbox
 from inbox.relay import Relay
 from inbox.types import InboundMessage
 from inbox.writes import Writes
@@ -46,7 +46,7 @@ class IngestBatcher(GroupCommit[InboundMessage, Ingested]):
         self.intake = Intake(sessions, relay, tagger, writes)
         self.on_batch = on_batch
         self.tagging = tagging if tagger is not None else None
-        self._committed: list[Outbox] = []  # the last batch's events, published in `answered`
+        self._committed: list[OutboxRow] = []  # the last batch's events, published in `answered`
 
     async def commit(self, items: list[InboundMessage]) -> Sequence[Ingested | BaseException]:
         started = time.perf_counter()

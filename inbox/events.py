@@ -7,7 +7,8 @@ committed rows to Redis.
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -60,22 +61,46 @@ def emit(session: AsyncSession, event: str, data: dict[str, Any]) -> Outbox:
 
 async def emit_many(session: AsyncSession, specs: list[tuple[str, dict[str, Any]]]) -> list[Outbox]:
     """Queue several events with one INSERT (their ids keep the given order)."""
-    return await session.run_sync(emit_many_sync, specs)
+    rows = await session.run_sync(emit_many_sync, specs)
+    return [Outbox(id=r.id, stream=r.stream, event=r.event, payload=r.payload) for r in rows]
 
 
-def emit_many_sync(session: Session, specs: list[tuple[str, dict[str, Any]]]) -> list[Outbox]:
-    """`emit_many` in a synchronous session (the intake's transaction, inbox/writes.py)."""
+class OutboxRow(Protocol):
+    """What the relay publishes of an outbox row: an `Outbox`, or a `NewEvent`."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def stream(self) -> str: ...
+    @property
+    def event(self) -> str: ...
+    @property
+    def payload(self) -> dict[str, Any]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class NewEvent:
+    """An outbox row just inserted, as the relay publishes it (an `OutboxRow`)."""
+
+    id: int
+    stream: str
+    event: str
+    payload: dict[str, Any]
+
+
+def emit_many_sync(session: Session, specs: list[tuple[str, dict[str, Any]]]) -> list[NewEvent]:
+    """`emit_many` in a synchronous session (the intake's transaction, inbox/writes.py).
+    Core, and no ORM object made: the ingest calls it for every batch."""
     if not specs:
         return []
     now = utcnow()
     rows = [
         {"insert_key": unique_key(), "stream": "events", "event": name, "payload": data,
-         "created_at": now, "published_at": None, "hooked_at": None}
+         "created_at": now}
         for name, data in specs
     ]  # fmt: skip
-    # Core, not the ORM's bulk insert: only the ids come back; the rows are built here.
     ids = session.connection().execute(_INSERT_RETURNING_IDS, rows).scalars().all()
-    return [Outbox(id=id_, **row) for id_, row in zip(ids, rows, strict=True)]
+    return [NewEvent(id_, "events", name, data) for id_, (name, data) in zip(ids, specs, strict=True)]
 
 
 _INSERT_RETURNING_IDS = insert(Outbox).returning(Outbox.id, sort_by_parameter_order=True)

@@ -37,6 +37,7 @@ from sqlalchemy.orm import Session
 
 from inbox import csat, events
 from inbox.conversations import latest_of_contact_sync
+from inbox.events import OutboxRow
 from inbox.inbox_cache import InboxCache, InboxFacts, read_inboxes
 from inbox.model import (
     Contact,
@@ -45,7 +46,6 @@ from inbox.model import (
     Direction,
     Identity,
     Message,
-    Outbox,
     utcnow,
 )
 from inbox.serialize import conversation_dict, message_dict
@@ -84,7 +84,7 @@ class Ingested:
 
 
 Result = Ingested | BaseException
-Stored = tuple[list[Result], list[Outbox]]
+Stored = tuple[list[Result], list[OutboxRow]]
 
 
 def _in(name: str) -> BindParameter[Any]:
@@ -382,7 +382,7 @@ def ingest_batch(
             shown = payload["message"]
             specs.append(("message.created", payload))
         results[n] = Ingested(msg, conv, contact, created=created, shown=shown)
-    outbox = events.emit_many_sync(session, specs)
+    outbox: list[OutboxRow] = [*events.emit_many_sync(session, specs)]
     return [r for r in results if r is not None], outbox
 
 
@@ -400,7 +400,7 @@ async def ingest_many(
     tagger: Tagger | None = None,
     also: Callable[[Session], None] | None = None,
     inbox_cache: InboxCache | None = None,
-) -> tuple[list[Result], list[Outbox]]:
+) -> tuple[list[Result], list[OutboxRow]]:
     """Store a batch and commit; returns one result (or the error for that item) per
     item, in order, and the committed outbox rows. Nothing is returned uncommitted.
     `also` runs inside each transaction (the relay marks published rows there).
@@ -428,7 +428,7 @@ async def ingest_many(
             extra={"size": len(items), "error": str(getattr(exc, "orig", exc))[:200]},
         )
     results: list[Result] = []
-    rows: list[Outbox] = []
+    rows: list[OutboxRow] = []
     for n, item in enumerate(items):
         result: Result = RuntimeError("not stored")
         for _attempt in range(3):

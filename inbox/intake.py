@@ -16,9 +16,9 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from inbox.events import OutboxRow
 from inbox.inbox_cache import InboxCache
 from inbox.ingest import Ingested, Result, Tagger, ingest_batch, ingest_many
-from inbox.model import Outbox
 from inbox.relay import Relay
 from inbox.types import InboundMessage
 from inbox.writes import InGreenlet, Writes
@@ -59,7 +59,7 @@ class Intake:
 
     async def store_unpublished(
         self, items: Sequence[InboundMessage], tagger: Tagger | None = None
-    ) -> tuple[list[Result], list[Outbox]]:
+    ) -> tuple[list[Result], list[OutboxRow]]:
         """`store`, leaving the committed events to the caller's `publish` (the gateway
         answers the senders first: gateway/batcher.py)."""
         if not items:
@@ -116,7 +116,7 @@ class Intake:
         if self.relay is not None:
             self.relay.give_back(marks)
 
-    async def publish(self, rows: Sequence[Outbox]) -> None:
+    async def publish(self, rows: Sequence[OutboxRow]) -> None:
         """Publish committed events (a failure is left to the relay's sweeper)."""
         if self.relay is not None and rows:
             await self.relay.publish_quietly(rows)

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
 from inbox import background, json_codec
-from inbox.events import STREAM_KEYS, routing
+from inbox.events import STREAM_KEYS, OutboxRow, routing
 from inbox.model import Outbox, utcnow
 from inbox.redis_scripts import Script
 from inbox.stream_read import after, entries_from, text_of
@@ -36,7 +36,7 @@ SCAN_LIMIT = 50_000  # entries looked at per sweep; past it, republish (at least
 KEEP_PUBLISHED = timedelta(hours=6)
 
 
-def entry_values(row: Outbox) -> list[str | bytes]:
+def entry_values(row: OutboxRow) -> list[str | bytes]:
     """A row's stream entry: its outbox id, event name, payload (JSON) and, for events,
     the routing field (inbox/events.py); the script names the fields."""
     values: list[str | bytes] = [str(row.id), row.event, json_codec.dumps_bytes(row.payload)]
@@ -88,7 +88,7 @@ class Relay:
         self.maxlen = maxlen
         self._to_mark: list[int] = []
 
-    async def publish(self, rows: Sequence[Outbox]) -> list[str]:
+    async def publish(self, rows: Sequence[OutboxRow]) -> list[str]:
         """XADD committed rows in order; returns their stream ids. Marking them
         published happens later: in the next ingest transaction (`mark_in`), or in
         the periodic `mark_published`, so it costs no write transaction of its own."""
@@ -109,7 +109,7 @@ class Relay:
         self._to_mark.extend(row.id for row in rows)
         return ids
 
-    async def publish_quietly(self, rows: Sequence[Outbox]) -> None:
+    async def publish_quietly(self, rows: Sequence[OutboxRow]) -> None:
         """Publish, leaving failures to the sweeper (the rows are committed)."""
         try:
             await self.publish(rows)
