@@ -25,6 +25,7 @@ from inbox.serialize import message_dict
 
 WEBSITE = WebsiteConnector()
 VISIBLE_REPLY_STATUSES = frozenset({"sent", "delivered", "read"})
+ANSWERED_LIMIT = 64  # client ids kept per socket whose echo is still to come
 
 
 @dataclass(eq=False, slots=True)
@@ -33,6 +34,28 @@ class VisitorPrincipal:
     ip: str
     conversation: dict[str, Any] | None = None
     routing_checked_at: float = field(default=0.0)
+    # Client ids of this socket's messages that were acked: the ack carried the message,
+    # so its message.created event is not sent to this socket again (other tabs get it).
+    answered: dict[str, None] | None = None
+
+    def acked(self, client_id: str) -> None:
+        if self.answered is None:
+            self.answered = {}
+        self.answered[client_id] = None
+        if len(self.answered) > ANSWERED_LIMIT:  # an echo that never came (Redis was away)
+            del self.answered[next(iter(self.answered))]
+
+    def is_own_echo(self, ev: StreamEvent) -> bool:
+        """Whether `ev` is the message.created of a message this socket sent and was
+        acked for (its ack went out before the event was published: gateway/batcher.py)."""
+        if not self.answered or ev.event != "message.created" or ev.route.get("direction") != "in":
+            return False
+        message = ev.data.get("message")
+        client_id = message.get("client_id") if isinstance(message, dict) else None
+        if client_id not in self.answered:
+            return False
+        del self.answered[client_id]
+        return True
 
 
 def visitor_may_see(visitor: Visitor, ev: StreamEvent) -> bool:
@@ -55,7 +78,7 @@ def _subscriber(p: VisitorPrincipal) -> Subscriber:
             return False
         p.conversation = {"id": ev.int_route("conv"), "team_id": ev.int_route("team"),
                           "assignee_id": ev.int_route("assignee")}  # fmt: skip
-        return True
+        return not p.is_own_echo(ev)
 
     def accepts_ephemeral(payload: dict[str, Any]) -> bool:
         return (
@@ -209,6 +232,8 @@ async def _acknowledge(
     if token is not None:
         ack["visitor_token"] = token  # now naming the contact this message made
     s.send(ack)
+    if result.created:
+        p.acked(client_id)
     if token is not None:
         await rt.presence.join_visitor(p.visitor.contact_id)
 

@@ -68,3 +68,36 @@ async def test_visitors_get_the_whitelist_live_on_resume_and_over_rest(
     assert [leak for leak in leaks(history)] == []
     assert [m["text"] for m in history["messages"]] == [
         "Il mio ordine è in ritardo, sono arrabbiata", "Mi scusi, controllo subito"]  # fmt: skip
+
+
+async def test_a_message_is_acked_to_its_own_tab_and_shown_live_to_the_others(
+    clients: Clients, world: World
+) -> None:
+    visitor = await clients.visitor(world.website_token)
+    await visitor.connect()
+    await visitor.say("Buongiorno")  # makes the contact; this socket joins it
+    opened = await visitor.wait_for(lambda f: f.get("event") == "conversation.created")
+    other = clients.tab(visitor)
+    await other.connect()
+
+    ack = await visitor.say("Avete la taglia M?")
+    cid = ack["client_id"]
+    seen = await other.wait_for(lambda f: f.get("event") == "message.created"
+                                and f["data"]["message"]["client_id"] == cid)  # fmt: skip
+    assert seen["data"]["message"]["id"] == ack["message"]["id"]
+    # The sending tab had the message in its ack: the event is not sent to it too (a
+    # later event, the other tab's message, shows it was not merely late).
+    later = await other.say("E la L?")
+    await visitor.wait_for(lambda f: f.get("event") == "message.created"
+                           and f["data"]["message"]["client_id"] == later["client_id"])  # fmt: skip
+    own = [f for f in visitor.backlog if f.get("event") == "message.created"
+           and f["data"]["message"]["client_id"] == cid]  # fmt: skip
+    assert own == []
+
+    # A socket resuming from before it gets it in its backlog, like any other event (after
+    # the first message's, which came with the conversation.created).
+    again = clients.tab(visitor)
+    await again.connect(last_event_id=opened["id"])
+    replayed = await again.quiet(1.0)
+    assert [f["data"]["message"]["client_id"] for f in replayed
+            if f.get("event") == "message.created"][-2:] == [cid, later["client_id"]]  # fmt: skip
