@@ -100,7 +100,9 @@ def emit_many_sync(session: Session, specs: list[tuple[str, dict[str, Any]]]) ->
         for name, data in specs
     ]  # fmt: skip
     ids = session.connection().execute(_INSERT_RETURNING_IDS, rows).scalars().all()
-    return [NewEvent(id_, "events", name, data) for id_, (name, data) in zip(ids, specs, strict=True)]
+    return [
+        NewEvent(id_, "events", name, data) for id_, (name, data) in zip(ids, specs, strict=True)
+    ]
 
 
 _INSERT_RETURNING_IDS = insert(Outbox).returning(Outbox.id, sort_by_parameter_order=True)
