@@ -64,9 +64,10 @@ async def saturate(name: str, ws_urls: list[str], tokens: list[str], agent_token
     async def visitor(ws: ClientConnection, index: int) -> None:
         in_flight = asyncio.Semaphore(window)
 
-        async def acks() -> None:
-            async for _raw in ws:
-                in_flight.release()
+        async def acks() -> None:  # the window moves on answers only, not on events
+            async for raw in ws:
+                if json.loads(raw).get("type") in ("ack", "error"):
+                    in_flight.release()
 
         reader = asyncio.create_task(acks())
         for k in range(per_visitor):
