@@ -136,7 +136,7 @@ async def main() -> None:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
     ap.add_argument("--database-url", default=None, help="PostgreSQL: dropped and made afresh")
     ap.add_argument("--visitors", type=int, default=60)
-    ap.add_argument("--messages", type=int, default=50, help="per visitor")
+    ap.add_argument("--messages", type=int, default=200, help="per visitor")
     ap.add_argument("--max-gateways", type=int, default=3)
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="crocevia-scale-"))
