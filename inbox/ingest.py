@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import BindParameter, bindparam, false, insert, select
+from sqlalchemy import BindParameter, bindparam, false, insert, select, update
 from sqlalchemy.exc import (
     DBAPIError,
     IntegrityError,
@@ -73,8 +73,34 @@ class UnknownInbox(LookupError):
 
 
 @dataclass(slots=True)
+class NewMessage:
+    """A message this batch inserted, as the ingest's callers and events read it: the
+    insert returns only ids (Core), and no ORM object is made for it."""
+
+    id: int
+    conversation_id: int
+    inbox_id: int
+    direction: str
+    author_contact_id: int | None
+    text: str
+    attachments: list[Any]
+    external_id: str | None
+    client_id: str | None
+    status: str
+    platform_sent_at: datetime | None
+    created_at: datetime
+    attempts: int
+    language: str | None
+    sentiment_score: float | None
+    sentiment_label: str | None
+    author_agent_id: int | None = None
+    error: str | None = None
+    edited_at: datetime | None = None
+
+
+@dataclass(slots=True)
 class Ingested:
-    message: Message
+    message: Message | NewMessage
     conversation: Conversation
     contact: Contact
     created: bool  # False when the platform delivered this message before
@@ -93,6 +119,7 @@ def _in(name: str) -> BindParameter[Any]:
 
 # The batch's look-ups, built once (making a statement cost more than running it).
 # Two INs, not a tuple IN, so that SQLite uses the unique indexes; then the exact pairs.
+_INSERT_MESSAGES = insert(Message).returning(Message.id, sort_by_parameter_order=True)
 _KNOWN_MESSAGES = (
     select(Message)
     .where(Message.inbox_id.in_(_in("inboxes")))
@@ -250,7 +277,7 @@ def _tags(text: str, tagger: Tagger | None) -> dict[str, Any]:
     }
 
 
-def _payload(msg: Message, conv: Conversation, contact: Contact) -> dict[str, Any]:
+def _payload(msg: Message | NewMessage, conv: Conversation, contact: Contact) -> dict[str, Any]:
     return {
         "message": message_dict(msg, contact=contact),
         "conversation": conversation_dict(conv, contact),
@@ -280,7 +307,7 @@ def ingest_batch(
     if not todo:
         return [r for r in results if r is not None], []
 
-    known = _known_messages(session, todo)
+    known: dict[tuple[int, str], Message | NewMessage] = {**_known_messages(session, todo)}
     fresh = [i for i in todo if (i.inbox_id, i.external_id) not in known]
     contacts = _contacts(session, fresh) if fresh else {}
     chats = _open_chats(
@@ -347,14 +374,12 @@ def ingest_batch(
     if fresh_rows:
         for row, conv in zip(fresh_rows, fresh_convs, strict=True):
             row["conversation_id"] = conv.id
-        # One INSERT .. RETURNING for the whole batch (see model.insert_sentinel).
-        inserted = (
-            session.scalars(
-                insert(Message).returning(Message, sort_by_parameter_order=True), fresh_rows
-            )
-        ).all()
+        # One INSERT .. RETURNING for the whole batch (see model.insert_sentinel), in Core:
+        # the ids come back, and the messages are the rows just written.
+        new_ids = session.connection().execute(_INSERT_MESSAGES, fresh_rows).scalars().all()
         for key, i in fresh_at.items():
-            known[key] = inserted[i]
+            row = {k: v for k, v in fresh_rows[i].items() if k != "insert_key"}
+            known[key] = NewMessage(id=new_ids[i], **row)
 
     specs: list[tuple[str, dict[str, Any]]] = []
     emitted: set[int] = set()
@@ -368,6 +393,13 @@ def ingest_batch(
                 msg.text, msg.edited_at = item.text, utcnow()
                 for field, value in _tags(item.text, tagger).items():
                     setattr(msg, field, value)
+                if isinstance(msg, NewMessage):  # inserted by this batch: no ORM object
+                    session.connection().execute(
+                        update(Message).where(Message.id == msg.id),
+                        {"text": msg.text, "edited_at": msg.edited_at, "language": msg.language,
+                         "sentiment_score": msg.sentiment_score,
+                         "sentiment_label": msg.sentiment_label},
+                    )  # fmt: skip
                 specs.append(("message.updated", _payload(msg, conv, contact)))
         else:
             conv, contact = planned_conv, planned_contact

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
-from inbox.model import Agent, Contact, Conversation, Message
+from inbox.model import Agent, Contact, Conversation
 from inbox.reply_window import is_public
 
 
@@ -45,8 +45,45 @@ def conversation_dict(conv: Conversation, contact: Contact) -> dict[str, Any]:
     }
 
 
+class MessageFields(Protocol):
+    """What `message_dict` reads: a `Message`, or the ingest's `NewMessage`."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def conversation_id(self) -> int: ...
+    @property
+    def direction(self) -> str: ...
+    @property
+    def author_agent_id(self) -> int | None: ...
+    @property
+    def author_contact_id(self) -> int | None: ...
+    @property
+    def text(self) -> str: ...
+    @property
+    def client_id(self) -> str | None: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def attempts(self) -> int: ...
+    @property
+    def error(self) -> str | None: ...
+    @property
+    def attachments(self) -> list[Any]: ...
+    @property
+    def language(self) -> str | None: ...
+    @property
+    def sentiment_score(self) -> float | None: ...
+    @property
+    def sentiment_label(self) -> str | None: ...
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def edited_at(self) -> datetime | None: ...
+
+
 def message_dict(
-    msg: Message, *, contact: Contact | None = None, agent: Agent | None = None
+    msg: MessageFields, *, contact: Contact | None = None, agent: Agent | None = None
 ) -> dict[str, Any]:
     if msg.author_agent_id is not None:
         author: dict[str, Any] | None = {

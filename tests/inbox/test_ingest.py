@@ -157,6 +157,27 @@ async def test_an_edit_updates_the_stored_message(
     assert await count(db, Outbox) >= 1
 
 
+async def test_an_edit_in_the_batch_that_stores_the_message_is_stored_too(
+    db: async_sessionmaker[AsyncSession], writes: Writes
+) -> None:
+    inbox = await new_inbox(db, "telegram")
+    t = Channel.TELEGRAM
+    (first, again), rows = await ingest_many(
+        writes,
+        [msg(inbox, "43", "43:8", "orine 6", channel=t),
+         msg(inbox, "43", "43:8", "ordine 6", channel=t, edited=True)],
+    )  # fmt: skip
+    assert isinstance(first, Ingested) and first.created
+    assert isinstance(again, Ingested) and not again.created
+    assert again.message.id == first.message.id and again.message.text == "ordine 6"
+    assert [row.event for row in rows][-1] == "message.updated"
+    async with db() as session:
+        (stored,) = (
+            await session.execute(select(Message).where(Message.inbox_id == inbox))
+        ).scalars()
+    assert stored.text == "ordine 6" and stored.edited_at is not None
+
+
 async def test_a_message_the_database_refuses_fails_alone_not_its_batch(
     db: async_sessionmaker[AsyncSession], writes: Writes, database_url: str
 ) -> None:
