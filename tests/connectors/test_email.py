@@ -19,6 +19,7 @@ from typing import Any
 import aioimaplib
 import aiosmtplib
 import pytest
+from agent_replies import wait_status
 from conftest import Services, World
 from crocevia_clients import Clients
 from mailservers.accounts import IMAP_PASSWORD as PASSWORD
@@ -237,18 +238,6 @@ async def test_inbound_smtp_accepts_our_addresses_and_refuses_others(
 
 
 # --- the whole exchange through the real gateway and worker ---------------------------------
-
-
-async def wait_status(
-    db: async_sessionmaker[AsyncSession], message_id: int, *statuses: str
-) -> Message:
-    for _ in range(400):
-        async with db() as session:
-            msg = await session.get_one(Message, message_id)
-        if msg.status in statuses:
-            return msg
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"message {message_id} stayed {msg.status}")
 
 
 @pytest.fixture

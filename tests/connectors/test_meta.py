@@ -6,7 +6,6 @@ them; replies go out through the real worker and httpx to `FakeGraph`.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import json
@@ -19,6 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
+from agent_replies import wait_status
 from conftest import Services, make_world
 from crocevia_clients import Clients
 from fakes_social.graph_api import FakeGraph
@@ -323,19 +323,6 @@ async def post_reply(
 ) -> httpx.Response:
     return await http.post(f"/api/conversations/{conv_id}/messages",
                            json={"text": text, "client_id": secrets.token_hex(8), **extra})  # fmt: skip
-
-
-async def wait_status(
-    db: async_sessionmaker[AsyncSession], message_id: int, status: str
-) -> Message:
-    deadline = time.monotonic() + 30
-    while True:
-        async with db() as session:
-            msg = await session.get_one(Message, message_id)
-        if msg.status == status:
-            return msg
-        assert time.monotonic() < deadline, f"message {message_id} is {msg.status}, not {status}"
-        await asyncio.sleep(0.1)
 
 
 async def test_whatsapp_reply_and_its_delivered_and_read_statuses(

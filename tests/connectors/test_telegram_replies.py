@@ -12,6 +12,7 @@ import time
 
 import httpx
 import pytest
+from agent_replies import reply, wait_status
 from conftest import Services
 from crocevia_clients import Clients
 from redis.asyncio import Redis
@@ -159,26 +160,6 @@ async def conversation_of(db: async_sessionmaker[AsyncSession], bot: Bot) -> int
                 select(Conversation.id).where(Conversation.inbox_id == bot.inbox_id)
             )
         ).scalar_one()
-
-
-async def reply(http: httpx.AsyncClient, conv_id: int, text: str) -> int:
-    r = await http.post(f"/api/conversations/{conv_id}/messages",
-                        json={"text": text, "client_id": secrets.token_hex(8)})  # fmt: skip
-    assert r.status_code == 201, r.text
-    return int(r.json()["id"])
-
-
-async def wait_status(
-    db: async_sessionmaker[AsyncSession], message_id: int, status: str
-) -> Message:
-    deadline = time.monotonic() + 30
-    while True:
-        async with db() as session:
-            msg = await session.get_one(Message, message_id)
-        if msg.status == status:
-            return msg
-        assert time.monotonic() < deadline, f"message {message_id} is {msg.status}, not {status}"
-        await asyncio.sleep(0.1)
 
 
 async def test_agent_reply_reaches_telegram_after_a_429(

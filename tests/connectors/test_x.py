@@ -23,6 +23,7 @@ from typing import Any
 
 import httpx
 import pytest
+from agent_replies import reply, wait_status
 from conftest import Services, make_world
 from fakes_social.x_api import ACCOUNT_HANDLE, ACCOUNT_ID, FakeX
 from sqlalchemy import select
@@ -298,26 +299,6 @@ async def conversation_of(db: async_sessionmaker[AsyncSession], inbox_id: int) -
         return (
             await session.execute(select(Conversation.id).where(Conversation.inbox_id == inbox_id))
         ).scalar_one()
-
-
-async def reply(http: httpx.AsyncClient, conv_id: int, text: str) -> int:
-    r = await http.post(f"/api/conversations/{conv_id}/messages",
-                        json={"text": text, "client_id": secrets.token_hex(8)})  # fmt: skip
-    assert r.status_code == 201, r.text
-    return int(r.json()["id"])
-
-
-async def wait_status(
-    db: async_sessionmaker[AsyncSession], message_id: int, status: str
-) -> Message:
-    deadline = time.monotonic() + 30
-    while True:
-        async with db() as session:
-            msg = await session.get_one(Message, message_id)
-        if msg.status == status:
-            return msg
-        assert time.monotonic() < deadline, f"message {message_id} is {msg.status}, not {status}"
-        await asyncio.sleep(0.1)
 
 
 async def is_public(http: httpx.AsyncClient, conv_id: int) -> bool:
