@@ -6,8 +6,8 @@ Large batches are tagged (language, sentiment) in a process of their own beforeh
 holding its message has committed; the events are published right after, once the
 answers are queued: a visitor's first message makes their contact in that transaction,
 and their socket joins it (gateway/ws_widget.py) before its events can arrive. A
-message the database refuses fails alone (inbox/ingest.py retries a failed batch one message per
-transaction); only an unreachable database fails them all.
+message the database refuses fails alone (inbox/ingest.py retries a failed batch one
+message per transaction); only an unreachable database fails them all.
 """
 
 from __future__ import annotations

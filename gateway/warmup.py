@@ -9,9 +9,9 @@ every message that arrived meanwhile waited behind it.
 So before the gateway serves, `warm_up` runs the intake's transaction once (a new
 visitor's first message: a contact, its identity and a conversation made) on made-up
 rows, in one transaction that it rolls back: nothing is stored, and nothing is
-published (events leave the outbox only after a commit). On
-PostgreSQL the made-up rows use up one value of a few id sequences per start: ids are
-never reused, and a gap is harmless (no code or test may assume that an id exists).
+published (events leave the outbox only after a commit). On PostgreSQL the made-up rows
+use up one value of a few id sequences per start: ids are never reused, and a gap is
+harmless (no code or test may assume that an id exists).
 """
 
 from __future__ import annotations

@@ -117,9 +117,10 @@ def _in(name: str) -> BindParameter[Any]:
     return bindparam(name, expanding=True)
 
 
-# The batch's look-ups, built once (making a statement cost more than running it).
-# Two INs, not a tuple IN, so that SQLite uses the unique indexes; then the exact pairs.
+# The batch's statements, built once (making a statement cost more than running it).
+# One INSERT .. RETURNING ids for all its messages (see model.insert_sentinel).
 _INSERT_MESSAGES = insert(Message).returning(Message.id, sort_by_parameter_order=True)
+# Two INs, not a tuple IN, so that SQLite uses the unique indexes; then the exact pairs.
 _KNOWN_MESSAGES = (
     select(Message)
     .where(Message.inbox_id.in_(_in("inboxes")))
@@ -374,8 +375,7 @@ def ingest_batch(
     if fresh_rows:
         for row, conv in zip(fresh_rows, fresh_convs, strict=True):
             row["conversation_id"] = conv.id
-        # One INSERT .. RETURNING for the whole batch (see model.insert_sentinel), in Core:
-        # the ids come back, and the messages are the rows just written.
+        # Core: the ids come back, and the messages are the rows just written.
         new_ids = session.connection().execute(_INSERT_MESSAGES, fresh_rows).scalars().all()
         for key, i in fresh_at.items():
             row = {k: v for k, v in fresh_rows[i].items() if k != "insert_key"}
