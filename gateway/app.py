@@ -247,6 +247,7 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
         on_batch=lambda n, _s: INGEST_BATCH.observe(n),
         writes=writes,
         tagging=tagging,
+        before_publish=hub.joined,
     )
     presence = PresenceBeat(redis)
     app.state.runtime = Runtime(

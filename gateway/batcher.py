@@ -4,17 +4,19 @@
 Large batches are tagged (language, sentiment) in a process of their own beforehand
 (gateway/tagging_process.py). Each sender is answered only after the transaction
 holding its message has committed; the events are published right after, once the
-answers are queued: a visitor's first message makes their contact in that transaction,
-and their socket joins it (gateway/ws_widget.py) before its events can arrive. A
+answers have run: a visitor's first message makes their contact in that transaction,
+their socket joins it (gateway/ws_widget.py), and the events wait until the gateway is
+subscribed to that contact's channel (`before_publish`: gateway/hub.py's `joined`). A
 message the database refuses fails alone (inbox/ingest.py retries a failed batch one
 message per transaction); only an unreachable database fails them all.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -41,11 +43,13 @@ class IngestBatcher(GroupCommit[InboundMessage, Ingested]):
         on_batch: Callable[[int, float], None] | None = None,
         writes: Writes | None = None,
         tagging: TaggingProcess | None = None,
+        before_publish: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         super().__init__()
         self.intake = Intake(sessions, relay, tagger, writes)
         self.on_batch = on_batch
         self.tagging = tagging if tagger is not None else None
+        self.before_publish = before_publish
         self._committed: list[OutboxRow] = []  # the last batch's events, published in `answered`
 
     async def commit(self, items: list[InboundMessage]) -> Sequence[Ingested | BaseException]:
@@ -65,6 +69,9 @@ class IngestBatcher(GroupCommit[InboundMessage, Ingested]):
 
     async def answered(self) -> None:
         rows, self._committed = self._committed, []
+        if self.before_publish is not None and rows:
+            await asyncio.sleep(0)  # the answered callers run first (their wake-ups are queued)
+            await self.before_publish()
         await self.intake.publish(rows)
 
     async def _tagger(self, items: list[InboundMessage]) -> Tagger | None:

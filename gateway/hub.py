@@ -1,165 +1,59 @@
-"""Fan-out: one reader of `crocevia:events` per gateway process, many sockets.
+"""Fan-out: the events of the sockets a gateway process holds, to those sockets.
 
-Each socket is a `Subscriber` with a filter (who may see what) and the frames waiting
-to be written, which its socket's writer sends (gateway/sockets.py). An idle socket
-holds no queue, no dedupe map and no writer task: each is made when first needed. A
-socket that resumes from a last id is first buffered, replayed from the stream
-(XRANGE, exclusive start), then switched to live events with everything it
-already replayed dropped: nothing is skipped and nothing arrives twice.
+Each socket is a `Subscriber` (gateway/subscriber.py) with a filter (who may see what)
+and the frames waiting to be written, which its socket's writer sends
+(gateway/sockets.py). Events come from two places:
 
-The hub also keeps the events it read lately (`RECENT_LIMIT`), parsed: a socket that
-resumes from an id among them is replayed from memory, at once and without a Redis
-round trip, which is what a reconnect storm (thousands of sockets resuming from nearly
-the same id after a network blip) needs. Each resume reads the count of erasures
-(inbox/stream_purge.py) in the same round trip as the stream's oldest id: when a
-contact's events were deleted from the stream, the hub forgets what it kept as well.
+- Widget visitors see only their own contact's events. The gateway subscribes to the
+  channels of the contacts it holds (gateway/contact_feed.py) and reads nothing else
+  for them: a visitor's event is read by the one gateway holding that visitor.
+- Agents may see any conversation: a gateway holding an agent's socket reads the whole
+  events stream (XREAD), from the moment its first agent connects.
+
+A socket that resumes from a last id is first buffered, replayed (from the events kept
+in memory, gateway/recent_events.py, or else from the stream with XRANGE, exclusive
+start), then switched to live events with everything it already replayed dropped:
+nothing is skipped and nothing arrives twice. A visitor's replay begins only once their
+channel is confirmed, so that whatever the replay does not hold arrives live.
+
+Each resume reads, in one round trip, the stream's oldest id, the count of erasures
+(inbox/stream_purge.py) and the newest events the memory lacks: when a contact's events
+were deleted from the stream, the hub forgets what it kept as well.
 """
 
 from __future__ import annotations
 
 import asyncio
-import bisect
 import logging
 import os
 import time
-from collections import OrderedDict, deque
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from gateway.contact_feed import ContactFeed
+from gateway.recent_events import RecentEvents
+from gateway.stream_event import StreamEvent, parse_id, text
+from gateway.subscriber import Subscriber
 from inbox import json_codec
-from inbox.events import EPHEMERAL_CHANNEL, EVENTS_STREAM, ROUTE_FIELDS
+from inbox.events import EPHEMERAL_CHANNEL, EVENTS_STREAM
 from inbox.stream_purge import PURGES_KEY
 from inbox.stream_read import after, entries_from, read_reply
 
 log = logging.getLogger("crocevia.hub")
 
-QUEUE_LIMIT = 5000
 # How far back a socket may resume (and how long the stream keeps events: the router
 # trims it to this window); older, or "0-0", is told to resync over REST.
 RESUME_WINDOW_S = float(os.environ.get("CROCEVIA_RESUME_WINDOW_S", str(24 * 3600)))
-SEEN_LIMIT = 2048
-RECENT_LIMIT = int(os.environ.get("CROCEVIA_HUB_RECENT", "5000"))
+# The newest events a resume reads for the memory; more missing, and it starts again.
+NEWEST_COUNT = 1000
+JOIN_TIMEOUT_S = 5.0
 
 
-def parse_id(stream_id: str) -> tuple[int, int]:
-    ms, _, seq = stream_id.partition("-")
-    return int(ms), int(seq or 0)
-
-
-def valid_id(stream_id: str) -> bool:
-    try:
-        parse_id(stream_id)
-    except ValueError:
-        return False
-    return True
-
-
-def _s(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
-class StreamEvent:
-    """One entry of the events stream: routing fields in the clear, the payload opaque.
-
-    Fan-out decides with `route` alone; the payload is parsed only if someone asks for
-    `data`, and the frame is assembled around the payload's JSON without re-encoding it.
-    """
-
-    __slots__ = ("id", "sid", "eid", "event", "route", "data_json", "_data", "_frame")
-
-    def __init__(self, id: str, eid: int, event: str, route: dict[str, str], data_json: str):
-        self.id = id
-        self.sid = parse_id(id)
-        self.eid = eid
-        self.event = event
-        self.route = route
-        self.data_json = data_json
-        self._data: dict[str, Any] | None = None
-        self._frame: str | None = None
-
-    @classmethod
-    def from_entry(cls, entry_id: Any, fields: dict[Any, Any]) -> StreamEvent:
-        f = {_s(k): _s(v) for k, v in fields.items()}
-        route = dict(zip(ROUTE_FIELDS, f.get("r", "").split("|"), strict=False))
-        return cls(_s(entry_id), int(f["eid"]), f["event"], route, f["data"])
-
-    def int_route(self, name: str) -> int | None:
-        value = self.route.get(name, "")
-        return int(value) if value else None
-
-    @property
-    def data(self) -> dict[str, Any]:
-        if self._data is None:
-            self._data = json_codec.loads(self.data_json)
-        return self._data
-
-    @property
-    def frame(self) -> str:
-        if self._frame is None:
-            head = json_codec.dumps(
-                {"type": "event", "id": self.id, "eid": self.eid, "event": self.event}
-            )
-            self._frame = f'{head[:-1]},"data":{self.data_json}}}'
-        return self._frame
-
-
-@dataclass(eq=False, slots=True)
-class Subscriber:
-    accepts: Callable[[StreamEvent], bool]
-    accepts_ephemeral: Callable[[dict[str, Any]], bool]
-    # A widget visitor sees only their own contact's events: the hub offers them
-    # nothing else. None (agents) means every event is offered to `accepts`.
-    contact_id: int | None = None
-    # Frames waiting for the socket's writer, oldest first (made on the first frame).
-    frames: deque[str] | None = None
-    # Called when a frame is waiting (or the subscriber overflowed): starts the writer.
-    on_frame: Callable[[], None] | None = None
-    overflowed: bool = False
-    buffering: bool = False
-    buffer: list[StreamEvent] = field(default_factory=list)
-    # How an event is put in words for this socket (visitors: a whitelist); default as is.
-    render: Callable[[StreamEvent], str] | None = None
-    # Told of control messages (a session revoked); never forwarded to the client.
-    on_control: Callable[[dict[str, Any]], None] | None = None
-    last_id: tuple[int, int] = (0, 0)
-    # Event ids delivered lately (the relay is at least once); made on the first event.
-    seen: OrderedDict[int, None] | None = None
-
-    def offer(self, ev: StreamEvent) -> None:
-        if self.buffering:
-            self.buffer.append(ev)
-            return
-        self._deliver(ev)
-
-    def _deliver(self, ev: StreamEvent) -> None:
-        sid = ev.sid
-        if sid <= self.last_id or (self.seen is not None and ev.eid in self.seen):
-            return  # replayed already, or an at-least-once repeat of the relay
-        self.last_id = sid
-        if self.seen is None:
-            self.seen = OrderedDict()
-        self.seen[ev.eid] = None
-        if len(self.seen) > SEEN_LIMIT:
-            self.seen.popitem(last=False)
-        if not self.accepts(ev):
-            return
-        if self.frames is not None and len(self.frames) >= QUEUE_LIMIT:
-            self.overflowed = True
-            if self.on_frame is not None:
-                self.on_frame()
-            return
-        self.put_frame(ev.frame if self.render is None else self.render(ev))
-
-    def put_frame(self, frame: str) -> None:
-        if self.frames is None:
-            self.frames = deque()
-        self.frames.append(frame)
-        if self.on_frame is not None:
-            self.on_frame()
+def _id(sid: tuple[int, int]) -> str:
+    return f"{sid[0]}-{sid[1]}"
 
 
 class Hub:
@@ -167,14 +61,11 @@ class Hub:
         self.redis = redis
         self.subscribers: set[Subscriber] = set()  # offered every event (agents)
         self.by_contact: dict[int, set[Subscriber]] = {}  # offered their contact's (visitors)
-        self._tasks: list[asyncio.Task[None]] = []
-        self._position = "$"
-        # Every event read since `_floor` (the position at start, then the newest event
-        # let go), oldest first, with their ids for bisecting.
-        self._recent: list[StreamEvent] = []
-        self._recent_ids: list[tuple[int, int]] = []
-        self._floor: tuple[int, int] | None = None
-        self.recent_limit = RECENT_LIMIT
+        self.recent = RecentEvents()
+        self.feed = ContactFeed(redis, self._offer_to_contact, self._catch_up)
+        self._reader: asyncio.Task[None] | None = None  # the stream's, for agents
+        self._ephemeral: asyncio.Task[None] | None = None
+        self._position = "0-0"
         self._purges: bytes | str | None = None  # the erasure count the kept events are as of
         self._reads = 0  # XREADs issued; one in flight at a forget may carry erased events
         self._forgot_at_read = 0
@@ -182,25 +73,39 @@ class Hub:
 
     async def start(self) -> None:
         self._purges = await self.redis.get(PURGES_KEY)
-        self._position = await self.tip() or "0-0"
-        self._floor = parse_id(self._position)
-        self._tasks = [
-            asyncio.create_task(self._read_loop(), name="hub-stream"),
-            asyncio.create_task(self._ephemeral_loop(), name="hub-ephemeral"),
-        ]
+        tip = await self.tip()
+        self.recent.reset(parse_id(tip) if tip else (0, 0))
+        await self.feed.start()
+        self._ephemeral = asyncio.create_task(self._ephemeral_loop(), name="hub-ephemeral")
 
     async def stop(self) -> None:
         # A cancel that lands inside a Redis read can come out of redis-py as a connection
         # error, which the loops would take for a blip and retry: they also check this.
         self._stopping = True
-        for task in self._tasks:
+        tasks = [t for t in (self._reader, self._ephemeral) if t is not None]
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await self.feed.stop()
 
     async def tip(self) -> str | None:
         """The id of the newest event in the stream (the `last_event_id` of a REST read)."""
         newest = await self.redis.xrevrange(EVENTS_STREAM, "+", "-", count=1)
-        return _s(newest[0][0]) if newest else None
+        return text(newest[0][0]) if newest else None
+
+    async def joined(self) -> None:
+        """Wait until the contacts' channels asked for so far are subscribed (see `move`)."""
+        await self.feed.joined()
+
+    def _read_stream_from(self, position: str) -> None:
+        """An agent's socket is here: read the whole stream after `position`, from now on."""
+        if self._reader is not None or self._stopping:
+            return
+        self._position = position
+        end = self.recent.end
+        if end is None or end < parse_id(position):
+            self.recent.reset(parse_id(position))  # what it holds would have a gap
+        self._reader = asyncio.create_task(self._read_loop(), name="hub-stream")
 
     async def _read_loop(self) -> None:
         backoff = 0.1
@@ -227,33 +132,45 @@ class Hub:
                     log.error("hub_bad_entry", extra={"id": entry_id, "error": str(exc)})
                     continue
                 if read > self._forgot_at_read:
-                    self._keep(ev)
-                else:  # read before an erasure this hub has heard of: not kept
-                    self._floor = ev.sid
-                for sub in self._targets(ev.int_route("contact")):
+                    self.recent.keep(ev)
+                elif ev.sid > (self.recent.end or (0, 0)):
+                    self.recent.reset(ev.sid)  # read before an erasure was heard of: not kept
+                for sub in list(self.subscribers):
                     sub.offer(ev)
 
-    def _keep(self, ev: StreamEvent) -> None:
-        self._recent.append(ev)
-        self._recent_ids.append(ev.sid)
-        if len(self._recent) >= 2 * self.recent_limit:  # let the older half go, at once
-            cut = len(self._recent) - self.recent_limit
-            self._floor = self._recent_ids[cut - 1]
-            del self._recent[:cut], self._recent_ids[:cut]
+    def _offer_to_contact(self, ev: StreamEvent) -> None:
+        contact = ev.int_route("contact")
+        if contact is not None:
+            for sub in list(self.by_contact.get(contact, ())):
+                sub.offer(ev)
+
+    async def _catch_up(self, since: str) -> str:
+        """The contacts' channels were lost for a while: offer what the stream holds after
+        `since` to their sockets. Returns the newest id read."""
+        newest = start = since
+        while True:
+            entries = await entries_from(self.redis, EVENTS_STREAM, after(start), 1000)
+            for entry_id, fields in entries:
+                newest = entry_id
+                try:
+                    self._offer_to_contact(StreamEvent.from_entry(entry_id, fields))
+                except (KeyError, ValueError) as exc:
+                    log.error("hub_bad_entry", extra={"id": entry_id, "error": str(exc)})
+            if len(entries) < 1000:
+                return newest
+            start = entries[-1][0]
 
     def _forget_recent(self) -> None:
         """Some events were erased from the stream: keep none of what was read so far."""
-        self._recent.clear()
-        self._recent_ids.clear()
-        self._floor = parse_id(self._position)
+        self.recent.reset(self.recent.end)
         self._forgot_at_read = self._reads
 
     def _replay_from_memory(self, sub: Subscriber, last: tuple[int, int]) -> bool:
         """Deliver what came after `last` from the events kept, if they hold all of it."""
-        if self._floor is None or last < self._floor:
+        if not self.recent.covers(last):
             return False
-        for ev in self._recent[bisect.bisect_right(self._recent_ids, last) :]:
-            sub._deliver(ev)
+        for ev in self.recent.after(last):
+            sub.deliver(ev)
         return True
 
     async def _ephemeral_loop(self) -> None:
@@ -287,8 +204,13 @@ class Hub:
     def _add(self, sub: Subscriber) -> None:
         if sub.contact_id is None:
             self.subscribers.add(sub)
-        else:
-            self.by_contact.setdefault(sub.contact_id, set()).add(sub)
+            return
+        group = self.by_contact.get(sub.contact_id)
+        if group is None:
+            group = self.by_contact[sub.contact_id] = set()
+            if sub.contact_id:
+                self.feed.join(sub.contact_id)
+        group.add(sub)
 
     async def publish_control(self, control: dict[str, Any]) -> None:
         """Tell every gateway's agent sockets something about sessions (e.g. a logout)."""
@@ -302,59 +224,81 @@ class Hub:
     async def subscribe(self, sub: Subscriber, last_id: str | None) -> bool:
         """Register a socket. With `last_id`, replay what came after it first.
         Returns False when `last_id` is older than the stream keeps: the client must resync."""
-        if last_id is None:
-            tip = await self.tip()
-            sub.last_id = parse_id(tip) if tip else (0, 0)
-            self._add(sub)
-            return True
-        last = parse_id(last_id)
-        too_old = last[0] < (time.time() - RESUME_WINDOW_S) * 1000
-        if not too_old:
-            # Still in the stream (its retention decides, not what this hub kept)? And
-            # was anything erased since the hub kept what it holds?
-            async with self.redis.pipeline(transaction=False) as pipe:
-                pipe.xrange(EVENTS_STREAM, "-", "+", count=1)
-                pipe.get(PURGES_KEY)
-                first, purges = await pipe.execute()
-            if purges != self._purges:
-                self._purges = purges
-                self._forget_recent()
-            if not first or parse_id(_s(first[0][0])) <= last:
-                sub.last_id = last
-                if self._replay_from_memory(sub, last):  # no await: nothing slips by
-                    self._add(sub)
-                    return True
         sub.buffering = True
         self._add(sub)
         try:
-            oldest = await self.redis.xrange(EVENTS_STREAM, "-", "+", count=1)
-            if too_old or (oldest and parse_id(_s(oldest[0][0])) > parse_id(last_id)):
+            if sub.contact_id:
+                await self._joined(sub.contact_id)
+            if last_id is None:
                 tip = await self.tip()
                 sub.last_id = parse_id(tip) if tip else (0, 0)
-                sub.put_frame(
-                    json_codec.dumps({"type": "resync", "reason": "last_event_id expired"})
-                )
-                return False
-            sub.last_id = parse_id(last_id)
-            start = last_id
-            while True:
-                # "(" (exclusive start) needs Redis 6.2 or newer.
-                entries = await entries_from(self.redis, EVENTS_STREAM, after(start), 1000)
-                for entry_id, fields in entries:
-                    sub._deliver(StreamEvent.from_entry(entry_id, fields))
-                if len(entries) < 1000:
-                    break
-                start = entries[-1][0]
-            return True
+                self._reader_for(sub, _id(sub.last_id))
+                return True
+            return await self._resume(sub, last_id)
         finally:
-            buffered, sub.buffer, sub.buffering = sub.buffer, [], False
-            for ev in buffered:
-                sub._deliver(ev)
+            sub.end_buffering()
+
+    async def _joined(self, contact_id: int) -> None:
+        try:
+            await asyncio.wait_for(asyncio.shield(self.feed.join(contact_id)), JOIN_TIMEOUT_S)
+        except TimeoutError:  # Redis is away: the socket is told to come back (1013)
+            raise RedisTimeoutError(
+                f"contact channel not subscribed in {JOIN_TIMEOUT_S} s"
+            ) from None
+
+    def _reader_for(self, sub: Subscriber, position: str) -> None:
+        if sub.contact_id is None:
+            self._read_stream_from(position)
+
+    async def _resume(self, sub: Subscriber, last_id: str) -> bool:
+        last = parse_id(last_id)
+        too_old = last[0] < (time.time() - RESUME_WINDOW_S) * 1000
+        if not too_old:
+            # Still in the stream (its retention decides, not what this hub kept)? Was
+            # anything erased since the hub kept what it holds? What does it lack?
+            generation, end = self.recent.generation, self.recent.end
+            async with self.redis.pipeline(transaction=False) as pipe:
+                pipe.xrange(EVENTS_STREAM, "-", "+", count=1)
+                pipe.get(PURGES_KEY)
+                pipe.xrevrange(EVENTS_STREAM, "+", after(_id(end)) if end else "-",
+                               count=NEWEST_COUNT)  # fmt: skip
+                first, purges, newest = await pipe.execute()
+            if purges != self._purges:
+                self._purges = purges
+                self._forget_recent()
+            fresh = [StreamEvent.from_entry(i, f) for i, f in newest or ()]
+            self.recent.add_newest(fresh, len(fresh) < NEWEST_COUNT, generation)
+            tip = fresh[0].sid if fresh else end
+            self._reader_for(sub, _id(tip or (0, 0)))
+            if not first or parse_id(text(first[0][0])) <= last:
+                sub.last_id = last
+                if self._replay_from_memory(sub, last):  # no await: nothing slips by
+                    return True
+        oldest = await self.redis.xrange(EVENTS_STREAM, "-", "+", count=1)
+        if too_old or (oldest and parse_id(text(oldest[0][0])) > last):
+            tip_id = await self.tip()
+            sub.last_id = parse_id(tip_id) if tip_id else (0, 0)
+            self._reader_for(sub, _id(sub.last_id))
+            sub.put_frame(json_codec.dumps({"type": "resync", "reason": "last_event_id expired"}))
+            return False
+        sub.last_id = last
+        start = last_id
+        while True:
+            # "(" (exclusive start) needs Redis 6.2 or newer.
+            entries = await entries_from(self.redis, EVENTS_STREAM, after(start), 1000)
+            for entry_id, fields in entries:
+                sub.deliver(StreamEvent.from_entry(entry_id, fields))
+            if len(entries) < 1000:
+                break
+            start = entries[-1][0]
+        self._reader_for(sub, start if not entries else entries[-1][0])
+        return True
 
     def move(self, sub: Subscriber, contact_id: int) -> None:
         """A visitor socket's contact was made (their first message): offer it that
-        contact's events from now on. Call it before the message is stored, so that none
-        of its events can pass the socket by."""
+        contact's events from now on. The channel's subscription is only asked for
+        here; the intake publishes the message's events once it is confirmed (`joined`,
+        gateway/batcher.py), so that none of them can pass the socket by."""
         self.unsubscribe(sub)
         sub.contact_id = contact_id
         self._add(sub)
@@ -368,3 +312,5 @@ class Hub:
             group.discard(sub)
             if not group:
                 del self.by_contact[sub.contact_id]
+                if sub.contact_id:
+                    self.feed.leave(sub.contact_id)

@@ -26,9 +26,11 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from gateway import strict_json
-from gateway.hub import Hub, Subscriber, valid_id
+from gateway.hub import Hub
 from gateway.limits import Limited
 from gateway.metrics import SOCKETS
+from gateway.stream_event import valid_id
+from gateway.subscriber import Subscriber
 from inbox import json_codec
 
 log = logging.getLogger("crocevia.sockets")

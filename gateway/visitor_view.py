@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.hub import StreamEvent
+from gateway.stream_event import StreamEvent
 from inbox import json_codec
 
 MESSAGE_FIELDS = ("id", "conversation_id", "direction", "text", "client_id", "status",

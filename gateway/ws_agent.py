@@ -11,9 +11,10 @@ from starlette.websockets import WebSocket
 from gateway import agent_actions, sockets
 from gateway.auth import agent_for_token
 from gateway.frames import attachment_ids, bool_field, int_field, str_field
-from gateway.hub import StreamEvent, Subscriber
 from gateway.metrics import INBOUND_TO_AGENT
 from gateway.runtime import Runtime, runtime
+from gateway.stream_event import StreamEvent
+from gateway.subscriber import Subscriber
 from inbox import conversations
 from inbox.access import Viewer
 from inbox.model import Agent

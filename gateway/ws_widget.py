@@ -13,10 +13,11 @@ from connectors.website import WebsiteConnector
 from gateway import limits, socket_quota, sockets, visitor_contact
 from gateway.api.files import load_attachments
 from gateway.frames import attachment_ids, bool_field, client_id_field, text_field
-from gateway.hub import StreamEvent, Subscriber
 from gateway.metrics import MESSAGES_IN
 from gateway.runtime import Runtime, runtime
 from gateway.socket_quota import WIDGET_SOCKETS
+from gateway.stream_event import StreamEvent
+from gateway.subscriber import Subscriber
 from gateway.visitor_tokens import Visitor, issue, verify
 from gateway.visitor_view import visitor_frame, visitor_message
 from inbox.conversations import ConversationRouting, latest_routing_of_contact

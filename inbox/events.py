@@ -21,6 +21,9 @@ EVENTS_STREAM = "crocevia:events"
 OUTBOUND_STREAM = "crocevia:outbound"
 OUTBOUND_GROUP = "crocevia:outbound"
 EPHEMERAL_CHANNEL = "crocevia:ephemeral"
+# Each event that names a contact is also published on that contact's channel, which
+# the gateways holding that contact's widget sockets subscribe to (gateway/contact_feed.py).
+CONTACT_CHANNEL_PREFIX = "crocevia:contact:"
 
 STREAM_KEYS = {"events": EVENTS_STREAM, "outbound": OUTBOUND_STREAM}
 
@@ -38,6 +41,16 @@ ROUTE_FIELDS = (
 )
 
 
+def contact_channel(contact_id: int) -> str:
+    return f"{CONTACT_CHANNEL_PREFIX}{contact_id}"
+
+
+def contact_of(payload: dict[str, Any]) -> int | None:
+    """The contact an event's conversation belongs to, if it names one."""
+    contact = ((payload.get("conversation") or {}).get("contact") or {}).get("id")
+    return contact if isinstance(contact, int) else None
+
+
 def routing(payload: dict[str, Any]) -> str:
     """What a gateway needs to decide who may see an event, in one `|`-joined field
     published beside the opaque payload (ROUTE_FIELDS order; empty means none), so that
@@ -45,7 +58,7 @@ def routing(payload: dict[str, Any]) -> str:
     conv = payload.get("conversation") or {}
     msg = payload.get("message") or {}
     values = (
-        conv.get("id"), conv.get("inbox_id"), (conv.get("contact") or {}).get("id"),
+        conv.get("id"), conv.get("inbox_id"), contact_of(payload),
         conv.get("team_id"), conv.get("assignee_id"), msg.get("direction"),
         "1" if msg.get("private") else None, msg.get("status"), msg.get("created_at"),
     )  # fmt: skip

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
 from inbox import background, json_codec
-from inbox.events import STREAM_KEYS, OutboxRow, routing
+from inbox.events import STREAM_KEYS, OutboxRow, contact_channel, contact_of, routing
 from inbox.model import Outbox, utcnow
 from inbox.redis_scripts import Script
 from inbox.stream_read import after, entries_from, text_of
@@ -45,8 +45,19 @@ def entry_values(row: OutboxRow) -> list[str | bytes]:
     return values
 
 
-# KEYS[1]: the stream. ARGV[1]: its approximate MAXLEN, then per entry a count n and n
-# values: eid, event, data and (events only) r. Returns the new entries' ids, in order.
+def channel_of(row: OutboxRow) -> str:
+    """Where an event is published besides its stream: its contact's channel ("" none)."""
+    if row.stream != "events":
+        return ""
+    contact = contact_of(row.payload)
+    return "" if contact is None else contact_channel(contact)
+
+
+# KEYS[1]: the stream. ARGV[1]: its approximate MAXLEN, then per entry a count n, n
+# values (eid, event, data and, for events, r) and a channel. Returns the new entries'
+# ids, in order. An entry with a channel is published there too, as its id, eid, event,
+# r and data, one per line (gateway/stream_event.py reads it), right after its XADD:
+# a subscriber sees the channel's messages in the stream's order.
 # One command for a batch's rows: redis-py costs more per command than Redis does.
 _XADD_MANY = Script("""
 local names = {'eid', 'event', 'data', 'r'}
@@ -59,8 +70,14 @@ while i <= #ARGV do
     fields[#fields + 1] = names[j]
     fields[#fields + 1] = ARGV[i + j]
   end
-  ids[#ids + 1] = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', unpack(fields))
-  i = i + n + 1
+  local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', unpack(fields))
+  ids[#ids + 1] = id
+  local channel = ARGV[i + n + 1]
+  if channel ~= '' then
+    redis.call('PUBLISH', channel, table.concat(
+      {id, ARGV[i + 1], ARGV[i + 2], ARGV[i + 4], ARGV[i + 3]}, '\\n'))
+  end
+  i = i + n + 2
 end
 return ids
 """)
@@ -102,7 +119,7 @@ class Relay:
             args: list[str | bytes | int] = [self.maxlen]
             for n in positions:
                 values = entry_values(rows[n])
-                args += [len(values), *values]
+                args += [len(values), *values, channel_of(rows[n])]
             entry_ids = await _XADD_MANY.run(self.redis, [STREAM_KEYS[stream]], args)
             for n, entry_id in zip(positions, entry_ids, strict=True):
                 ids[n] = text_of(entry_id)

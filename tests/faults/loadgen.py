@@ -35,7 +35,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
 from connectors.telegram import SECRET_HEADER
-from gateway.hub import StreamEvent
+from gateway.stream_event import StreamEvent
 from gateway.visitor_tokens import Visitor
 from gateway.ws_widget import visitor_may_see
 from inbox.events import ROUTE_FIELDS, routing

@@ -12,7 +12,10 @@ from collections.abc import AsyncIterator
 import pytest
 from redis.asyncio import Redis
 
-from gateway.hub import Hub, StreamEvent, Subscriber
+from gateway.hub import Hub
+from gateway.recent_events import RecentEvents
+from gateway.stream_event import StreamEvent
+from gateway.subscriber import Subscriber
 from inbox.events import EVENTS_STREAM, routing
 from inbox.stream_purge import purge_contacts
 
@@ -63,7 +66,7 @@ async def _read_all(live: Subscriber, count: int) -> None:
 async def test_a_resumed_socket_gets_each_later_event_once(
     redis: Redis, hub: Hub, kept: int
 ) -> None:
-    hub.recent_limit = kept
+    hub.recent.limit = kept
     live = _everyone()
     assert await hub.subscribe(live, None)
     tag = uuid.uuid4().hex
@@ -103,13 +106,11 @@ async def test_a_resume_after_an_erasure_gets_nothing_of_the_erased_contact(
 
 
 def test_events_kept_in_memory_are_bounded() -> None:
-    hub = Hub(Redis())
-    hub.recent_limit = 10
-    hub._floor = (0, 0)
+    recent = RecentEvents(limit=10)
+    recent.reset((0, 0))
     for n in range(1, 100):
-        hub._keep(StreamEvent(f"{n}-0", n, "message.created", {}, "{}"))
-    assert len(hub._recent) < 2 * hub.recent_limit
-    sub = _everyone()
-    assert not hub._replay_from_memory(sub, (5, 0))  # let go: the stream must replay it
-    assert hub._replay_from_memory(sub, (95, 0))
-    assert [ev.eid for ev in sub.buffer] == [] and sub.last_id == (99, 0)
+        recent.keep(StreamEvent(f"{n}-0", n, "message.created", {}, "{}"))
+    assert len(recent.events) < 2 * recent.limit
+    assert not recent.covers((5, 0))  # let go: the stream must replay it
+    assert recent.covers((95, 0))
+    assert [ev.eid for ev in recent.after((95, 0))] == [96, 97, 98, 99]

@@ -10,8 +10,9 @@ from typing import Any, cast
 
 from starlette.websockets import WebSocket
 
-from gateway.hub import QUEUE_LIMIT, StreamEvent, Subscriber
 from gateway.sockets import Writer
+from gateway.stream_event import StreamEvent
+from gateway.subscriber import QUEUE_LIMIT, Subscriber
 
 
 class RecordingSocket:
