@@ -67,6 +67,8 @@ class ContactFeed:
         self._reconfirming: set[str] = set()  # the channels a new connection subscribes again
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
+        self.received = 0  # messages, since start
+        self.catch_ups = 0  # reads of the stream after a lost connection
 
     async def start(self) -> None:
         newest = await self.redis.xrevrange(EVENTS_STREAM, "+", "-", count=1)
@@ -185,6 +187,7 @@ class ContactFeed:
             except (ValueError, UnicodeDecodeError) as exc:
                 log.error("contact_feed_bad_message", extra={"error": str(exc)})
                 return
+            self.received += 1
             if parse_id(ev.id) > parse_id(self.since):
                 self.since = ev.id
             self.on_event(ev)
@@ -215,6 +218,7 @@ class ContactFeed:
                 log.warning("contact_feed_catch_up_failed", extra={"error": repr(exc)})
                 await asyncio.sleep(0.5)
                 continue
+            self.catch_ups += 1
             if parse_id(newest) > parse_id(self.since):
                 self.since = newest
             log.info("contact_feed_caught_up", extra={"since": self.since})
