@@ -5,6 +5,10 @@ the visitors spread round-robin over the gateways, one agent on the first gatewa
 receiving every message (so fan-out crosses processes through Redis). Each gateway
 count runs on its own fresh database; the raw baseline runs in the same run.
 
+Beside the rate, the CPU time each gateway process spent during the load (from
+/proc), per message: the first gateway's holds the agent (it reads the whole events
+stream), the others' hold only visitors (they read their visitors' events).
+
     python bench/scale.py                 # SQLite
     python bench/scale.py --database-url postgresql://postgres@127.0.0.1/crocevia_bench
 """
@@ -34,6 +38,26 @@ sys.path.insert(0, str(ROOT))
 from gateway.embedded_redis import EmbeddedRedis, free_port  # noqa: E402
 from inbox.db import create_engine  # noqa: E402
 from inbox.migrate import upgrade  # noqa: E402
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a process so far (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def events_read(port: int) -> str:
+    """What the gateway read for its sockets, from its /metrics (stream + contacts)."""
+    async with httpx.AsyncClient() as http:
+        text_ = (await http.get(f"http://127.0.0.1:{port}/metrics")).text
+    found = {}
+    for line in text_.splitlines():
+        if line.startswith("crocevia_hub_events_read_total{"):
+            source = line.split('source="', 1)[1].split('"', 1)[0]
+            found[source] = int(float(line.rsplit(" ", 1)[1]))
+    if not found:
+        return "?"
+    return "+".join(str(found.get(s, 0)) for s in ("stream", "contacts"))
 
 
 async def saturate(name: str, ws_urls: list[str], tokens: list[str], agent_token: str,
@@ -119,8 +143,15 @@ async def run_cluster(gateways: int, database_url: str, redis_url: str, tmp: Pat
                 tokens.append(r.json()["visitor_token"])
         await asyncio.sleep(0.5)
         urls = [f"ws://127.0.0.1:{p}" for p in ports]
-        return await saturate(f"crocevia, {gateways} gateway(s)", urls, tokens, agent_token,
-                              messages)  # fmt: skip
+        before = [cpu_seconds(p.pid) for p in procs[:gateways]]
+        res = await saturate(f"crocevia, {gateways} gateway(s)", urls, tokens, agent_token,
+                             messages)  # fmt: skip
+        spent = [cpu_seconds(p.pid) - b for p, b in zip(procs, before, strict=False)]
+        per_msg = ", ".join(f"{s / res.received * 1e6:.0f}" for s in spent)
+        read = [await events_read(p) for p in ports]
+        print(f"  per gateway, the agent's first: CPU per message {per_msg} us; "
+              f"events read (stream+contacts) {', '.join(read)}", flush=True)  # fmt: skip
+        return res
     finally:
         for p in procs:
             p.send_signal(signal.SIGINT)

@@ -18,6 +18,8 @@ Pub/sub keeps nothing, so the stream stays the record:
   before the id has arrived.
 - A channel whose last socket left stays subscribed for `LINGER_S`: a visitor who
   reconnects a moment later finds it still there.
+- A gateway that holds an agent's socket reads the whole stream, which holds every
+  contact's events: it drops its channels (`drop_all`) and subscribes to none again.
 """
 
 from __future__ import annotations
@@ -109,6 +111,13 @@ class ContactFeed:
     def leave(self, contact_id: int) -> None:
         """The contact's last socket here left: unsubscribe after `LINGER_S`."""
         self._idle[contact_channel(contact_id)] = time.monotonic()
+
+    def drop_all(self) -> None:
+        """Unsubscribe from every channel at once (the gateway reads the whole stream now)."""
+        long_ago = time.monotonic() - LINGER_S
+        for channel in self._confirmed | set(self._waiting):
+            self._idle[channel] = long_ago
+        self._wake.set()
 
     async def joined(self, timeout: float = 2.0) -> None:
         """Wait for the subscriptions asked for so far (the intake publishes a visitor's

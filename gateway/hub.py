@@ -8,7 +8,9 @@ and the frames waiting to be written, which its socket's writer sends
   channels of the contacts it holds (gateway/contact_feed.py) and reads nothing else
   for them: a visitor's event is read by the one gateway holding that visitor.
 - Agents may see any conversation: a gateway holding an agent's socket reads the whole
-  events stream (XREAD), from the moment its first agent connects.
+  events stream (XREAD), from the moment its first agent connects. From then on its
+  visitors' events come from the stream too, and it drops its contacts' channels: no
+  event is read twice.
 
 A socket that resumes from a last id is first buffered, replayed (from the events kept
 in memory, gateway/recent_events.py, or else from the stream with XRANGE, exclusive
@@ -34,6 +36,7 @@ from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from gateway.contact_feed import ContactFeed
+from gateway.metrics import HUB_EVENTS_READ
 from gateway.recent_events import RecentEvents
 from gateway.stream_event import StreamEvent, parse_id, text
 from gateway.subscriber import Subscriber
@@ -50,6 +53,8 @@ RESUME_WINDOW_S = float(os.environ.get("CROCEVIA_RESUME_WINDOW_S", str(24 * 3600
 # The newest events a resume reads for the memory; more missing, and it starts again.
 NEWEST_COUNT = 1000
 JOIN_TIMEOUT_S = 5.0
+STREAM_READ = HUB_EVENTS_READ.labels("stream")
+CONTACTS_READ = HUB_EVENTS_READ.labels("contacts")
 
 
 def _id(sid: tuple[int, int]) -> str:
@@ -62,10 +67,11 @@ class Hub:
         self.subscribers: set[Subscriber] = set()  # offered every event (agents)
         self.by_contact: dict[int, set[Subscriber]] = {}  # offered their contact's (visitors)
         self.recent = RecentEvents()
-        self.feed = ContactFeed(redis, self._offer_to_contact, self._catch_up)
+        self.feed = ContactFeed(redis, self._from_feed, self._catch_up)
         self._reader: asyncio.Task[None] | None = None  # the stream's, for agents
         self._ephemeral: asyncio.Task[None] | None = None
         self._position = "0-0"
+        self._stream_from: tuple[int, int] | None = None  # where the reader began
         self._purges: bytes | str | None = None  # the erasure count the kept events are as of
         self._reads = 0  # XREADs issued; one in flight at a forget may carry erased events
         self._forgot_at_read = 0
@@ -102,10 +108,12 @@ class Hub:
         if self._reader is not None or self._stopping:
             return
         self._position = position
+        self._stream_from = parse_id(position)
         end = self.recent.end
-        if end is None or end < parse_id(position):
-            self.recent.reset(parse_id(position))  # what it holds would have a gap
+        if end is None or end < self._stream_from:
+            self.recent.reset(self._stream_from)  # what it holds would have a gap
         self._reader = asyncio.create_task(self._read_loop(), name="hub-stream")
+        self.feed.drop_all()
 
     async def _read_loop(self) -> None:
         backoff = 0.1
@@ -124,7 +132,9 @@ class Hub:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
                 continue
-            for entry_id, fields in read_reply(batch):
+            entries = read_reply(batch)
+            STREAM_READ.inc(len(entries))
+            for entry_id, fields in entries:
                 self._position = entry_id
                 try:
                     ev = StreamEvent.from_entry(entry_id, fields)
@@ -137,6 +147,13 @@ class Hub:
                     self.recent.reset(ev.sid)  # read before an erasure was heard of: not kept
                 for sub in list(self.subscribers):
                     sub.offer(ev)
+                self._offer_to_contact(ev)
+
+    def _from_feed(self, ev: StreamEvent) -> None:
+        CONTACTS_READ.inc()
+        if self._stream_from is not None and ev.sid > self._stream_from:
+            return  # the stream's reader has it (its channel is being dropped)
+        self._offer_to_contact(ev)
 
     def _offer_to_contact(self, ev: StreamEvent) -> None:
         contact = ev.int_route("contact")
@@ -208,7 +225,7 @@ class Hub:
         group = self.by_contact.get(sub.contact_id)
         if group is None:
             group = self.by_contact[sub.contact_id] = set()
-            if sub.contact_id:
+            if sub.contact_id and self._reader is None:
                 self.feed.join(sub.contact_id)
         group.add(sub)
 
@@ -227,7 +244,7 @@ class Hub:
         sub.buffering = True
         self._add(sub)
         try:
-            if sub.contact_id:
+            if sub.contact_id and self._reader is None:
                 await self._joined(sub.contact_id)
             if last_id is None:
                 tip = await self.tip()
@@ -312,5 +329,5 @@ class Hub:
             group.discard(sub)
             if not group:
                 del self.by_contact[sub.contact_id]
-                if sub.contact_id:
+                if sub.contact_id and self._reader is None:
                     self.feed.leave(sub.contact_id)

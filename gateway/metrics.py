@@ -14,6 +14,11 @@ INBOUND_TO_AGENT = Histogram(
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
 SOCKETS = Gauge("crocevia_sockets", "Connected WebSockets", ["kind"])
+HUB_EVENTS_READ = Counter(
+    "crocevia_hub_events_read_total",
+    "Events this gateway read for its sockets: the whole stream (agents) or its contacts' channels",
+    ["source"],
+)
 OUTBOX_BACKLOG = Gauge("crocevia_outbox_backlog", "Outbox rows not yet published")
 OUTBOUND_RETRIES = Counter("crocevia_outbound_retries_total", "Reply sends retried", ["channel"])
 INGEST_BATCH = Histogram(

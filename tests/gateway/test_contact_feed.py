@@ -1,6 +1,7 @@
 """Visitors' events come by their contact's channel (gateway/contact_feed.py), against a
 real Redis: a gateway holding only visitors receives its contacts' events and no
-others, and never reads the stream until an agent connects; a channel connection killed
+others, and never reads the stream until an agent connects (then it reads the stream
+alone, for its visitors too); a channel connection killed
 while events flow loses none of them and doubles none (the feed catches up from the
 stream)."""
 
@@ -82,9 +83,11 @@ async def test_a_gateway_of_visitors_gets_its_contacts_events_only(
         # neither read the events stream.
         assert hub_a.feed.received == 10 and hub_b.feed.received == 10
         assert hub_a._reads == 0 and hub_b._reads == 0
-        # An agent connects to the first: from then on, that one reads the whole stream.
+        # An agent connects to the first: from then on, that one reads the whole stream,
+        # its visitor's events included, and drops its channel.
         agent = Subscriber(lambda _ev: True, lambda _p: True)
         assert await hub_a.subscribe(agent, None)
+        await _until(lambda: hub_a.feed.channels == 0)
         await relay.publish([_event((c1, c2, c3)[n % 3], n) for n in range(30, 36)])
         await _until(lambda: len(_ns(agent)) == 6 and len(_ns(sub_b)) == 12)
         assert _ns(agent) == list(range(30, 36))
