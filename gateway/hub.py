@@ -72,6 +72,9 @@ class Hub:
         self._ephemeral: asyncio.Task[None] | None = None
         self._position = "0-0"
         self._stream_from: tuple[int, int] | None = None  # where the reader began
+        self._refreshing = asyncio.Lock()
+        self._refreshes: set[asyncio.Task[None]] = set()
+        self._next_refresh: asyncio.Future[Any] | None = None  # shared by resumes (_refreshed)
         self._purges: bytes | str | None = None  # the erasure count the kept events are as of
         self._reads = 0  # XREADs issued; one in flight at a forget may carry erased events
         self._forgot_at_read = 0
@@ -271,23 +274,9 @@ class Hub:
         last = parse_id(last_id)
         too_old = last[0] < (time.time() - RESUME_WINDOW_S) * 1000
         if not too_old:
-            # Still in the stream (its retention decides, not what this hub kept)? Was
-            # anything erased since the hub kept what it holds? What does it lack?
-            generation, end = self.recent.generation, self.recent.end
-            async with self.redis.pipeline(transaction=False) as pipe:
-                pipe.xrange(EVENTS_STREAM, "-", "+", count=1)
-                pipe.get(PURGES_KEY)
-                pipe.xrevrange(EVENTS_STREAM, "+", after(_id(end)) if end else "-",
-                               count=NEWEST_COUNT)  # fmt: skip
-                first, purges, newest = await pipe.execute()
-            if purges != self._purges:
-                self._purges = purges
-                self._forget_recent()
-            fresh = [StreamEvent.from_entry(i, f) for i, f in newest or ()]
-            self.recent.add_newest(fresh, len(fresh) < NEWEST_COUNT, generation)
-            tip = fresh[0].sid if fresh else end
+            first, tip = await self._refreshed()
             self._reader_for(sub, _id(tip or (0, 0)))
-            if not first or parse_id(text(first[0][0])) <= last:
+            if first is None or first <= last:
                 sub.last_id = last
                 if self._replay_from_memory(sub, last):  # no await: nothing slips by
                     return True
@@ -310,6 +299,43 @@ class Hub:
             start = entries[-1][0]
         self._reader_for(sub, start if not entries else entries[-1][0])
         return True
+
+    async def _refreshed(self) -> tuple[tuple[int, int] | None, tuple[int, int] | None]:
+        """Bring the memory up to the stream's newest event, with a read issued after this
+        call: the stream's oldest id, the count of erasures and the newest events the memory
+        lacks, in one round trip. Returns the oldest and the newest ids.
+
+        Resumes that ask while no read is about to be sent share the next one: in a storm,
+        thousands of sockets wait on two or three reads, not one read each."""
+        waiting = self._next_refresh
+        if waiting is None:
+            waiting = self._next_refresh = asyncio.get_running_loop().create_future()
+            task = asyncio.create_task(self._refresh(waiting), name="hub-refresh")
+            self._refreshes.add(task)
+            task.add_done_callback(self._refreshes.discard)
+        return await asyncio.shield(waiting)
+
+    async def _refresh(self, answer: asyncio.Future[Any]) -> None:
+        async with self._refreshing:  # one read in flight; the next waits for it
+            self._next_refresh = None  # who asks from now on needs a later read
+            try:
+                generation, end = self.recent.generation, self.recent.end
+                async with self.redis.pipeline(transaction=False) as pipe:
+                    pipe.xrange(EVENTS_STREAM, "-", "+", count=1)
+                    pipe.get(PURGES_KEY)
+                    pipe.xrevrange(EVENTS_STREAM, "+", after(_id(end)) if end else "-",
+                                   count=NEWEST_COUNT)  # fmt: skip
+                    first, purges, newest = await pipe.execute()
+                if purges != self._purges:
+                    self._purges = purges
+                    self._forget_recent()
+                fresh = [StreamEvent.from_entry(i, f) for i, f in newest or ()]
+                self.recent.add_newest(fresh, len(fresh) < NEWEST_COUNT, generation)
+                oldest = parse_id(text(first[0][0])) if first else None
+                answer.set_result((oldest, fresh[0].sid if fresh else end))
+            except Exception as exc:  # each waiting resume fails with it (the socket: 1013)
+                answer.set_exception(exc)
+                answer.exception()  # retrieved: no waiter left is no error
 
     def move(self, sub: Subscriber, contact_id: int) -> None:
         """A visitor socket's contact was made (their first message): offer it that

@@ -2,14 +2,15 @@
 
 The process that committed a change publishes its rows at once (low latency);
 a sweeper in every process republishes rows still unpublished after a grace
-period (a crash between commit and XADD, or Redis down). Every entry carries its
-outbox id (`eid`), so a repeat is recognisable and dropped by readers.
+period (a crash between commit and XADD, or Redis down), one process at a time. Every
+entry carries its outbox id (`eid`), so a repeat is recognisable and dropped by readers.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -34,6 +35,14 @@ SWEEP_GRACE = timedelta(seconds=3)
 CLOCK_MARGIN_MS = 5_000  # stream ids come from Redis's clock, created_at from ours
 SCAN_LIMIT = 50_000  # entries looked at per sweep; past it, republish (at least once)
 KEEP_PUBLISHED = timedelta(hours=6)
+# Held by the process sweeping: two that found the same unpublished rows at the same
+# moment would both publish them (each event twice in the stream).
+SWEEP_LOCK = "crocevia:relay:sweeping"
+SWEEP_LOCK_MS = 30_000
+_RELEASE = Script("""
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+""")
 
 
 def entry_values(row: OutboxRow) -> list[str | bytes]:
@@ -185,6 +194,16 @@ class Relay:
             log.info("relay_swept", extra={"rows": len(rows), "found_published": len(there)})
         return len(rows)
 
+    async def _sweep_alone(self) -> None:
+        """`sweep_once`, unless another process is sweeping right now."""
+        token = uuid.uuid4().hex
+        if not await self.redis.set(SWEEP_LOCK, token, nx=True, px=SWEEP_LOCK_MS):
+            return
+        try:
+            await self.sweep_once()
+        finally:
+            await _RELEASE.run(self.redis, [SWEEP_LOCK], [token])
+
     async def _in_stream(self, rows: Sequence[Outbox]) -> set[int]:
         """The ids of `rows` already in their stream (published, but never marked)."""
         found: set[int] = set()
@@ -246,7 +265,7 @@ class Relay:
             await self.mark_published()
             now = loop.time()
             try:
-                await self.sweep_once()
+                await self._sweep_alone()
                 if now >= next_prune:
                     next_prune = now + 600
                     await self.prune()
