@@ -91,7 +91,7 @@ class Hub:
         # A cancel that lands inside a Redis read can come out of redis-py as a connection
         # error, which the loops would take for a blip and retry: they also check this.
         self._stopping = True
-        tasks = [t for t in (self._reader, self._ephemeral) if t is not None]
+        tasks = [t for t in (self._reader, self._ephemeral, *self._refreshes) if t is not None]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)

@@ -38,7 +38,7 @@ KEEP_PUBLISHED = timedelta(hours=6)
 # Held by the process sweeping: two that found the same unpublished rows at the same
 # moment would both publish them (each event twice in the stream).
 SWEEP_LOCK = "crocevia:relay:sweeping"
-SWEEP_LOCK_MS = 30_000
+SWEEP_LOCK_MS = 5_000  # a dead holder stops the sweeps this long at most
 _RELEASE = Script("""
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
