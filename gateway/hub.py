@@ -18,9 +18,11 @@ start), then switched to live events with everything it already replayed dropped
 nothing is skipped and nothing arrives twice. A visitor's replay begins only once their
 channel is confirmed, so that whatever the replay does not hold arrives live.
 
-Each resume reads, in one round trip, the stream's oldest id, the count of erasures
-(inbox/stream_purge.py) and the newest events the memory lacks: when a contact's events
-were deleted from the stream, the hub forgets what it kept as well.
+Before replaying, a resume has the memory brought up to date by a read sent after it
+asked (shared with the resumes that ask meanwhile: `_refreshed`): in one round trip the
+stream's oldest id, the count of erasures (inbox/stream_purge.py) and the newest events
+the memory lacks. When a contact's events were deleted from the stream, the hub forgets
+what it kept as well.
 """
 
 from __future__ import annotations
