@@ -72,9 +72,9 @@ class ContactFeed:
         self.received = 0  # messages, since start
         self.catch_ups = 0  # reads of the stream after a lost connection
 
-    async def start(self) -> None:
-        newest = await self.redis.xrevrange(EVENTS_STREAM, "+", "-", count=1)
-        self.since = text(newest[0][0]) if newest else "0-0"
+    async def start(self, since: str) -> None:
+        """`since`: the stream's newest id now (nothing is subscribed yet)."""
+        self.since = since
         self._pubsub = self.redis.pubsub()
         self._tasks = [
             asyncio.create_task(self._read_loop(), name="contact-feed-read"),

@@ -86,7 +86,7 @@ class Hub:
         self._purges = await self.redis.get(PURGES_KEY)
         tip = await self.tip()
         self.recent.reset(parse_id(tip) if tip else (0, 0))
-        await self.feed.start()
+        await self.feed.start(tip or "0-0")
         self._ephemeral = asyncio.create_task(self._ephemeral_loop(), name="hub-ephemeral")
 
     async def stop(self) -> None:
@@ -275,6 +275,7 @@ class Hub:
     async def _resume(self, sub: Subscriber, last_id: str) -> bool:
         last = parse_id(last_id)
         too_old = last[0] < (time.time() - RESUME_WINDOW_S) * 1000
+        first: tuple[int, int] | None = None  # the stream's oldest id
         if not too_old:
             first, tip = await self._refreshed()
             self._reader_for(sub, _id(tip or (0, 0)))
@@ -282,8 +283,7 @@ class Hub:
                 sub.last_id = last
                 if self._replay_from_memory(sub, last):  # no await: nothing slips by
                     return True
-        oldest = await self.redis.xrange(EVENTS_STREAM, "-", "+", count=1)
-        if too_old or (oldest and parse_id(text(oldest[0][0])) > last):
+        if too_old or (first is not None and first > last):
             tip_id = await self.tip()
             sub.last_id = parse_id(tip_id) if tip_id else (0, 0)
             self._reader_for(sub, _id(sub.last_id))
