@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import time
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
@@ -72,14 +73,17 @@ class EventWebhooks:
         await self.http.aclose()
 
     async def run(self, stop: asyncio.Event, interval: float = 1.0) -> None:
-        """Pass after every burst of events, and at least every `interval` seconds, until
-        `stop`."""
+        """Pass after every burst of events (at most one pass per `background.PASS_GAP_S`),
+        and at least every `interval` seconds, until `stop`."""
         position = "$"
         while not stop.is_set():
+            began = time.monotonic()
             try:
                 await self.tick(utcnow())
             except (SQLAlchemyError, OSError) as exc:
                 log.warning("webhooks_pass_failed", extra={"error": str(exc)})
+            if await background.spaced(stop, began):
+                return
             try:
                 got = await background.unless_stopped(
                     stop, self.redis.xread({EVENTS_STREAM: position}, block=int(interval * 1000))

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -164,14 +165,17 @@ class Router:
                 await update(session, conv, status="resolved", outbox=outbox)
 
     async def run(self, stop: asyncio.Event, interval: float = 2.0) -> None:
-        """Pass after every burst of events, and at least every `interval` seconds, until
-        `stop`."""
+        """Pass after every burst of events (at most one pass per `background.PASS_GAP_S`),
+        and at least every `interval` seconds, until `stop`."""
         position = "$"
         while not stop.is_set():
+            began = time.monotonic()
             try:
                 await self.tick()
             except (SQLAlchemyError, RedisError, OSError) as exc:
                 log.warning("router_pass_failed", extra={"error": str(exc)})
+            if await background.spaced(stop, began):
+                return
             try:
                 got = await background.unless_stopped(
                     stop, self.redis.xread({EVENTS_STREAM: position}, block=int(interval * 1000))

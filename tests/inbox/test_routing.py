@@ -12,14 +12,15 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from redis.asyncio import Redis
+from redis.asyncio import ConnectionPool, Redis
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.presence import SEEN_KEY
 from gateway.router import Router
-from inbox import routing
+from inbox import background, routing
 from inbox.db import create_engine, sessionmaker
+from inbox.events import EVENTS_STREAM
 from inbox.model import Agent, Contact, Conversation, Inbox, Message, Outbox, SlaBreach, Team
 from inbox.relay import Relay
 
@@ -273,3 +274,38 @@ async def test_an_agent_whose_console_stops_beating_goes_offline_and_requeues(
     # offline again; Bruno's fresh one stays.
     assert await redis.zscore(SEEN_KEY, str(anna)) is None
     assert await redis.zscore(SEEN_KEY, str(bruno)) == pytest.approx(now)
+
+
+async def test_a_steady_flow_of_events_gets_a_pass_every_half_second_not_one_per_burst(
+    db: async_sessionmaker[AsyncSession], relay: Relay, redis_url: str
+) -> None:
+    """Events arriving every 20 ms for 2 s: the router reacts to them (more than its
+    10 s interval would give) but passes at most once per background.PASS_GAP_S."""
+    # A Redis database of its own: the session's gateways read the shared events stream.
+    shared = Redis.from_url(redis_url).connection_pool
+    where = {k: v for k, v in shared.connection_kwargs.items() if k in ("host", "port", "path")}
+    redis = Redis(connection_pool=ConnectionPool(connection_class=shared.connection_class, db=9,
+                                                 **where))  # fmt: skip
+    passes: list[float] = []
+
+    class Counted(Router):
+        async def tick(self) -> None:
+            passes.append(time.monotonic())
+            await super().tick()
+
+    stop = asyncio.Event()
+    loop = asyncio.create_task(Counted(db, relay, redis).run(stop, interval=10.0))
+    try:
+        await asyncio.sleep(0.3)  # the first pass, then waiting for events
+        until = time.monotonic() + 2.0
+        while time.monotonic() < until:
+            await redis.xadd(EVENTS_STREAM, {"event": "message.created", "payload": "{}"})
+            await asyncio.sleep(0.02)
+    finally:
+        stop.set()
+        await asyncio.wait_for(loop, 15)
+        await redis.flushdb()
+        await redis.aclose(close_connection_pool=True)
+    assert 2 <= len(passes) <= 7, passes
+    gaps = [b - a for a, b in zip(passes, passes[1:], strict=False)]
+    assert min(gaps) >= background.PASS_GAP_S - 0.01, gaps
