@@ -5,7 +5,9 @@ socket receives them. Latency is from the visitor's send to the agent's receipt
 (both in this process, one clock). The same load then runs against the raw
 baseline (bench/baseline_server.py: the same sockets and Redis stream, no
 database, no application logic) in the same run, and the ratio is printed.
-Two modes: a fixed offered rate (default 500 msg/s) and saturation.
+Two modes: a fixed offered rate (default 500 msg/s) and saturation. For each, the CPU
+time the gateway, its tagging process and the worker spent per message (from /proc):
+on a machine of two cores the latency at a fixed rate follows what they leave free.
 
     python bench/e2e.py                      # SQLite
     python bench/e2e.py --database-url postgresql://postgres@127.0.0.1/bench
@@ -33,6 +35,8 @@ from websockets.asyncio.client import ClientConnection, connect
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from proc_cpu import cpu_seconds, tree_seconds  # noqa: E402  -- bench/proc_cpu.py
 
 from gateway.auth import hash_password  # noqa: E402
 from gateway.embedded_redis import EmbeddedRedis, free_port  # noqa: E402
@@ -256,11 +260,21 @@ async def main() -> None:
         engine = "PostgreSQL" if database_url.startswith("postgres") else "SQLite"
         print(f"# {args.visitors} visitors x {args.messages} messages, database: {engine}")
         results = {}
+        gateway, worker = procs[0].pid, procs[1].pid
         for target in (baseline, crocevia):
             for rate in (args.rate, None):
+                before = cpu_seconds(gateway), tree_seconds(gateway), cpu_seconds(worker)
                 res = await run_load(target, args.visitors, args.messages, rate)
                 results[(target.name, rate)] = res
                 print(res.line(), flush=True)
+                if target is crocevia:
+                    after = cpu_seconds(gateway), tree_seconds(gateway), cpu_seconds(worker)
+                    per = [
+                        (a - b) / max(res.received, 1) * 1e6
+                        for a, b in zip(after, before, strict=True)
+                    ]
+                    print(f"  CPU per message: gateway {per[0]:.0f} us, its tagging process "
+                          f"{per[1]:.0f} us, worker {per[2]:.0f} us", flush=True)  # fmt: skip
         # The baseline saturated once more, after: this machine's speed moves by a third
         # from one minute to the next, so the ratio is taken against both runs' mean.
         again = await run_load(baseline, args.visitors, args.messages, None)

@@ -35,15 +35,11 @@ from websockets.asyncio.client import ClientConnection
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from proc_cpu import cpu_seconds  # noqa: E402  -- bench/proc_cpu.py
+
 from gateway.embedded_redis import EmbeddedRedis, free_port  # noqa: E402
 from inbox.db import create_engine  # noqa: E402
 from inbox.migrate import upgrade  # noqa: E402
-
-
-def cpu_seconds(pid: int) -> float:
-    """User and system CPU time of a process so far (Linux)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def events_read(port: int) -> str:
