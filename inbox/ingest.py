@@ -20,12 +20,12 @@ in one writer thread on SQLite, in the event loop's greenlet on PostgreSQL.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import BindParameter, bindparam, false, insert, select, update
+from sqlalchemy import BindParameter, Update, bindparam, false, insert, inspect, select, update
 from sqlalchemy.exc import (
     DBAPIError,
     IntegrityError,
@@ -34,6 +34,7 @@ from sqlalchemy.exc import (
 )
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from inbox import csat, events
 from inbox.conversations import latest_of_contact_sync
@@ -121,11 +122,14 @@ def _in(name: str) -> BindParameter[Any]:
 # One INSERT .. RETURNING ids for all its messages (see model.insert_sentinel).
 _INSERT_MESSAGES = insert(Message).returning(Message.id, sort_by_parameter_order=True)
 # Two INs, not a tuple IN, so that SQLite uses the unique indexes; then the exact pairs.
+# Core, ids only: a message delivered before is rare, and only then is it loaded whole
+# (an ORM select costs this transaction's one-message batch three times a Core one).
 _KNOWN_MESSAGES = (
-    select(Message)
+    select(Message.id, Message.inbox_id, Message.external_id)
     .where(Message.inbox_id.in_(_in("inboxes")))
     .where(Message.external_id.in_(_in("ids")))
 )
+_MESSAGES_BY_ID = select(Message).where(Message.id.in_(_in("ids")))
 _IDENTITIES = (
     select(Identity.channel, Identity.external_id, Contact)
     .join(Contact, Contact.id == Identity.contact_id)
@@ -145,11 +149,14 @@ def _known_messages(
     session: Session, items: Sequence[InboundMessage]
 ) -> dict[tuple[int, str], Message]:
     keys = {(i.inbox_id, i.external_id) for i in items}
-    rows = session.execute(
+    rows = session.connection().execute(
         _KNOWN_MESSAGES, {"inboxes": list({k[0] for k in keys}), "ids": list({k[1] for k in keys})}
     )
-    found = {(m.inbox_id, m.external_id or ""): m for m in rows.scalars()}
-    return {k: m for k, m in found.items() if k in keys}
+    ids = [id_ for id_, inbox_id, external_id in rows if (inbox_id, external_id) in keys]
+    if not ids:
+        return {}
+    found = session.execute(_MESSAGES_BY_ID, {"ids": ids}).scalars()
+    return {(m.inbox_id, m.external_id or ""): m for m in found}
 
 
 def _follow_merges(session: Session, contact: Contact) -> Contact:
@@ -267,6 +274,41 @@ def _open(
     )  # fmt: skip
 
 
+# What the ingest changes on a conversation it found: written in Core, one UPDATE per set
+# of changed columns (as the ORM's flush groups them), instead of the unit of work.
+_TOUCHED = ("status", "snoozed_until", "subject", "last_message_at", "waiting_since",
+            "reply_to_external_id", "language")  # fmt: skip
+_UPDATES: dict[tuple[str, ...], Update] = {}
+
+
+def _write_found(session: Session, convs: Iterable[Conversation], now: datetime) -> None:
+    """Write what this batch changed on conversations that were already stored, and take
+    them out of the session (its flush then has nothing to do for them). New ones, and one
+    changed elsewhere too (a CSAT rating), are left to the flush."""
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for conv in {id(c): c for c in convs}.values():
+        state = inspect(conv)
+        if state.key is None or state.session is None:  # new, or written already
+            continue
+        modified = state.committed_state  # the attributes set since it was loaded
+        changed = tuple(k for k in _TOUCHED if k in modified)
+        if not changed or len(changed) != len(modified):
+            continue
+        row = {k: getattr(conv, k) for k in changed}
+        session.expunge(conv)
+        set_committed_value(conv, "updated_at", now)
+        groups.setdefault(changed, []).append({**row, "b_id": conv.id, "updated_at": now})
+    for changed, rows in groups.items():
+        stmt = _UPDATES.get(changed)
+        if stmt is None:
+            stmt = _UPDATES[changed] = (
+                update(Conversation)
+                .where(Conversation.id == bindparam("b_id"))
+                .values({k: bindparam(k) for k in (*changed, "updated_at")})
+            )
+        session.connection().execute(stmt, rows)
+
+
 def _tags(text: str, tagger: Tagger | None) -> dict[str, Any]:
     if tagger is None or not text.strip():
         return {"language": None, "sentiment_score": None, "sentiment_label": None}
@@ -371,6 +413,7 @@ def ingest_batch(
             conv.language = fresh_rows[-1]["language"]  # the customer's, for routing
         fresh_convs.append(conv)
         plan.append((n, key, conv, contact))
+    _write_found(session, fresh_convs, now)
     session.flush()  # new contacts, identities and conversations get their ids
     if fresh_rows:
         for row, conv in zip(fresh_rows, fresh_convs, strict=True):

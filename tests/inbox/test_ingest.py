@@ -197,3 +197,34 @@ async def test_a_message_the_database_refuses_fails_alone_not_its_batch(
     stored = await count(db, Message, inbox_id=inbox)
     assert stored == 20 + (0 if database_url.startswith("postgresql") else 1)
     assert sum(r.event == "message.created" for r in rows) == stored
+
+
+async def test_a_message_wakes_a_snoozed_conversation_and_its_changes_are_stored(
+    db: async_sessionmaker[AsyncSession], writes: Writes
+) -> None:
+    """The ingest writes what it changes on a conversation it found in Core (not the
+    ORM's flush): each column it changed is stored, the others are left alone."""
+    inbox = await new_inbox(db)
+    (first,), _ = await ingest_many(writes, [msg(inbox, "v", "1")])
+    assert isinstance(first, Ingested)
+    conv_id = first.conversation.id
+    async with db() as session, session.begin():
+        conv = await session.get_one(Conversation, conv_id)
+        conv.status, conv.snoozed_until = "snoozed", first.message.created_at
+        conv.waiting_since = conv.language = None
+        conv.labels = ["vip"]  # not the ingest's: must survive its write
+        before = conv.updated_at
+    results, rows = await ingest_many(
+        writes, [msg(inbox, "v", "2", text="Buongiorno, il mio ordine non è ancora arrivato")]
+    )
+    (second,) = results
+    assert isinstance(second, Ingested) and second.created
+    assert second.conversation.id == conv_id and second.conversation.status == "open"
+    async with db() as session:
+        stored = await session.get_one(Conversation, conv_id)
+    assert stored.status == "open" and stored.snoozed_until is None
+    assert stored.waiting_since is not None and stored.last_message_at is not None
+    assert stored.last_message_at >= first.message.created_at
+    assert stored.reply_to_external_id == "v" and stored.labels == ["vip"]
+    assert stored.updated_at > before
+    assert [r.event for r in rows] == ["conversation.updated", "message.created"]
