@@ -5,11 +5,14 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+import sqlite3
+import subprocess
 
 import pytest
 from conftest import Services, World
 from crocevia_clients import Clients
 from redis.asyncio import Redis
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from inbox.events import EVENTS_STREAM, OUTBOUND_GROUP, OUTBOUND_STREAM
@@ -24,6 +27,31 @@ async def wait_until(check, timeout: float = 15.0) -> None:  # type: ignore[no-u
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError("condition not met in time")
         await asyncio.sleep(0.05)
+
+
+def sqlite_write_lock_free(database_url: str) -> bool:
+    """Whether a write transaction could begin now (always, on PostgreSQL)."""
+    if not database_url.startswith("sqlite"):
+        return True
+    conn = sqlite3.connect(make_url(database_url).database or "", timeout=0.2)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        conn.rollback()
+        return True
+    except sqlite3.OperationalError:  # "database is locked"
+        return False
+    finally:
+        conn.close()
+
+
+async def freeze_between_writes(proc: subprocess.Popen[bytes], database_url: str) -> None:
+    for _ in range(100):
+        proc.send_signal(signal.SIGSTOP)
+        if await asyncio.to_thread(sqlite_write_lock_free, database_url):
+            return
+        proc.send_signal(signal.SIGCONT)  # caught inside a write: let it finish, try again
+        await asyncio.sleep(0.05)
+    raise AssertionError("the worker never let go of the database's write lock")
 
 
 async def test_reply_held_by_a_killed_worker_is_sent_once_by_another(
@@ -49,17 +77,22 @@ async def test_reply_held_by_a_killed_worker_is_sent_once_by_another(
         return any(c.get("cmd") == "xreadgroup" for c in clients_list)
 
     await wait_until(doomed_is_reading)
-    doomed.send_signal(signal.SIGSTOP)  # frozen mid-read: Redis still hands it the job
+    try:
+        # Frozen mid-read: Redis still hands it the job. Not in the middle of one of its
+        # router's write transactions, though: a frozen holder of SQLite's write lock
+        # would stop the gateway's writes (the agent's reply) for as long as it is frozen.
+        await freeze_between_writes(doomed, services.database_url)
 
-    ack = await agent.reply(conv_id, "Sì, la M è disponibile.")
-    message_id = ack["message"]["id"]
+        ack = await agent.reply(conv_id, "Sì, la M è disponibile.")
+        message_id = ack["message"]["id"]
 
-    async def job_is_held() -> bool:
-        pending = await redis.xpending(OUTBOUND_STREAM, OUTBOUND_GROUP)
-        return int(pending["pending"]) >= 1
+        async def job_is_held() -> bool:
+            pending = await redis.xpending(OUTBOUND_STREAM, OUTBOUND_GROUP)
+            return int(pending["pending"]) >= 1
 
-    await wait_until(job_is_held)
-    services.stop(doomed, signal.SIGKILL)
+        await wait_until(job_is_held)
+    finally:  # whatever happened, no frozen process is left holding anything
+        services.stop(doomed, signal.SIGKILL)
 
     rescuer = services.start_worker()
     sent = await agent.wait_for(
