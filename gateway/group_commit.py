@@ -46,10 +46,11 @@ class GroupCommit(Generic[T, R]):
         raise NotImplementedError
 
     async def answered(self) -> None:
-        """After a batch's callers are answered. Their wake-ups are queued on the event
-        loop before anything done here can come back from the network: the ingest
-        publishes its events here, after each visitor's socket has joined the contact
-        its first message made."""
+        """After a batch's callers are answered, before the next batch starts. Their
+        wake-ups are queued on the event loop before anything started here can come back
+        from the network: the ingest hands its events to its publisher here, which
+        publishes them after each visitor's socket has joined the contact its first
+        message made."""
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name=self.name)

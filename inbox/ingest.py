@@ -288,7 +288,7 @@ def _write_found(session: Session, convs: Iterable[Conversation], now: datetime)
     groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for conv in {id(c): c for c in convs}.values():
         state = inspect(conv)
-        if state.key is None or state.session is None:  # new, or written already
+        if state.key is None:  # new: the flush inserts it
             continue
         modified = state.committed_state  # the attributes set since it was loaded
         changed = tuple(k for k in _TOUCHED if k in modified)
