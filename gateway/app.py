@@ -49,7 +49,7 @@ from gateway.gc_tuning import tune_for_serving
 from gateway.hardening import RefuseNul
 from gateway.hub import Hub
 from gateway.limits import Limited
-from gateway.metrics import INGEST_BATCH
+from gateway.metrics import INGEST_BATCH, INGEST_COMMIT
 from gateway.openapi import document
 from gateway.page_headers import PageHeaders
 from gateway.presence import PresenceBeat
@@ -207,6 +207,11 @@ def _tagger() -> Tagger | None:
     return analyse
 
 
+def _observe_batch(size: int, seconds: float) -> None:
+    INGEST_BATCH.observe(size)
+    INGEST_COMMIT.observe(seconds)
+
+
 def _tagging_process(tagger: Tagger | None) -> TaggingProcess | None:
     """Large batches are tagged in a process of their own (gateway/tagging_process.py)
     where there is a core for it; CROCEVIA_TAGGING_PROCESS=off keeps them in the
@@ -244,7 +249,7 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
         ingest_sessions,
         relay,
         tagger,
-        on_batch=lambda n, _s: INGEST_BATCH.observe(n),
+        on_batch=_observe_batch,
         writes=writes,
         tagging=tagging,
         before_publish=hub.joined,

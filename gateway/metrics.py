@@ -26,3 +26,8 @@ INGEST_BATCH = Histogram(
     "Inbound messages committed per transaction",
     buckets=(1, 2, 5, 10, 20, 50, 100, 200),
 )
+INGEST_COMMIT = Histogram(
+    "crocevia_ingest_commit_seconds",
+    "Wall time of one group commit of inbound messages: tags, transaction, commit",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.015, 0.025, 0.05, 0.1, 0.25, 1),
+)

@@ -40,6 +40,7 @@ from inbox import csat, events
 from inbox.conversations import latest_of_contact_sync
 from inbox.events import OutboxRow
 from inbox.inbox_cache import InboxCache, InboxFacts, read_inboxes
+from inbox.loaded_inserts import insert_loaded
 from inbox.model import (
     Contact,
     Conversation,
@@ -130,6 +131,7 @@ _KNOWN_MESSAGES = (
     .where(Message.external_id.in_(_in("ids")))
 )
 _MESSAGES_BY_ID = select(Message).where(Message.id.in_(_in("ids")))
+_INSERT_IDENTITIES = insert(Identity)
 _IDENTITIES = (
     select(Identity.channel, Identity.external_id, Contact)
     .join(Contact, Contact.id == Identity.contact_id)
@@ -193,6 +195,7 @@ def _contacts(session: Session, items: Sequence[InboundMessage]) -> dict[tuple[s
         found[(channel, external_id)] = _follow_merges(session, contact)
     by_phone = _contacts_by_phone(session, {i.sender.phone for i in items})
     new: list[tuple[tuple[str, str], InboundMessage]] = []
+    made: list[Contact] = []  # new contacts (one may go with several new identities)
     for item in items:
         key = (item.channel.value, item.sender.external_id)
         if key in found:
@@ -210,19 +213,22 @@ def _contacts(session: Session, items: Sequence[InboundMessage]) -> dict[tuple[s
             found[key] = Contact(
                 name=s.name or s.handle, email=s.email, phone=s.phone, attributes={}
             )
-            session.add(found[key])
+            made.append(found[key])
             if s.phone:
                 by_phone[s.phone] = found[key]
         new.append((key, item))
     if new:
-        session.flush()
-        session.add_all(
-            Identity(
-                channel=key[0], external_id=key[1], contact_id=found[key].id,
-                handle=item.sender.handle, display_name=item.sender.name,
-                avatar_url=safe_link(item.sender.avatar_url),
-            )
-            for key, item in new
+        insert_loaded(session, made)  # the contacts get their ids
+        now = utcnow()
+        session.connection().execute(
+            _INSERT_IDENTITIES,
+            [
+                {"insert_key": unique_key(), "channel": key[0], "external_id": key[1],
+                 "contact_id": found[key].id, "handle": item.sender.handle,
+                 "display_name": item.sender.name,
+                 "avatar_url": safe_link(item.sender.avatar_url), "created_at": now}
+                for key, item in new
+            ],
         )  # fmt: skip
     return found
 
@@ -360,7 +366,7 @@ def ingest_batch(
     )  # fmt: skip
 
     now = utcnow()
-    opened: set[int] = set()  # id() of conversations this batch opened
+    opened: dict[int, Conversation] = {}  # by id(): the conversations this batch opened
     reopened: set[int] = set()  # id() of conversations this batch moved back to open
     fresh_rows: list[dict[str, Any]] = []
     fresh_convs: list[Conversation] = []
@@ -381,14 +387,12 @@ def ingest_batch(
                 conv = rating = _asked_for_rating(session, inbox.id, contact.id, now)
             if conv is None:
                 conv = chats[(inbox.id, contact.id)] = _open(inbox, contact, item, threaded=False)
-                session.add(conv)
-                opened.add(id(conv))
+                opened[id(conv)] = conv
         else:
             conv = _thread_of(session, inbox, item)
             if conv is None:
                 conv = _open(inbox, contact, item, threaded=True)
-                session.add(conv)
-                opened.add(id(conv))
+                opened[id(conv)] = conv
         if rating is not None:  # "5" answering our CSAT question: a rating, not a new request
             csat.record_sync(session, rating, csat.rating_in(item.text) or 0, None, now)
         elif conv.status != "open":
@@ -414,7 +418,8 @@ def ingest_batch(
         fresh_convs.append(conv)
         plan.append((n, key, conv, contact))
     _write_found(session, fresh_convs, now)
-    session.flush()  # new contacts, identities and conversations get their ids
+    insert_loaded(session, list(opened.values()))  # the new conversations get their ids
+    session.flush()  # anything else changed (a contact's name, a CSAT rating)
     if fresh_rows:
         for row, conv in zip(fresh_rows, fresh_convs, strict=True):
             row["conversation_id"] = conv.id
