@@ -4,13 +4,20 @@ One item alone under light load (no added delay), batches of dozens at saturatio
 the order queued. Each caller's future is answered once its batch's `commit` is done;
 `commit` gives one result or exception per item, in order; `answered` runs right after
 the callers' futures are set. The ingest batcher (gateway/batcher.py) is one of these.
+
+An item may come with its admission (`enqueue(item, admit)`): a check the batch runs
+for all of its items at once, in one loop turn, right before its `commit`; an item
+whose check raises is answered with that exception and left out. The widget's rate
+limits are checked so (gateway/ws_widget.py): the checks of concurrent calls share one
+Redis script call (gateway/redis_batches.py), so a batch's messages cost one round
+trip instead of one each, and a socket reads its next frame without waiting for one.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -22,10 +29,14 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
+Admit = Callable[[], Awaitable[None]]
+
+
 @dataclass(slots=True)
 class _Pending(Generic[T, R]):
     item: T
     future: asyncio.Future[R]
+    admit: Admit | None = None
 
 
 class GroupCommit(Generic[T, R]):
@@ -77,11 +88,12 @@ class GroupCommit(Generic[T, R]):
             if not pending.future.done():
                 pending.future.set_exception(RuntimeError(f"{self.name}: stopping"))
 
-    def enqueue(self, item: T) -> asyncio.Future[R]:
+    def enqueue(self, item: T, admit: Admit | None = None) -> asyncio.Future[R]:
         """Queue `item` for the next transaction; the future is its result once that has
-        committed."""
+        committed. `admit`, if given, is awaited right before: if it raises, the item is
+        left out and the future gets its exception."""
         future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait(_Pending(item, future))
+        self._queue.put_nowait(_Pending(item, future, admit))
         return future
 
     async def submit(self, item: T) -> R:
@@ -95,6 +107,9 @@ class GroupCommit(Generic[T, R]):
             self._idle = False
             while len(batch) < self.max_batch and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
+            batch = self._batch = await _admitted(batch)
+            if not batch:
+                continue
             try:
                 results: Sequence[R | BaseException] = await self.commit([p.item for p in batch])
             except Exception as exc:  # a bug must not stop the loop for everyone after
@@ -111,3 +126,21 @@ class GroupCommit(Generic[T, R]):
                 await self.answered()
             except Exception:  # the same: the loop goes on for the next batch
                 log.exception(f"{self.name}_answered_crashed", extra={"size": len(batch)})
+
+
+async def _admitted(batch: list[_Pending[T, R]]) -> list[_Pending[T, R]]:
+    """The batch's items whose admission passed (or that had none), in order. The checks
+    start in one loop turn, so that those that share a round trip do."""
+    checked = [p for p in batch if p.admit is not None]
+    if not checked:
+        return batch
+    outcomes = await asyncio.gather(
+        *(p.admit() for p in checked if p.admit is not None), return_exceptions=True
+    )
+    refused: set[int] = set()
+    for p, outcome in zip(checked, outcomes, strict=True):
+        if isinstance(outcome, BaseException):
+            refused.add(id(p))
+            if not p.future.done():
+                p.future.set_exception(outcome)
+    return [p for p in batch if id(p) not in refused]

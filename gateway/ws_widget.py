@@ -187,12 +187,10 @@ async def _message(
     rt: Runtime, s: sockets.Session, p: VisitorPrincipal, frame: dict[str, Any]
 ) -> sockets.Later:
     """Check the frame and queue its message for the group commit, in frame order; the
-    wait for the commit and the ack run while the socket reads the next frames."""
+    rate limits are checked by the batch that takes it (all of that batch's at once), and
+    the wait for the commit and the ack run while the socket reads the next frames."""
     client_id = client_id_field(frame)
-    await limits.hit_all(
-        rt.redis,
-        [(limits.MESSAGES_PER_VISITOR, p.visitor.visitor_id), (limits.MESSAGES_PER_IP, p.ip)],
-    )
+    uses = [(limits.MESSAGES_PER_VISITOR, p.visitor.visitor_id), (limits.MESSAGES_PER_IP, p.ip)]
     ids = attachment_ids(frame)
     text = text_field(frame, rt.settings.max_text, allow_empty=bool(ids))
     files = []
@@ -203,7 +201,8 @@ async def _message(
             except LookupError as exc:
                 raise sockets.FrameError("not_found", str(exc)) from None
     item = WEBSITE.parse_frame(p.visitor.inbox_id, p.visitor.visitor_id, client_id, text, files)
-    return _acknowledge(rt, s, p, client_id, rt.batcher.enqueue(item))
+    stored = rt.batcher.enqueue(item, admit=lambda: limits.hit_all(rt.redis, uses))
+    return _acknowledge(rt, s, p, client_id, stored)
 
 
 async def _acknowledge(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 import pytest
 
@@ -82,3 +82,35 @@ async def test_stop_cancels_a_commit_that_outlives_the_grace() -> None:
     await asyncio.wait_for(loop.stop(grace_s=0.05), 2)
     with pytest.raises(RuntimeError, match="stopping"):  # its sender hears it
         await stuck
+
+
+async def test_a_batch_checks_its_items_admissions_at_once_and_leaves_out_the_refused() -> None:
+    loop = Doubling()
+    loop.release.set()
+    checking: list[int] = []  # items whose check has started, not yet ended
+    together: list[int] = []  # how many were started together when each ended
+
+    def admit(n: int) -> Callable[[], Awaitable[None]]:
+        async def check() -> None:
+            checking.append(n)
+            await asyncio.sleep(0.01)
+            together.append(len(checking))
+            if n < 0:
+                raise PermissionError(f"{n} refused")
+
+        return check
+
+    loop.start()
+    try:
+        futures = [loop.enqueue(n, admit(n)) for n in (1, -2, 3)]
+        got = await asyncio.gather(*futures, return_exceptions=True)
+        assert got[0] == 2 and isinstance(got[1], PermissionError) and got[2] == 6
+        assert loop.batches == [[1, 3]]  # the refused item never reached the commit
+        assert together == [3, 3, 3]  # the three checks ran side by side
+        refused = loop.enqueue(-4, admit(-4))
+        with pytest.raises(PermissionError):
+            await refused
+        assert loop.batches == [[1, 3]]  # a batch left empty commits nothing
+        assert await loop.submit(5) == 10  # and the loop goes on
+    finally:
+        await loop.stop()
