@@ -23,6 +23,10 @@ from inbox.relay import Relay
 from inbox.types import InboundMessage
 from inbox.writes import InGreenlet, Writes
 
+# The rows this process published are marked in its next ingest transaction once there
+# are this many; fewer wait for a later one, or for the relay's pass (every second).
+MARKS_PER_WRITE = 32
+
 
 class NotStored(RuntimeError):
     """Some messages of a batch could not be stored (a poller keeps its cursor)."""
@@ -110,7 +114,8 @@ class Intake:
         return result
 
     def _take_marks(self) -> list[int]:
-        return self.relay.take_marks() if self.relay is not None else []
+        # Under a steady flow of small batches, an UPDATE every few transactions, not each.
+        return self.relay.take_marks(MARKS_PER_WRITE) if self.relay is not None else []
 
     def _give_back(self, marks: list[int]) -> None:
         if self.relay is not None:

@@ -142,7 +142,11 @@ class Relay:
         except RedisError as exc:
             log.warning("relay_publish_deferred", extra={"rows": len(rows), "error": str(exc)})
 
-    def take_marks(self) -> list[int]:
+    def take_marks(self, least: int = 1) -> list[int]:
+        """The rows published and not marked yet, to mark; none when fewer than `least`
+        (they wait for a later transaction, or the periodic `mark_published`)."""
+        if len(self._to_mark) < least:
+            return []
         ids, self._to_mark = self._to_mark, []
         return ids
 
