@@ -27,6 +27,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -108,8 +109,9 @@ async def open_socket(url: str, token: str) -> ClientConnection:
 
 
 async def run_load(target: Target, visitors: int, per_visitor: int, rate: float | None,
-                   window: int = 8) -> Result:  # fmt: skip
-    """rate=None: saturation (each visitor keeps `window` messages in flight)."""
+                   window: int = 8, connected: Callable[[], None] | None = None) -> Result:  # fmt: skip
+    """rate=None: saturation (each visitor keeps `window` messages in flight). `connected`
+    is called once every socket is open, right before the first message."""
     total = visitors * per_visitor
     sent_at: dict[str, int] = {}
     firsts: set[str] = set()
@@ -170,6 +172,8 @@ async def run_load(target: Target, visitors: int, per_visitor: int, rate: float 
     # No collection of the load generator's own garbage in the middle of a run: its pause
     # would count as the server's latency (one pass between runs instead).
     gc.collect()
+    if connected is not None:
+        connected()
     gc.disable()
     t0 = time.perf_counter()
     await asyncio.gather(*(visitor(ws, i) for i, ws in enumerate(socks)))
@@ -195,6 +199,26 @@ def histogram_totals(metrics_url: str, name: str) -> tuple[float, float]:
             key, value = line.split()
             values[key] = float(value)
     return values.get(f"{name}_sum", 0.0), values.get(f"{name}_count", 0.0)
+
+
+class Counters:
+    """The CPU time of the gateway, its tagging process and the worker, and the gateway's
+    commits (messages, commits, seconds), taken once a run's sockets are open (their
+    connections and authentications are not the messages' cost) and again after it."""
+
+    def __init__(self, gateway: int, worker: int, metrics_url: str) -> None:
+        self.gateway, self.worker, self.metrics_url = gateway, worker, metrics_url
+        self.start: tuple[float, ...] = ()
+
+    def now(self) -> tuple[float, ...]:
+        return (cpu_seconds(self.gateway), tree_seconds(self.gateway), cpu_seconds(self.worker),
+                *commits(self.metrics_url))  # fmt: skip
+
+    def take(self) -> None:
+        self.start = self.now()
+
+    def since(self) -> tuple[float, ...]:
+        return tuple(a - b for a, b in zip(self.now(), self.start, strict=True))
 
 
 def commits(metrics_url: str) -> tuple[float, float, float]:
@@ -268,26 +292,18 @@ async def main() -> None:
         engine = "PostgreSQL" if database_url.startswith("postgres") else "SQLite"
         print(f"# {args.visitors} visitors x {args.messages} messages, database: {engine}")
         results = {}
-        gateway, worker = procs[0].pid, procs[1].pid
-        metrics_url = f"http://127.0.0.1:{port}/metrics"
+        counters = Counters(procs[0].pid, procs[1].pid, f"http://127.0.0.1:{port}/metrics")
         for target in (baseline, crocevia):
             for rate in (args.rate, None):
-                before = cpu_seconds(gateway), tree_seconds(gateway), cpu_seconds(worker)
-                commits_before = commits(metrics_url) if target is crocevia else (0, 0, 0)
-                res = await run_load(target, args.visitors, args.messages, rate)
+                res = await run_load(target, args.visitors, args.messages, rate,
+                                     connected=counters.take if target is crocevia else None)  # fmt: skip
                 results[(target.name, rate)] = res
                 print(res.line(), flush=True)
                 if target is crocevia:
-                    after = cpu_seconds(gateway), tree_seconds(gateway), cpu_seconds(worker)
-                    per = [
-                        (a - b) / max(res.received, 1) * 1e6
-                        for a, b in zip(after, before, strict=True)
-                    ]
+                    gw, tagging, wk, size, count, seconds = counters.since()
+                    per = [x / max(res.received, 1) * 1e6 for x in (gw, tagging, wk)]
                     print(f"  CPU per message: gateway {per[0]:.0f} us, its tagging process "
                           f"{per[1]:.0f} us, worker {per[2]:.0f} us", flush=True)  # fmt: skip
-                    size, count, seconds = (
-                        a - b for a, b in zip(commits(metrics_url), commits_before, strict=True)
-                    )
                     print(f"  commits: {count:.0f}, {size / max(count, 1):.1f} messages and "
                           f"{seconds / max(count, 1) * 1000:.1f} ms of wall time each (mean)")  # fmt: skip
         # The baseline saturated once more, after: this machine's speed moves by a third

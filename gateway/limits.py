@@ -23,6 +23,7 @@ limits are not enforced (logged): a limiter must not take the inbox down with it
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import os
@@ -98,12 +99,19 @@ async def hit(redis: Redis, limit: Limit, subject: str, *, count_it: bool = True
     await hit_all(redis, [(limit, subject)], count_it=count_it)
 
 
-async def hit_all(redis: Redis, uses: list[tuple[Limit, str]], *, count_it: bool = True) -> None:
+async def hit_all(
+    redis: Redis,
+    uses: list[tuple[Limit, str]],
+    *,
+    count_it: bool = True,
+    within_s: float | None = None,
+) -> None:
     """Count several limits at once; raise Limited for the first one over. The windows
     are checked in one round trip, in the script call that carries every concurrent
     caller's (gateway/redis_batches.py); when one refuses, the uses counted after it are
     taken back, so the uses before it stay counted and a refused use is recorded
-    nowhere."""
+    nowhere. With `within_s`, a Redis that has not answered by then counts as
+    unreachable (a stalled server, not only a dead one)."""
     members = [unique_key() for _ in uses]
     keys = [f"crocevia:rl:{limit.name}:{subject}" for limit, subject in uses]
     args = [
@@ -111,12 +119,13 @@ async def hit_all(redis: Redis, uses: list[tuple[Limit, str]], *, count_it: bool
         for (limit, _subject), member in zip(uses, members, strict=True)
     ]
     try:
-        waits = await script_batches_of(redis, _SLIDE).call(keys, args)
+        async with asyncio.timeout(within_s):
+            waits = await script_batches_of(redis, _SLIDE).call(keys, args)
         failed = next((w for w in waits if isinstance(w, Exception)), None)
         if failed is not None:
             raise failed
-    except RedisError as exc:
-        log.warning("rate_limit_unavailable", extra={"error": str(exc)})
+    except (RedisError, TimeoutError) as exc:
+        log.warning("rate_limit_unavailable", extra={"error": repr(exc)})
         return
     for n, wait_ms in enumerate(waits):
         if int(wait_ms) > 0:

@@ -25,6 +25,10 @@ from inbox.ingest import Ingested, UnknownInbox
 from inbox.serialize import message_dict
 
 WEBSITE = WebsiteConnector()
+# How long a batch waits for Redis to check its messages' rate limits: a stalled Redis
+# delays the batch (and every channel's messages in it) this long at most, then the
+# limits are not enforced, as when Redis is down.
+ADMIT_WITHIN_S = 0.5
 VISIBLE_REPLY_STATUSES = frozenset({"sent", "delivered", "read"})
 ANSWERED_LIMIT = 64  # client ids kept per socket whose echo is still to come
 
@@ -201,7 +205,9 @@ async def _message(
             except LookupError as exc:
                 raise sockets.FrameError("not_found", str(exc)) from None
     item = WEBSITE.parse_frame(p.visitor.inbox_id, p.visitor.visitor_id, client_id, text, files)
-    stored = rt.batcher.enqueue(item, admit=lambda: limits.hit_all(rt.redis, uses))
+    stored = rt.batcher.enqueue(
+        item, admit=lambda: limits.hit_all(rt.redis, uses, within_s=ADMIT_WITHIN_S)
+    )
     return _acknowledge(rt, s, p, client_id, stored)
 
 

@@ -111,3 +111,28 @@ async def test_limits_hold_after_the_server_forgot_the_script(redis_url: str) ->
             await limits.hit_all(redis, [(limit, subject), (limit, uuid.uuid4().hex)])
     finally:
         await redis.aclose()
+
+
+async def test_a_stalled_redis_counts_as_unreachable_after_the_wait() -> None:
+    """A server that accepts the connection and never answers (a Redis stuck in a long
+    command, or paused): the check gives up after `within_s` and lets the use through,
+    as with a Redis that is down."""
+    held: list[asyncio.StreamWriter] = []
+
+    async def accept(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        held.append(writer)  # read nothing, answer nothing
+
+    server = await asyncio.start_server(accept, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    redis = Redis.from_url(f"redis://127.0.0.1:{port}")
+    try:
+        started = time.monotonic()
+        await limits.hit_all(redis, [(limits.Limit("test-stall", 1, 10), "x")], within_s=0.2)
+        assert 0.2 <= time.monotonic() - started < 2
+        with pytest.raises(TimeoutError):  # without a bound it would wait on and on
+            await asyncio.wait_for(limits.hit(redis, limits.Limit("test-stall", 1, 10), "y"), 0.5)
+    finally:
+        for writer in held:
+            writer.close()
+        server.close()
+        await redis.aclose()
