@@ -25,23 +25,20 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import time
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 import httpx
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 from sqlalchemy import select, update
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from connectors import signed_post
 from connectors.safe_fetch import FetchFailed, UnsafeURL
-from inbox import background, webhook_queue
+from inbox import webhook_queue
+from inbox.event_passes import pass_on_events
 from inbox.events import EVENTS_STREAM
 from inbox.model import WebhookDelivery, WebhookSubscription, utcnow
-from inbox.stream_read import read_reply
 
 log = logging.getLogger("crocevia.event_webhooks")
 
@@ -74,25 +71,10 @@ class EventWebhooks:
 
     async def run(self, stop: asyncio.Event, interval: float = 1.0) -> None:
         """Pass after every burst of events (at most one pass per `background.PASS_GAP_S`),
-        and at least every `interval` seconds, until `stop`."""
-        position = "$"
-        while not stop.is_set():
-            began = time.monotonic()
-            try:
-                await self.tick(utcnow())
-            except (SQLAlchemyError, OSError) as exc:
-                log.warning("webhooks_pass_failed", extra={"error": str(exc)})
-            if await background.spaced(stop, began):
-                return
-            try:
-                got = await background.unless_stopped(
-                    stop, self.redis.xread({EVENTS_STREAM: position}, block=int(interval * 1000))
-                )
-                entries = read_reply(got)
-                if entries:
-                    position = entries[-1][0]
-            except (RedisError, OSError):  # Redis down: poll the database instead
-                await background.pause(stop, interval)
+        and at least every `interval` seconds, until `stop` (inbox/event_passes.py)."""
+        await pass_on_events(
+            stop, self.redis, EVENTS_STREAM, lambda: self.tick(utcnow()), interval, "webhooks"
+        )
 
     async def tick(self, now: datetime) -> int:
         """Queue what happened, send what is due; returns how many were delivered."""

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -30,20 +29,19 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sqlalchemy import select
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway import presence
 from gateway.crm_webhook import CrmPusher
 from gateway.hub import RESUME_WINDOW_S
-from inbox import auto_messages, background, lifecycle, privacy, routing, sla, stream_purge
+from inbox import auto_messages, lifecycle, privacy, routing, sla, stream_purge
 from inbox.conversations import update, wake_snoozed
+from inbox.event_passes import pass_on_events
 from inbox.events import EVENTS_STREAM
 from inbox.files import FileStore
 from inbox.hours import schedule_of
 from inbox.model import Agent, Conversation, Inbox, Outbox, Presence, agent_teams, utcnow
 from inbox.relay import Relay
-from inbox.stream_read import read_reply
 
 log = logging.getLogger("crocevia.router")
 
@@ -166,26 +164,8 @@ class Router:
 
     async def run(self, stop: asyncio.Event, interval: float = 2.0) -> None:
         """Pass after every burst of events (at most one pass per `background.PASS_GAP_S`),
-        and at least every `interval` seconds, until `stop`."""
-        position = "$"
-        while not stop.is_set():
-            began = time.monotonic()
-            try:
-                await self.tick()
-            except (SQLAlchemyError, RedisError, OSError) as exc:
-                log.warning("router_pass_failed", extra={"error": str(exc)})
-            if await background.spaced(stop, began):
-                return
-            try:
-                got = await background.unless_stopped(
-                    stop, self.redis.xread({EVENTS_STREAM: position}, block=int(interval * 1000))
-                )
-                entries = read_reply(got)
-                if entries:
-                    position = entries[-1][0]
-            except (RedisError, OSError) as exc:
-                log.warning("router_wait_failed", extra={"error": str(exc)})
-                await background.pause(stop, interval)
+        and at least every `interval` seconds, until `stop` (inbox/event_passes.py)."""
+        await pass_on_events(stop, self.redis, EVENTS_STREAM, self.tick, interval, "router")
 
 
 async def _anyone_available(session: AsyncSession, inbox: Inbox, connected: set[int]) -> bool:
