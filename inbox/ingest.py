@@ -23,9 +23,18 @@ import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import BindParameter, Update, bindparam, false, insert, inspect, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Update,
+    bindparam,
+    false,
+    insert,
+    inspect,
+    select,
+    update,
+)
 from sqlalchemy.exc import (
     DBAPIError,
     IntegrityError,
@@ -33,7 +42,7 @@ from sqlalchemy.exc import (
     OperationalError,
 )
 from sqlalchemy.exc import TimeoutError as PoolTimeout
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from inbox import csat, events
@@ -115,8 +124,23 @@ Result = Ingested | BaseException
 Stored = tuple[list[Result], list[OutboxRow]]
 
 
-def _in(name: str) -> BindParameter[Any]:
-    return bindparam(name, expanding=True)
+S = TypeVar("S")
+
+
+def _in(column: InstrumentedAttribute[Any], name: str, single: bool) -> ColumnElement[bool]:
+    """`column IN (:name…)`, or `column = :name` for a statement made for one value: an
+    expanding IN is rendered again at each execution, which a batch of one (every
+    message under light load) need not pay for."""
+    return column == bindparam(name) if single else column.in_(bindparam(name, expanding=True))
+
+
+def _by_size(make: Callable[[bool], S]) -> dict[bool, S]:
+    """A statement's two forms: for lists of values (False) and for one value each (True)."""
+    return {single: make(single) for single in (False, True)}
+
+
+def _params(single: bool, **lists: list[Any]) -> dict[str, Any]:
+    return {k: v[0] for k, v in lists.items()} if single else lists
 
 
 # The batch's statements, built once (making a statement cost more than running it).
@@ -125,25 +149,31 @@ _INSERT_MESSAGES = insert(Message).returning(Message.id, sort_by_parameter_order
 # Two INs, not a tuple IN, so that SQLite uses the unique indexes; then the exact pairs.
 # Core, ids only: a message delivered before is rare, and only then is it loaded whole
 # (an ORM select costs this transaction's one-message batch three times a Core one).
-_KNOWN_MESSAGES = (
-    select(Message.id, Message.inbox_id, Message.external_id)
-    .where(Message.inbox_id.in_(_in("inboxes")))
-    .where(Message.external_id.in_(_in("ids")))
+_KNOWN_MESSAGES = _by_size(
+    lambda single: (
+        select(Message.id, Message.inbox_id, Message.external_id)
+        .where(_in(Message.inbox_id, "inboxes", single))
+        .where(_in(Message.external_id, "ids", single))
+    )
 )
-_MESSAGES_BY_ID = select(Message).where(Message.id.in_(_in("ids")))
+_MESSAGES_BY_ID = select(Message).where(Message.id.in_(bindparam("ids", expanding=True)))
 _INSERT_IDENTITIES = insert(Identity)
-_IDENTITIES = (
-    select(Identity.channel, Identity.external_id, Contact)
-    .join(Contact, Contact.id == Identity.contact_id)
-    .where(Identity.channel.in_(_in("channels")))
-    .where(Identity.external_id.in_(_in("ids")))
+_IDENTITIES = _by_size(
+    lambda single: (
+        select(Identity.channel, Identity.external_id, Contact)
+        .join(Contact, Contact.id == Identity.contact_id)
+        .where(_in(Identity.channel, "channels", single))
+        .where(_in(Identity.external_id, "ids", single))
+    )
 )
-_OPEN_CHATS = (
-    select(Conversation)
-    .where(Conversation.contact_id.in_(_in("contacts")))
-    .where(Conversation.inbox_id.in_(_in("inboxes")))
-    .where(Conversation.status != "resolved")
-    .where(Conversation.threaded == false())
+_OPEN_CHATS = _by_size(
+    lambda single: (
+        select(Conversation)
+        .where(_in(Conversation.contact_id, "contacts", single))
+        .where(_in(Conversation.inbox_id, "inboxes", single))
+        .where(Conversation.status != "resolved")
+        .where(Conversation.threaded == false())
+    )
 )
 
 
@@ -151,8 +181,10 @@ def _known_messages(
     session: Session, items: Sequence[InboundMessage]
 ) -> dict[tuple[int, str], Message]:
     keys = {(i.inbox_id, i.external_id) for i in items}
+    inboxes, external_ids = list({k[0] for k in keys}), list({k[1] for k in keys})
+    single = len(inboxes) == len(external_ids) == 1
     rows = session.connection().execute(
-        _KNOWN_MESSAGES, {"inboxes": list({k[0] for k in keys}), "ids": list({k[1] for k in keys})}
+        _KNOWN_MESSAGES[single], _params(single, inboxes=inboxes, ids=external_ids)
     )
     ids = [id_ for id_, inbox_id, external_id in rows if (inbox_id, external_id) in keys]
     if not ids:
@@ -185,9 +217,9 @@ def _contacts_by_phone(session: Session, phones: set[str | None]) -> dict[str, C
 def _contacts(session: Session, items: Sequence[InboundMessage]) -> dict[tuple[str, str], Contact]:
     """The contact behind each sender's identity, created on first sight."""
     keys = {(i.channel.value, i.sender.external_id) for i in items}
-    rows = session.execute(
-        _IDENTITIES, {"channels": list({k[0] for k in keys}), "ids": list({k[1] for k in keys})}
-    )
+    channels, ids = list({k[0] for k in keys}), list({k[1] for k in keys})
+    single = len(channels) == len(ids) == 1
+    rows = session.execute(_IDENTITIES[single], _params(single, channels=channels, ids=ids))
     found: dict[tuple[str, str], Contact] = {}
     for channel, external_id, contact in rows.all():
         if (channel, external_id) not in keys:
@@ -238,10 +270,9 @@ def _open_chats(
 ) -> dict[tuple[int, int], Conversation]:
     if not pairs:
         return {}
-    rows = session.execute(
-        _OPEN_CHATS,
-        {"contacts": list({p[1] for p in pairs}), "inboxes": list({p[0] for p in pairs})},
-    )
+    contacts, inboxes = list({p[1] for p in pairs}), list({p[0] for p in pairs})
+    single = len(contacts) == len(inboxes) == 1
+    rows = session.execute(_OPEN_CHATS[single], _params(single, contacts=contacts, inboxes=inboxes))
     found = {(c.inbox_id, c.contact_id): c for c in rows.scalars()}
     return {k: c for k, c in found.items() if k in pairs}
 
