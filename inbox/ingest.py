@@ -158,10 +158,19 @@ _KNOWN_MESSAGES = _by_size(
 )
 _MESSAGES_BY_ID = select(Message).where(Message.id.in_(bindparam("ids", expanding=True)))
 _INSERT_IDENTITIES = insert(Identity)
+# Each known sender's contact, and with it its open chat conversations in the batch's
+# inboxes (one row each, or one row without): the common case needs no other look-up.
 _IDENTITIES = _by_size(
     lambda single: (
-        select(Identity.channel, Identity.external_id, Contact)
+        select(Identity.channel, Identity.external_id, Contact, Conversation)
         .join(Contact, Contact.id == Identity.contact_id)
+        .outerjoin(
+            Conversation,
+            (Conversation.contact_id == Contact.id)
+            & _in(Conversation.inbox_id, "inboxes", single)
+            & (Conversation.status != "resolved")
+            & (Conversation.threaded == false()),
+        )
         .where(_in(Identity.channel, "channels", single))
         .where(_in(Identity.external_id, "ids", single))
     )
@@ -214,16 +223,35 @@ def _contacts_by_phone(session: Session, phones: set[str | None]) -> dict[str, C
     return {phone: found[0] for phone, found in matches.items() if len(found) == 1}
 
 
-def _contacts(session: Session, items: Sequence[InboundMessage]) -> dict[tuple[str, str], Contact]:
+@dataclass(slots=True)
+class Senders:
+    """The contact behind each sender's identity, and the open chat conversations in the
+    batch's inboxes of the contacts in `chats_known` (found with the identities, or new)."""
+
+    contacts: dict[tuple[str, str], Contact]
+    chats: dict[tuple[int, int], Conversation]  # (inbox id, contact id)
+    chats_known: set[int]  # contact ids
+
+
+def _contacts(session: Session, items: Sequence[InboundMessage]) -> Senders:
     """The contact behind each sender's identity, created on first sight."""
     keys = {(i.channel.value, i.sender.external_id) for i in items}
     channels, ids = list({k[0] for k in keys}), list({k[1] for k in keys})
-    single = len(channels) == len(ids) == 1
-    rows = session.execute(_IDENTITIES[single], _params(single, channels=channels, ids=ids))
+    inboxes = list({i.inbox_id for i in items})
+    single = len(channels) == len(ids) == len(inboxes) == 1
+    rows = session.execute(
+        _IDENTITIES[single], _params(single, channels=channels, ids=ids, inboxes=inboxes)
+    )
     found: dict[tuple[str, str], Contact] = {}
-    for channel, external_id, contact in rows.all():
+    chats: dict[tuple[int, int], Conversation] = {}
+    chats_known: set[int] = set()
+    for channel, external_id, contact, conv in rows.all():
         if (channel, external_id) not in keys:
             continue
+        if contact.merged_into_id is None:  # its open chats, if any, came with it
+            chats_known.add(contact.id)
+            if conv is not None:
+                chats[(conv.inbox_id, contact.id)] = conv
         found[(channel, external_id)] = _follow_merges(session, contact)
     by_phone = _contacts_by_phone(session, {i.sender.phone for i in items})
     new: list[tuple[tuple[str, str], InboundMessage]] = []
@@ -251,6 +279,7 @@ def _contacts(session: Session, items: Sequence[InboundMessage]) -> dict[tuple[s
         new.append((key, item))
     if new:
         insert_loaded(session, made)  # the contacts get their ids
+        chats_known.update(c.id for c in made)  # new: no conversation yet
         now = utcnow()
         session.connection().execute(
             _INSERT_IDENTITIES,
@@ -262,7 +291,7 @@ def _contacts(session: Session, items: Sequence[InboundMessage]) -> dict[tuple[s
                 for key, item in new
             ],
         )  # fmt: skip
-    return found
+    return Senders(found, chats, chats_known)
 
 
 def _open_chats(
@@ -389,11 +418,15 @@ def ingest_batch(
 
     known: dict[tuple[int, str], Message | NewMessage] = {**_known_messages(session, todo)}
     fresh = [i for i in todo if (i.inbox_id, i.external_id) not in known]
-    contacts = _contacts(session, fresh) if fresh else {}
-    chats = _open_chats(
-        session,
-        {(i.inbox_id, contacts[(i.channel.value, i.sender.external_id)].id)
-         for i in fresh if i.channel in CHAT_CHANNELS},
+    senders = _contacts(session, fresh) if fresh else Senders({}, {}, set())
+    contacts, chats = senders.contacts, senders.chats
+    chats.update(
+        _open_chats(  # the contacts whose open chats did not come with their identity
+            session,
+            {(i.inbox_id, contact.id) for i in fresh if i.channel in CHAT_CHANNELS
+             and (contact := contacts[(i.channel.value, i.sender.external_id)]).id
+             not in senders.chats_known},
+        )
     )  # fmt: skip
 
     now = utcnow()
