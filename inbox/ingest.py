@@ -234,7 +234,8 @@ class Senders:
 
 
 def _contacts(session: Session, items: Sequence[InboundMessage]) -> Senders:
-    """The contact behind each sender's identity, created on first sight."""
+    """The contact behind each sender's identity, created on first sight, and the open
+    chat conversations that came with the identities."""
     keys = {(i.channel.value, i.sender.external_id) for i in items}
     channels, ids = list({k[0] for k in keys}), list({k[1] for k in keys})
     inboxes = list({i.inbox_id for i in items})
