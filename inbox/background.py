@@ -8,10 +8,10 @@ log, on SIGTERM too). So a loop here takes a `stop` event, waits with `pause` or
 if it has not finished its pass after `grace_s`.
 
 The router and the event webhooks pass after every burst of events (one loop for both:
-inbox/event_passes.py): `spaced` keeps their passes `PASS_GAP_S` apart. Under a steady flow of messages each burst is a few
-milliseconds long, and a pass right after each one made the worker take half a core at
-500 msg/s for passes that found nothing to do (docs/benchmarks.md); what arrives in the
-gap is read at once after it, together.
+inbox/event_passes.py): `spaced` keeps their passes `PASS_GAP_S` apart. Under a steady
+flow of messages each burst is a few milliseconds long, and a pass right after each one
+made the worker take half a core at 500 msg/s for passes that found nothing to do
+(docs/benchmarks.md); what arrives in the gap is read at once after it, together.
 """
 
 from __future__ import annotations

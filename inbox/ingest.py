@@ -281,15 +281,13 @@ def _contacts(session: Session, items: Sequence[InboundMessage]) -> Senders:
     if new:
         insert_loaded(session, made)  # the contacts get their ids
         chats_known.update(c.id for c in made)  # new: no conversation yet
-        now = utcnow()
         session.connection().execute(
             _INSERT_IDENTITIES,
             [
-                {"insert_key": unique_key(), "channel": key[0], "external_id": key[1],
-                 "contact_id": found[key].id, "handle": item.sender.handle,
-                 "display_name": item.sender.name,
-                 "avatar_url": safe_link(item.sender.avatar_url), "created_at": now}
-                for key, item in new
+                {"channel": key[0], "external_id": key[1], "contact_id": found[key].id,
+                 "handle": item.sender.handle, "display_name": item.sender.name,
+                 "avatar_url": safe_link(item.sender.avatar_url)}
+                for key, item in new  # insert_key and created_at: the columns' defaults
             ],
         )  # fmt: skip
     return Senders(found, chats, chats_known)
@@ -350,8 +348,9 @@ _UPDATES: dict[tuple[str, ...], Update] = {}
 
 def _write_found(session: Session, convs: Iterable[Conversation], now: datetime) -> None:
     """Write what this batch changed on conversations that were already stored, and take
-    them out of the session (its flush then has nothing to do for them). New ones, and one
-    changed elsewhere too (a CSAT rating), are left to the flush."""
+    them out of the session (its flush then has nothing to do for them). New ones are
+    inserted next (inbox/loaded_inserts.py); one changed elsewhere too (a CSAT rating) is
+    left to the flush."""
     groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for conv in {id(c): c for c in convs}.values():
         state = inspect(conv)
@@ -421,14 +420,10 @@ def ingest_batch(
     fresh = [i for i in todo if (i.inbox_id, i.external_id) not in known]
     senders = _contacts(session, fresh) if fresh else Senders({}, {}, set())
     contacts, chats = senders.contacts, senders.chats
-    chats.update(
-        _open_chats(  # the contacts whose open chats did not come with their identity
-            session,
-            {(i.inbox_id, contact.id) for i in fresh if i.channel in CHAT_CHANNELS
-             and (contact := contacts[(i.channel.value, i.sender.external_id)]).id
-             not in senders.chats_known},
-        )
-    )  # fmt: skip
+    wanted = {(i.inbox_id, contacts[(i.channel.value, i.sender.external_id)].id)
+              for i in fresh if i.channel in CHAT_CHANNELS}  # fmt: skip
+    # Only the contacts whose open chats did not come with their identity.
+    chats.update(_open_chats(session, {p for p in wanted if p[1] not in senders.chats_known}))
 
     now = utcnow()
     opened: dict[int, Conversation] = {}  # by id(): the conversations this batch opened
