@@ -98,6 +98,15 @@ async def test_a_retry_of_a_sent_reply_is_refused_alike(clients: Clients, world:
     await visitor.connect()
     conv_id = (await visitor.say("Ciao"))["message"]["conversation_id"]
     reply = (await agent.reply(conv_id, "Buongiorno!"))["message"]
+    # Sent first: a retry racing the worker's send saw 'pending' over REST and 'sent' on
+    # the socket (two refusals, two messages).
+    await agent.wait_for(
+        lambda f: (
+            f.get("event") == "message.updated"
+            and f["data"]["message"]["id"] == reply["id"]
+            and f["data"]["message"]["status"] == "sent"
+        )
+    )
     rest = await agent.http.post(f"/api/messages/{reply['id']}/retry")
     await agent.send({"type": "retry", "message_id": reply["id"]})
     sock = await agent.wait_for(
