@@ -23,11 +23,13 @@ import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol, TypeVar
+from typing import Any, Literal, Protocol, TypeVar
 
 from sqlalchemy import (
+    ARRAY,
     ColumnElement,
     Update,
+    any_,
     bindparam,
     false,
     insert,
@@ -127,20 +129,38 @@ Stored = tuple[list[Result], list[OutboxRow]]
 S = TypeVar("S")
 
 
-def _in(column: InstrumentedAttribute[Any], name: str, single: bool) -> ColumnElement[bool]:
-    """`column IN (:name…)`, or `column = :name` for a statement made for one value: an
-    expanding IN is rendered again at each execution, which a batch of one (every
-    message under light load) need not pay for."""
-    return column == bindparam(name) if single else column.in_(bindparam(name, expanding=True))
+# How a look-up takes its lists of values (`_in`). "list": `column IN (:x…)`, an
+# expanding IN, rendered again at each execution and a new statement for each length.
+# "one": `column = :x`, for a statement made for one value (every message under light
+# load). "array": `column = ANY(:x)` on PostgreSQL, one array parameter: one statement
+# whatever the batch's size, which asyncpg prepares once; each new length of an IN list
+# was a statement of its own to prepare (a round trip, and 3-8 ms for the first batches
+# of each size after a start, docs/benchmarks.md).
+Form = Literal["list", "one", "array"]
+FORMS: tuple[Form, ...] = ("list", "one", "array")
 
 
-def _by_size(make: Callable[[bool], S]) -> dict[bool, S]:
-    """A statement's two forms: for lists of values (False) and for one value each (True)."""
-    return {single: make(single) for single in (False, True)}
+def _in(column: InstrumentedAttribute[Any], name: str, form: Form) -> ColumnElement[bool]:
+    if form == "one":
+        return column == bindparam(name)
+    if form == "array":
+        return column == any_(bindparam(name, type_=ARRAY(column.type)))
+    return column.in_(bindparam(name, expanding=True))
 
 
-def _params(single: bool, **lists: list[Any]) -> dict[str, Any]:
-    return {k: v[0] for k, v in lists.items()} if single else lists
+def _by_form(make: Callable[[Form], S]) -> dict[Form, S]:
+    """A statement's forms (built once: making a statement costs more than running it)."""
+    return {form: make(form) for form in FORMS}
+
+
+def _form(session: Session, *lists: list[Any]) -> Form:
+    if all(len(values) == 1 for values in lists):
+        return "one"
+    return "array" if session.get_bind().dialect.name == "postgresql" else "list"
+
+
+def _params(form: Form, **lists: list[Any]) -> dict[str, Any]:
+    return {k: v[0] for k, v in lists.items()} if form == "one" else lists
 
 
 # The batch's statements, built once (making a statement cost more than running it).
@@ -149,37 +169,37 @@ _INSERT_MESSAGES = insert(Message).returning(Message.id, sort_by_parameter_order
 # Two INs, not a tuple IN, so that SQLite uses the unique indexes; then the exact pairs.
 # Core, ids only: a message delivered before is rare, and only then is it loaded whole
 # (an ORM select costs this transaction's one-message batch three times a Core one).
-_KNOWN_MESSAGES = _by_size(
-    lambda single: (
+_KNOWN_MESSAGES = _by_form(
+    lambda form: (
         select(Message.id, Message.inbox_id, Message.external_id)
-        .where(_in(Message.inbox_id, "inboxes", single))
-        .where(_in(Message.external_id, "ids", single))
+        .where(_in(Message.inbox_id, "inboxes", form))
+        .where(_in(Message.external_id, "ids", form))
     )
 )
 _MESSAGES_BY_ID = select(Message).where(Message.id.in_(bindparam("ids", expanding=True)))
 _INSERT_IDENTITIES = insert(Identity)
 # Each known sender's contact, and with it its open chat conversations in the batch's
 # inboxes (one row each, or one row without): the common case needs no other look-up.
-_IDENTITIES = _by_size(
-    lambda single: (
+_IDENTITIES = _by_form(
+    lambda form: (
         select(Identity.channel, Identity.external_id, Contact, Conversation)
         .join(Contact, Contact.id == Identity.contact_id)
         .outerjoin(
             Conversation,
             (Conversation.contact_id == Contact.id)
-            & _in(Conversation.inbox_id, "inboxes", single)
+            & _in(Conversation.inbox_id, "inboxes", form)
             & (Conversation.status != "resolved")
             & (Conversation.threaded == false()),
         )
-        .where(_in(Identity.channel, "channels", single))
-        .where(_in(Identity.external_id, "ids", single))
+        .where(_in(Identity.channel, "channels", form))
+        .where(_in(Identity.external_id, "ids", form))
     )
 )
-_OPEN_CHATS = _by_size(
-    lambda single: (
+_OPEN_CHATS = _by_form(
+    lambda form: (
         select(Conversation)
-        .where(_in(Conversation.contact_id, "contacts", single))
-        .where(_in(Conversation.inbox_id, "inboxes", single))
+        .where(_in(Conversation.contact_id, "contacts", form))
+        .where(_in(Conversation.inbox_id, "inboxes", form))
         .where(Conversation.status != "resolved")
         .where(Conversation.threaded == false())
     )
@@ -191,9 +211,9 @@ def _known_messages(
 ) -> dict[tuple[int, str], Message]:
     keys = {(i.inbox_id, i.external_id) for i in items}
     inboxes, external_ids = list({k[0] for k in keys}), list({k[1] for k in keys})
-    single = len(inboxes) == len(external_ids) == 1
+    form = _form(session, inboxes, external_ids)
     rows = session.connection().execute(
-        _KNOWN_MESSAGES[single], _params(single, inboxes=inboxes, ids=external_ids)
+        _KNOWN_MESSAGES[form], _params(form, inboxes=inboxes, ids=external_ids)
     )
     ids = [id_ for id_, inbox_id, external_id in rows if (inbox_id, external_id) in keys]
     if not ids:
@@ -239,9 +259,9 @@ def _contacts(session: Session, items: Sequence[InboundMessage]) -> Senders:
     keys = {(i.channel.value, i.sender.external_id) for i in items}
     channels, ids = list({k[0] for k in keys}), list({k[1] for k in keys})
     inboxes = list({i.inbox_id for i in items})
-    single = len(channels) == len(ids) == len(inboxes) == 1
+    form = _form(session, channels, ids, inboxes)
     rows = session.execute(
-        _IDENTITIES[single], _params(single, channels=channels, ids=ids, inboxes=inboxes)
+        _IDENTITIES[form], _params(form, channels=channels, ids=ids, inboxes=inboxes)
     )
     found: dict[tuple[str, str], Contact] = {}
     chats: dict[tuple[int, int], Conversation] = {}
@@ -299,8 +319,8 @@ def _open_chats(
     if not pairs:
         return {}
     contacts, inboxes = list({p[1] for p in pairs}), list({p[0] for p in pairs})
-    single = len(contacts) == len(inboxes) == 1
-    rows = session.execute(_OPEN_CHATS[single], _params(single, contacts=contacts, inboxes=inboxes))
+    form = _form(session, contacts, inboxes)
+    rows = session.execute(_OPEN_CHATS[form], _params(form, contacts=contacts, inboxes=inboxes))
     found = {(c.inbox_id, c.contact_id): c for c in rows.scalars()}
     return {k: c for k, c in found.items() if k in pairs}
 
@@ -526,12 +546,33 @@ def ingest_batch(
     return [r for r in results if r is not None], outbox
 
 
+def dropped(exc: BaseException) -> bool:
+    """Whether `exc` says the connection was gone (a database restart, a connection closed
+    while idle): SQLAlchemy then discards the pool's connections, and a new try opens a
+    new one. The intake's pool does not ping at checkout (gateway/app.py), so this is how
+    it finds out."""
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated
+
+
 def unavailable(exc: BaseException) -> bool:
     """Whether `exc` says the database is unreachable (no item of a batch can be stored),
     rather than that something in the batch was refused."""
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
         return True
     return isinstance(exc, OperationalError | InterfaceError | PoolTimeout | OSError | TimeoutError)
+
+
+async def _run_reconnecting(writes: Writes, run: Callable[[Session], Stored]) -> Stored:
+    """`writes.run(run)`, once more on a new connection if the first found its connection
+    dropped. Safe even if the commit had gone through before the connection dropped: the
+    messages are then found stored, and their events are left to the relay's sweeper."""
+    try:
+        return await writes.run(run)
+    except Exception as exc:
+        if not dropped(exc):
+            raise
+        log.info("ingest_reconnecting", extra={"error": repr(exc)[:200]})
+    return await writes.run(run)
 
 
 async def ingest_many(
@@ -559,7 +600,7 @@ async def ingest_many(
         return run
 
     try:
-        return await writes.run(work(items))
+        return await _run_reconnecting(writes, work(items))
     except Exception as exc:
         if unavailable(exc):
             raise
@@ -573,7 +614,7 @@ async def ingest_many(
         result: Result = RuntimeError("not stored")
         for _attempt in range(3):
             try:
-                got_results, got = await writes.run(work([item]))
+                got_results, got = await _run_reconnecting(writes, work([item]))
                 result = got_results[0]
                 rows.extend(got)
                 break

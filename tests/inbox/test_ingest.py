@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import secrets
 from collections.abc import AsyncIterator
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from inbox.db import create_engine, sessionmaker
 from inbox.ingest import Ingested, UnknownInbox, ingest_many
 from inbox.model import Contact, Conversation, Inbox, Message, Outbox
 from inbox.types import Channel, InboundMessage, Sender
@@ -228,3 +230,36 @@ async def test_a_message_wakes_a_snoozed_conversation_and_its_changes_are_stored
     assert stored.reply_to_external_id == "v" and stored.labels == ["vip"]
     assert stored.updated_at > before
     assert [r.event for r in rows] == ["conversation.updated", "message.created"]
+
+
+async def test_a_batch_that_finds_its_connection_dropped_is_stored_on_a_new_one(
+    database_url: str, db: async_sessionmaker[AsyncSession], caplog: pytest.LogCaptureFixture
+) -> None:
+    """The gateway's intake pool does not ping at checkout (gateway/app.py): a connection
+    the server has closed (a restart) is found by the batch itself, which runs again."""
+    if not database_url.startswith("postgres"):
+        pytest.skip("the server ends one connection: PostgreSQL")
+    engine = create_engine(database_url, pool_size=1, max_overflow=0, pool_pre_ping=False)
+    writes = InGreenlet(sessionmaker(engine))
+    inbox = await new_inbox(db)
+    try:
+        await ingest_many(writes, [msg(inbox, "v1", "a")])
+        async with engine.connect() as conn:  # the pool's one connection
+            pid = (await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+        async with db() as session:
+            await session.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+            for _ in range(100):  # until the server has ended it
+                gone = (await session.execute(
+                    text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"), {"pid": pid}
+                )).scalar_one() == 0  # fmt: skip
+                if gone:
+                    break
+                await asyncio.sleep(0.02)
+        with caplog.at_level(logging.INFO, logger="crocevia.ingest"):
+            results, rows = await ingest_many(writes, [msg(inbox, "v1", "b")])
+    finally:
+        await engine.dispose()
+    assert isinstance(results[0], Ingested) and results[0].created
+    assert [r.getMessage() for r in caplog.records] == ["ingest_reconnecting"]
+    assert [row.event for row in rows] == ["message.created"]
+    assert await count(db, Message, inbox_id=inbox) == 2
