@@ -2,7 +2,8 @@
 (inbox/intake.py).
 
 Large batches are tagged (language, sentiment) in a process of their own beforehand
-(gateway/tagging_process.py). Each sender is answered only after the transaction
+(gateway/tagging_process.py); under load, while the batch before them commits
+(`prepare`: the group commit's batch made ready ahead). Each sender is answered only after the transaction
 holding its message has committed; the events are published right after, once the
 answers have run: a visitor's first message makes their contact in that transaction,
 their socket joins it (gateway/ws_widget.py), and the events wait until the gateway is
@@ -27,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from gateway.group_commit import GRACE_S, GroupCommit
 from gateway.tagging_process import TaggingProcess
 from inbox.events import OutboxRow
-from inbox.ingest import Ingested, Tagger
+from inbox.ingest import Analysis, Ingested, Tagger
 from inbox.intake import Intake
 from inbox.relay import Relay
 from inbox.types import InboundMessage
@@ -53,6 +54,10 @@ class IngestBatcher(GroupCommit[InboundMessage, Ingested]):
         self.intake = Intake(sessions, relay, tagger, writes)
         self.on_batch = on_batch
         self.tagging = tagging if tagger is not None else None
+        if self.tagging is not None:  # a batch that large is worth tagging ahead
+            self.ahead_from = self.tagging.min_batch
+        # Tags made in the tagging process, by text, until the batch holding them commits.
+        self._tagged: dict[str, Analysis] = {}
         self.before_publish = before_publish
         self._committed: list[OutboxRow] = []  # the last batch's events, queued in `answered`
         self._to_publish: asyncio.Queue[list[OutboxRow]] = asyncio.Queue()
@@ -75,15 +80,21 @@ class IngestBatcher(GroupCommit[InboundMessage, Ingested]):
         self._publisher.cancel()
         await asyncio.gather(self._publisher, return_exceptions=True)
 
+    async def prepare(self, items: list[InboundMessage]) -> None:
+        await self._tag(items)
+
     async def commit(self, items: list[InboundMessage]) -> Sequence[Ingested | BaseException]:
         started = time.perf_counter()
-        tagger = await self._tagger(items)
         try:
+            tagger = await self._tagger(items)
             results, self._committed = await self.intake.store_unpublished(items, tagger)
         except Exception as exc:  # the database is down: every sender hears it (one
             # refused message fails alone: the intake stores the items one by one then)
             log.warning("ingest_failed", extra={"size": len(items), "error": repr(exc)})
             return [exc] * len(items)
+        finally:
+            for item in items:
+                self._tagged.pop(item.text, None)
         elapsed = time.perf_counter() - started
         log.debug("ingest_committed", extra={"size": len(items), "ms": round(elapsed * 1000, 2)})
         if self.on_batch is not None:
@@ -108,13 +119,23 @@ class IngestBatcher(GroupCommit[InboundMessage, Ingested]):
             finally:
                 self._to_publish.task_done()
 
+    async def _tag(self, items: list[InboundMessage]) -> None:
+        """Tag in the tagging process the items' texts not tagged yet, if they are enough
+        to be worth the trip (and the process is there)."""
+        if self.tagging is None:
+            return
+        found = await self.tagging.tags([i.text for i in items if i.text not in self._tagged])
+        if found:
+            self._tagged.update(found)
+
     async def _tagger(self, items: list[InboundMessage]) -> Tagger | None:
-        """A large batch's tags, made in the tagging process; otherwise (or if that
-        failed) the intake's own tagger, in the transaction."""
+        """The batch's tags made in the tagging process (ahead, or now); the intake's own
+        tagger, in the transaction, for the rest (or for all, if that process failed)."""
         fallback = self.intake.tagger
-        if self.tagging is None or fallback is None:
+        if fallback is None:
+            return None
+        await self._tag(items)
+        tagged = self._tagged
+        if not tagged:
             return fallback
-        found = await self.tagging.tags([item.text for item in items])
-        if found is None:
-            return fallback
-        return lambda text: found.get(text) or fallback(text)
+        return lambda text: tagged.get(text) or fallback(text)

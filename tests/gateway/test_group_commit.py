@@ -114,3 +114,83 @@ async def test_a_batch_checks_its_items_admissions_at_once_and_leaves_out_the_re
         assert await loop.submit(5) == 10  # and the loop goes on
     finally:
         await loop.stop()
+
+
+class Preparing(Doubling):
+    """Doubling that makes its batches ready ahead once two items wait, and records what
+    each `prepare` got and which batch was committing meanwhile."""
+
+    ahead_from = 2
+
+    def __init__(self, max_batch: int = 3) -> None:
+        super().__init__()
+        self.max_batch = max_batch
+        self.prepared: list[tuple[list[int], list[int]]] = []  # (items, batch committing)
+
+    async def prepare(self, items: list[int]) -> None:
+        self.prepared.append((items, self.batches[-1]))
+        if 13 in items:
+            raise RuntimeError("prepare failed")
+
+
+async def test_under_load_the_next_batch_is_admitted_and_prepared_while_one_commits() -> None:
+    loop = Preparing(max_batch=4)
+    loop.start()
+    try:
+        first = loop.enqueue(1)
+        await asyncio.sleep(0)  # 1 commits alone, and waits for `release`
+        lone = loop.enqueue(2)
+        await asyncio.sleep(0.01)
+        assert loop.prepared == []  # one waiting item: not worth it
+        more = [loop.enqueue(n, admit) for n, admit in ((3, None), (-4, refuse))]
+        await asyncio.sleep(0.01)  # 2, 3 and -4 taken ahead, -4 refused, 2 and 3 prepared
+        assert loop.prepared == [([2, 3], [1])]
+        with pytest.raises(PermissionError):
+            await more[1]
+        late = [loop.enqueue(n) for n in (5, 6, 7)]
+        await asyncio.sleep(0.01)  # 5 joins the batch being made (4 in all), prepared too
+        assert loop.prepared == [([2, 3], [1]), ([5], [1])]
+        loop.release.set()
+        got = await asyncio.gather(first, lone, more[0], *late)
+        assert got == [2, 4, 6, 10, 12, 14]
+        assert loop.batches == [[1], [2, 3, 5], [6, 7]]  # in order; at most 4 taken a batch
+    finally:
+        await loop.stop()
+
+
+async def test_a_failed_prepare_leaves_the_commit_to_do_without() -> None:
+    loop = Preparing()
+    loop.start()
+    try:
+        first = loop.enqueue(1)
+        await asyncio.sleep(0)
+        ahead = [loop.enqueue(n) for n in (12, 13)]
+        await asyncio.sleep(0.01)
+        loop.release.set()
+        assert await asyncio.gather(first, *ahead) == [2, 24, 26]
+        assert loop.batches == [[1], [12, 13]]
+    finally:
+        await loop.stop()
+
+
+async def test_stop_fails_a_batch_taken_ahead_and_never_committed() -> None:
+    loop = Preparing()
+    loop.start()
+    committing = loop.enqueue(1)
+    await asyncio.sleep(0)
+    ahead = [loop.enqueue(n) for n in (2, 3)]
+    await asyncio.sleep(0.01)
+    assert loop.prepared == [([2, 3], [1])]
+    stopping = asyncio.create_task(loop.stop())
+    await asyncio.sleep(0.01)
+    loop.release.set()
+    await stopping
+    assert await committing == 2
+    for future in ahead:
+        with pytest.raises(RuntimeError, match="stopping"):
+            await future
+    assert loop.batches == [[1]]
+
+
+async def refuse() -> None:
+    raise PermissionError("refused")
