@@ -23,13 +23,11 @@ import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal, Protocol, TypeVar
+from typing import Any, Protocol
 
 from sqlalchemy import (
-    ARRAY,
-    ColumnElement,
+    Select,
     Update,
-    any_,
     bindparam,
     false,
     insert,
@@ -44,7 +42,7 @@ from sqlalchemy.exc import (
     OperationalError,
 )
 from sqlalchemy.exc import TimeoutError as PoolTimeout
-from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from inbox import csat, events
@@ -52,6 +50,7 @@ from inbox.conversations import latest_of_contact_sync
 from inbox.events import OutboxRow
 from inbox.inbox_cache import InboxCache, InboxFacts, read_inboxes
 from inbox.loaded_inserts import insert_loaded
+from inbox.lookup_forms import Form, among, by_form, form_for, pair_values, pairs_table, values
 from inbox.model import (
     Contact,
     Conversation,
@@ -126,80 +125,58 @@ Result = Ingested | BaseException
 Stored = tuple[list[Result], list[OutboxRow]]
 
 
-S = TypeVar("S")
-
-
-# How a look-up takes its lists of values (`_in`). "list": `column IN (:x…)`, an
-# expanding IN, rendered again at each execution and a new statement for each length.
-# "one": `column = :x`, for a statement made for one value (every message under light
-# load). "array": `column = ANY(:x)` on PostgreSQL, one array parameter: one statement
-# whatever the batch's size, which asyncpg prepares once; each new length of an IN list
-# was a statement of its own to prepare (a round trip, and 3-8 ms for the first batches
-# of each size after a start, docs/benchmarks.md).
-Form = Literal["list", "one", "array"]
-FORMS: tuple[Form, ...] = ("list", "one", "array")
-
-
-def _in(column: InstrumentedAttribute[Any], name: str, form: Form) -> ColumnElement[bool]:
-    if form == "one":
-        return column == bindparam(name)
-    if form == "array":
-        return column == any_(bindparam(name, type_=ARRAY(column.type)))
-    return column.in_(bindparam(name, expanding=True))
-
-
-def _by_form(make: Callable[[Form], S]) -> dict[Form, S]:
-    """A statement's forms (built once: making a statement costs more than running it)."""
-    return {form: make(form) for form in FORMS}
-
-
-def _form(session: Session, *lists: list[Any]) -> Form:
-    if all(len(values) == 1 for values in lists):
-        return "one"
-    return "array" if session.get_bind().dialect.name == "postgresql" else "list"
-
-
-def _params(form: Form, **lists: list[Any]) -> dict[str, Any]:
-    return {k: v[0] for k, v in lists.items()} if form == "one" else lists
-
-
-# The batch's statements, built once (making a statement cost more than running it).
-# One INSERT .. RETURNING ids for all its messages (see model.insert_sentinel).
-_INSERT_MESSAGES = insert(Message).returning(Message.id, sort_by_parameter_order=True)
-# Two INs, not a tuple IN, so that SQLite uses the unique indexes; then the exact pairs.
-# Core, ids only: a message delivered before is rare, and only then is it loaded whole
-# (an ORM select costs this transaction's one-message batch three times a Core one).
-_KNOWN_MESSAGES = _by_form(
-    lambda form: (
-        select(Message.id, Message.inbox_id, Message.external_id)
-        .where(_in(Message.inbox_id, "inboxes", form))
-        .where(_in(Message.external_id, "ids", form))
+def _known_form(form: Form) -> Select[int, int, str | None]:
+    """Messages by (inbox, external id): the pairs joined on PostgreSQL; elsewhere two INs,
+    not a tuple IN, so that SQLite uses the unique index (the caller keeps the exact pairs)."""
+    found = select(Message.id, Message.inbox_id, Message.external_id)
+    if form != "array":
+        return found.where(among(Message.inbox_id, "inboxes", form)).where(
+            among(Message.external_id, "ids", form)
+        )
+    keys = pairs_table(Message.inbox_id, Message.external_id, ("inboxes", "ids"))
+    return found.join(
+        keys, (Message.inbox_id == keys.c.inbox_id) & (Message.external_id == keys.c.external_id)
     )
-)
-_MESSAGES_BY_ID = select(Message).where(Message.id.in_(bindparam("ids", expanding=True)))
-_INSERT_IDENTITIES = insert(Identity)
-# Each known sender's contact, and with it its open chat conversations in the batch's
-# inboxes (one row each, or one row without): the common case needs no other look-up.
-_IDENTITIES = _by_form(
-    lambda form: (
+
+
+def _identities_form(form: Form) -> Select[str, str, Contact, Conversation]:
+    """Each known sender's contact, and with it its open chat conversations in the batch's
+    inboxes (one row each, or one row without): the common case needs no other look-up."""
+    found = (
         select(Identity.channel, Identity.external_id, Contact, Conversation)
         .join(Contact, Contact.id == Identity.contact_id)
         .outerjoin(
             Conversation,
             (Conversation.contact_id == Contact.id)
-            & _in(Conversation.inbox_id, "inboxes", form)
+            & among(Conversation.inbox_id, "inboxes", form)
             & (Conversation.status != "resolved")
             & (Conversation.threaded == false()),
         )
-        .where(_in(Identity.channel, "channels", form))
-        .where(_in(Identity.external_id, "ids", form))
     )
-)
-_OPEN_CHATS = _by_form(
+    if form != "array":
+        return found.where(among(Identity.channel, "channels", form)).where(
+            among(Identity.external_id, "ids", form)
+        )
+    keys = pairs_table(Identity.channel, Identity.external_id, ("channels", "ids"))
+    return found.join(
+        keys, (Identity.channel == keys.c.channel) & (Identity.external_id == keys.c.external_id)
+    )
+
+
+# The batch's statements, built once (making a statement cost more than running it).
+# One INSERT .. RETURNING ids for all its messages (see model.insert_sentinel).
+_INSERT_MESSAGES = insert(Message).returning(Message.id, sort_by_parameter_order=True)
+# Core, ids only: a message delivered before is rare, and only then is it loaded whole
+# (an ORM select costs this transaction's one-message batch three times a Core one).
+_KNOWN_MESSAGES = by_form(_known_form)
+_MESSAGES_BY_ID = select(Message).where(Message.id.in_(bindparam("ids", expanding=True)))
+_INSERT_IDENTITIES = insert(Identity)
+_IDENTITIES = by_form(_identities_form)
+_OPEN_CHATS = by_form(
     lambda form: (
         select(Conversation)
-        .where(_in(Conversation.contact_id, "contacts", form))
-        .where(_in(Conversation.inbox_id, "inboxes", form))
+        .where(among(Conversation.contact_id, "contacts", form))
+        .where(among(Conversation.inbox_id, "inboxes", form))
         .where(Conversation.status != "resolved")
         .where(Conversation.threaded == false())
     )
@@ -210,10 +187,9 @@ def _known_messages(
     session: Session, items: Sequence[InboundMessage]
 ) -> dict[tuple[int, str], Message]:
     keys = {(i.inbox_id, i.external_id) for i in items}
-    inboxes, external_ids = list({k[0] for k in keys}), list({k[1] for k in keys})
-    form = _form(session, inboxes, external_ids)
+    form = form_for(session, keys)
     rows = session.connection().execute(
-        _KNOWN_MESSAGES[form], _params(form, inboxes=inboxes, ids=external_ids)
+        _KNOWN_MESSAGES[form], pair_values(form, keys, ("inboxes", "ids"))
     )
     ids = [id_ for id_, inbox_id, external_id in rows if (inbox_id, external_id) in keys]
     if not ids:
@@ -257,12 +233,10 @@ def _contacts(session: Session, items: Sequence[InboundMessage]) -> Senders:
     """The contact behind each sender's identity, created on first sight, and the open
     chat conversations that came with the identities."""
     keys = {(i.channel.value, i.sender.external_id) for i in items}
-    channels, ids = list({k[0] for k in keys}), list({k[1] for k in keys})
     inboxes = list({i.inbox_id for i in items})
-    form = _form(session, channels, ids, inboxes)
-    rows = session.execute(
-        _IDENTITIES[form], _params(form, channels=channels, ids=ids, inboxes=inboxes)
-    )
+    form = form_for(session, keys, inboxes)
+    params = {**pair_values(form, keys, ("channels", "ids")), **values(form, inboxes=inboxes)}
+    rows = session.execute(_IDENTITIES[form], params)
     found: dict[tuple[str, str], Contact] = {}
     chats: dict[tuple[int, int], Conversation] = {}
     chats_known: set[int] = set()
@@ -319,8 +293,8 @@ def _open_chats(
     if not pairs:
         return {}
     contacts, inboxes = list({p[1] for p in pairs}), list({p[0] for p in pairs})
-    form = _form(session, contacts, inboxes)
-    rows = session.execute(_OPEN_CHATS[form], _params(form, contacts=contacts, inboxes=inboxes))
+    form = form_for(session, contacts, inboxes)
+    rows = session.execute(_OPEN_CHATS[form], values(form, contacts=contacts, inboxes=inboxes))
     found = {(c.inbox_id, c.contact_id): c for c in rows.scalars()}
     return {k: c for k, c in found.items() if k in pairs}
 
