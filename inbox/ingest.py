@@ -50,7 +50,7 @@ from inbox.conversations import latest_of_contact_sync
 from inbox.events import OutboxRow
 from inbox.inbox_cache import InboxCache, InboxFacts, read_inboxes
 from inbox.loaded_inserts import insert_loaded
-from inbox.lookup_forms import Form, among, by_form, form_for, pair_values, pairs_table, values
+from inbox.lookup_forms import Form, among, by_form, form_for, pair_values, values, with_pairs
 from inbox.model import (
     Contact,
     Conversation,
@@ -126,17 +126,9 @@ Stored = tuple[list[Result], list[OutboxRow]]
 
 
 def _known_form(form: Form) -> Select[int, int, str | None]:
-    """Messages by (inbox, external id): the pairs joined on PostgreSQL; elsewhere two INs,
-    not a tuple IN, so that SQLite uses the unique index (the caller keeps the exact pairs)."""
+    """Messages by (inbox, external id)."""
     found = select(Message.id, Message.inbox_id, Message.external_id)
-    if form != "array":
-        return found.where(among(Message.inbox_id, "inboxes", form)).where(
-            among(Message.external_id, "ids", form)
-        )
-    keys = pairs_table(Message.inbox_id, Message.external_id, ("inboxes", "ids"))
-    return found.join(
-        keys, (Message.inbox_id == keys.c.inbox_id) & (Message.external_id == keys.c.external_id)
-    )
+    return with_pairs(found, Message.inbox_id, Message.external_id, ("inboxes", "ids"), form)
 
 
 def _identities_form(form: Form) -> Select[str, str, Contact, Conversation]:
@@ -153,14 +145,7 @@ def _identities_form(form: Form) -> Select[str, str, Contact, Conversation]:
             & (Conversation.threaded == false()),
         )
     )
-    if form != "array":
-        return found.where(among(Identity.channel, "channels", form)).where(
-            among(Identity.external_id, "ids", form)
-        )
-    keys = pairs_table(Identity.channel, Identity.external_id, ("channels", "ids"))
-    return found.join(
-        keys, (Identity.channel == keys.c.channel) & (Identity.external_id == keys.c.external_id)
-    )
+    return with_pairs(found, Identity.channel, Identity.external_id, ("channels", "ids"), form)
 
 
 # The batch's statements, built once (making a statement cost more than running it).

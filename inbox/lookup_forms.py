@@ -20,12 +20,13 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Iterable
 from typing import Any, Literal, TypeVar
 
-from sqlalchemy import ARRAY, ColumnElement, TableValuedAlias, any_, bindparam, func
+from sqlalchemy import ARRAY, ColumnElement, Select, TableValuedAlias, any_, bindparam, func
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 Form = Literal["one", "list", "array"]
 FORMS: tuple[Form, ...] = ("one", "list", "array")
 S = TypeVar("S")
+Q = TypeVar("Q", bound=Select[*tuple[Any, ...]])
 
 
 def by_form(make: Callable[[Form], S]) -> dict[Form, S]:
@@ -59,6 +60,22 @@ def pairs_table(
     return func.unnest(*arrays).table_valued(first.key, second.key).render_derived()
 
 
+def with_pairs(
+    query: Q,
+    first: InstrumentedAttribute[Any],
+    second: InstrumentedAttribute[Any],
+    names: tuple[str, str],
+    form: Form,
+) -> Q:
+    """`query` kept to the rows whose (`first`, `second`) is among the pairs of parameters
+    `names`: joined to them on PostgreSQL; elsewhere two INs, not a tuple IN, so that
+    SQLite uses the unique index (the caller keeps the exact pairs among the rows)."""
+    if form != "array":
+        return query.where(among(first, names[0], form)).where(among(second, names[1], form))
+    pairs = pairs_table(first, second, names)
+    return query.join(pairs, (first == pairs.c[first.key]) & (second == pairs.c[second.key]))
+
+
 def values(form: Form, **lists: list[Any]) -> dict[str, Any]:
     """The statement's parameters: the first value of each list for "one", else the lists."""
     return {k: v[0] for k, v in lists.items()} if form == "one" else lists
@@ -67,7 +84,7 @@ def values(form: Form, **lists: list[Any]) -> dict[str, Any]:
 def pair_values(form: Form, pairs: Iterable[tuple[Any, Any]], names: tuple[str, str]
                 ) -> dict[str, Any]:  # fmt: skip
     """The parameters of a look-up by pairs: the pairs' two columns for "array" (joined
-    by `pairs_table`), else the distinct values of each (the caller keeps the exact
+    by `with_pairs`), else the distinct values of each (the caller keeps the exact
     pairs among what comes back)."""
     pairs = list(pairs)
     if form == "array":
