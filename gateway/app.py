@@ -241,6 +241,7 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
     ingest_engine = create_engine(settings.database_url, **INGEST_POOL)
     ingest_sessions = sessionmaker(ingest_engine)
     writes = writes_for(settings.database_url, ingest_sessions)  # SQLite: a writer thread
+    reads = writes_for(settings.database_url, sessions)  # widget sockets' authentication
     redis = open_redis(settings.redis_url, health_check_interval=10)
     hub = Hub(redis)
     relay = Relay(redis, sessions)
@@ -259,7 +260,7 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
     presence = PresenceBeat(redis)
     app.state.runtime = Runtime(
         settings, engine, sessions, redis, hub, relay, batcher, presence,
-        batcher.intake.inboxes,
+        batcher.intake.inboxes, reads,
     )  # fmt: skip
     tune_for_serving()  # after the models and pools are loaded (gateway/gc_tuning.py)
     await hub.start()
@@ -277,6 +278,7 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await redis.aclose()
         await engine.dispose()
         await writes.close()
+        await reads.close()
         await ingest_engine.dispose()
         if tagging is not None:
             tagging.stop()

@@ -15,6 +15,7 @@ from gateway.presence import PresenceBeat
 from gateway.settings import Settings
 from inbox.inbox_cache import InboxCache
 from inbox.relay import Relay
+from inbox.writes import Writes
 
 
 @dataclass(slots=True)
@@ -29,6 +30,9 @@ class Runtime:
     presence: PresenceBeat
     # Inboxes' channel, team, state and widget origins, kept 5 s (an admin's edit: forget).
     inboxes: InboxCache
+    # Reads run in one hop (inbox/writes.py): on SQLite a thread and a connection of their
+    # own, rather than aiosqlite's hop to its thread and back for every cursor call.
+    reads: Writes
 
 
 def runtime(conn: HTTPConnection) -> Runtime:

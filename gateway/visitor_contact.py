@@ -9,22 +9,31 @@ who they are, so a token issued before that still finds them.
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from gateway.visitor_tokens import Visitor
 from inbox.model import Contact, Identity
+
+_CONTACT_OF = select(Identity.contact_id).where(
+    Identity.channel == "website", Identity.external_id == bindparam("visitor_id")
+)
 
 
 async def resolved(session: AsyncSession, visitor: Visitor) -> Visitor:
     """The visitor with their contact, if one was made since their token was issued."""
     if visitor.contact_id:
         return visitor
-    found = await session.scalar(
-        select(Identity.contact_id).where(
-            Identity.channel == "website", Identity.external_id == visitor.visitor_id
-        )
-    )
+    found = await session.scalar(_CONTACT_OF, {"visitor_id": visitor.visitor_id})
+    return Visitor(visitor.inbox_id, visitor.visitor_id, found) if found else visitor
+
+
+def resolved_sync(session: Session, visitor: Visitor) -> Visitor:
+    """`resolved` in a synchronous session (a widget socket's authentication)."""
+    if visitor.contact_id:
+        return visitor
+    found = session.scalar(_CONTACT_OF, {"visitor_id": visitor.visitor_id})
     return Visitor(visitor.inbox_id, visitor.visitor_id, found) if found else visitor
 
 

@@ -7,6 +7,7 @@ from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy.orm import Session
 from starlette.websockets import WebSocket
 
 from connectors.website import WebsiteConnector
@@ -20,7 +21,11 @@ from gateway.stream_event import StreamEvent
 from gateway.subscriber import Subscriber
 from gateway.visitor_tokens import Visitor, issue, verify
 from gateway.visitor_view import visitor_frame, visitor_message
-from inbox.conversations import ConversationRouting, latest_routing_of_contact
+from inbox.conversations import (
+    ConversationRouting,
+    latest_routing_of_contact,
+    latest_routing_of_contact_sync,
+)
 from inbox.ingest import Ingested, UnknownInbox
 from inbox.serialize import message_dict
 
@@ -103,6 +108,24 @@ async def current_conversation(rt: Runtime, visitor: Visitor) -> ConversationRou
         return await latest_routing_of_contact(session, visitor.inbox_id, visitor.contact_id)
 
 
+def _socket_facts(
+    rt: Runtime, session: Session, visitor: Visitor, origin: str | None
+) -> tuple[Visitor, ConversationRouting | None] | None:
+    """What a widget socket's authentication reads, in one hop to the database's thread
+    (`rt.reads`; a reconnect storm asks it of thousands of sockets at once): the inbox
+    (kept 5 s), the visitor's contact and their newest conversation there. None if the
+    inbox is gone, disabled, or not for this page's origin."""
+    inbox = rt.inboxes.fresh(visitor.inbox_id) or rt.inboxes.one(session, visitor.inbox_id)
+    if inbox is None or inbox.disabled:
+        return None
+    if inbox.allowed_origins and origin not in inbox.allowed_origins:
+        return None
+    visitor = visitor_contact.resolved_sync(session, visitor)
+    if not visitor.contact_id:
+        return visitor, None
+    return visitor, latest_routing_of_contact_sync(session, visitor.inbox_id, visitor.contact_id)
+
+
 async def widget_socket(ws: WebSocket) -> None:
     ip = ws.client.host if ws.client else "unknown"
     if not WIDGET_SOCKETS.take("ip", ip, socket_quota.PER_IP):
@@ -125,20 +148,11 @@ async def _serve(ws: WebSocket, ip: str) -> None:
         if not WIDGET_SOCKETS.take("visitor", visitor.visitor_id, socket_quota.PER_VISITOR):
             return sockets.Refused(socket_quota.CLOSE_POLICY, "too many open tabs of this chat")
         taken.append(visitor.visitor_id)
-        async with rt.sessions() as session:  # one session: a reconnect storm is thousands
-            inbox = rt.inboxes.fresh(visitor.inbox_id)  # kept: no greenlet, no statement
-            if inbox is None:
-                inbox = await session.run_sync(rt.inboxes.one, visitor.inbox_id)
-            if inbox is None or inbox.disabled:
-                return None
-            if inbox.allowed_origins and ws.headers.get("origin") not in inbox.allowed_origins:
-                return None
-            visitor = await visitor_contact.resolved(session, visitor)
-            conv = None
-            if visitor.contact_id:
-                conv = await latest_routing_of_contact(
-                    session, visitor.inbox_id, visitor.contact_id
-                )
+        origin, who = ws.headers.get("origin"), visitor
+        found = await rt.reads.run(lambda session: _socket_facts(rt, session, who, origin))
+        if found is None:
+            return None
+        visitor, conv = found
         p = VisitorPrincipal(visitor, ip)
         if conv is not None:
             p.conversation = {

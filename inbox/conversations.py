@@ -148,6 +148,15 @@ async def latest_routing_of_contact(
     return None if row is None else ConversationRouting(row[0], row[1], row[2])
 
 
+def latest_routing_of_contact_sync(
+    session: Session, inbox_id: int, contact_id: int
+) -> ConversationRouting | None:
+    """`latest_routing_of_contact` in a synchronous session (a widget socket's
+    authentication, gateway/ws_widget.py)."""
+    row = session.execute(_LATEST_ROUTING, _of(inbox_id, contact_id)).first()
+    return None if row is None else ConversationRouting(row[0], row[1], row[2])
+
+
 def latest_of_contact_sync(session: Session, inbox_id: int, contact_id: int) -> Conversation | None:
     """`latest_of_contact` in a synchronous session (the intake's, inbox/writes.py)."""
     return session.execute(_LATEST, _of(inbox_id, contact_id)).scalar_one_or_none()
