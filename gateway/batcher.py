@@ -3,13 +3,13 @@
 
 Large batches are tagged (language, sentiment) in a process of their own beforehand
 (gateway/tagging_process.py); under load, while the batch before them commits
-(`prepare`: the group commit's batch made ready ahead). Each sender is answered only after the transaction
-holding its message has committed; the events are published right after, once the
-answers have run: a visitor's first message makes their contact in that transaction,
-their socket joins it (gateway/ws_widget.py), and the events wait until the gateway is
-subscribed to that contact's channel (`before_publish`: gateway/hub.py's `joined`). A
-message the database refuses fails alone (inbox/ingest.py retries a failed batch one
-message per transaction); only an unreachable database fails them all.
+(`prepare`: the group commit's batch made ready ahead). Each sender is answered only
+after the transaction holding its message has committed; the events are published right
+after, once the answers have run: a visitor's first message makes their contact in that
+transaction, their socket joins it (gateway/ws_widget.py), and the events wait until the
+gateway is subscribed to that contact's channel (`before_publish`: gateway/hub.py's
+`joined`). A message the database refuses fails alone (inbox/ingest.py retries a failed
+batch one message per transaction); only an unreachable database fails them all.
 
 Publishing overlaps the next transaction: one task publishes the committed batches'
 events, in commit order, while the group commit goes on with the next batch (waiting

@@ -14,9 +14,9 @@ made), then a second message from each. A burst of visitors right after a start 
 deploy: every open widget reconnects) comes in batches of such sizes, and each size's
 statements are new to a fresh process: on PostgreSQL, each new statement is also
 prepared on the connection (a round trip). Measured with bench/e2e.py on PostgreSQL,
-the first batches took 10-25 ms each in the gateway, where the later ones took 4-6 ms. On PostgreSQL the made-up rows
-use up one value of a few id sequences per start: ids are never reused, and a gap is
-harmless (no code or test may assume that an id exists).
+the first batches took 10-25 ms each in the gateway, where the later ones took 4-6 ms.
+On PostgreSQL the made-up rows use up a few values of the id sequences per start: ids
+are never reused, and a gap is harmless (no code or test may assume that an id exists).
 """
 
 from __future__ import annotations
