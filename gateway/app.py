@@ -71,6 +71,7 @@ from inbox.writes import writes_for
 # for the one that begins while another is handed back. No ping at checkout: on
 # PostgreSQL it cost each batch three round trips of its ten (BEGIN, the ping, ROLLBACK);
 # a batch that finds its connection dropped is run once more instead (inbox/ingest.py).
+# Last in, first out: the connection the warm-up prepared its statements on serves first.
 INGEST_POOL = {"pool_size": 2, "max_overflow": 0, "pool_pre_ping": False, "pool_use_lifo": True}
 WEB_DIR = Path(os.environ.get("CROCEVIA_WEB_DIR", Path(__file__).resolve().parent.parent / "web"))
 

@@ -7,6 +7,10 @@ asyncpg, each statement awaited on the event loop). `InThread` runs it on SQLite
 writer thread: the driver is synchronous anyway, and aiosqlite hands every cursor call
 to its own thread and back (about four hops per statement, a dozen statements per
 transaction); here a transaction is one hop, and the event loop stays free meanwhile.
+
+The gateway also runs its widget sockets' authentication reads on one of these, of
+their own (`Runtime.reads`, gateway/ws_widget.py): on SQLite, one hop instead of
+aiosqlite's hop per cursor call.
 """
 
 from __future__ import annotations
